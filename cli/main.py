@@ -1,0 +1,66 @@
+"""``leadmesh``: the command-line entry point."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from cli.state import home_dir
+
+__all__ = ["main"]
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="leadmesh", description="Self-hostable lead enrichment.")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="run the whole stack here until Ctrl-C")
+    up.add_argument("--demo", action="store_true", help="create a demo account and show the API answering")
+
+    accounts = commands.add_parser("accounts", help="manage accounts").add_subparsers(
+        dest="action", required=True
+    )
+    create = accounts.add_parser("create", help="create an account and its first API key")
+    create.add_argument("--name", required=True)
+    create.add_argument("--credits", type=int, default=0, help="credits on top of the monthly free tier")
+    create.add_argument("--json", action="store_true")
+
+    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="action", required=True)
+    key_create = keys.add_parser("create", help="create an API key (shown once)")
+    key_create.add_argument("--account", required=True)
+    key_create.add_argument("--test", action="store_true", help="an lm_test_ key instead of lm_live_")
+    key_create.add_argument("--name", default="")
+    key_create.add_argument("--json", action="store_true")
+    key_revoke = keys.add_parser("revoke", help="revoke an API key by its prefix")
+    key_revoke.add_argument("prefix", metavar="KEY_PREFIX")
+    key_revoke.add_argument("--json", action="store_true")
+    key_list = keys.add_parser("list", help="list an account's API keys")
+    key_list.add_argument("--account", required=True)
+    key_list.add_argument("--json", action="store_true")
+
+    credits = commands.add_parser("credits", help="manage credits").add_subparsers(
+        dest="action", required=True
+    )
+    add = credits.add_parser("add", help="add credits to an account")
+    add.add_argument("--account", required=True)
+    add.add_argument("--amount", type=int, required=True)
+    add.add_argument("--description", default="Added by an administrator")
+    add.add_argument("--idempotency-key", default="", help="retrying with the same key adds once")
+    add.add_argument("--json", action="store_true")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "up":
+        from cli.stack import run_up
+
+        return run_up(home_dir(), args.demo)
+    from cli.admin import run_admin
+
+    return asyncio.run(run_admin(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

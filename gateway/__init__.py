@@ -1,0 +1,1 @@
+"""The public REST ``/v1`` API: authentication, validation, one error model. No business rules."""

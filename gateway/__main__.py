@@ -1,0 +1,29 @@
+"""``python -m gateway``: the REST gateway under uvicorn."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from gateway.app import create_app
+from gateway.settings import GatewaySettings
+from libs.jsonlog import setup_logging
+from libs.telemetry import setup_tracing
+
+
+def main() -> None:
+    settings = GatewaySettings()
+    setup_logging("gateway", settings.log_level)
+    setup_tracing("gateway", settings.otel_exporter_otlp_endpoint)
+    host, _, port = settings.gateway_addr.rpartition(":")
+    uvicorn.run(
+        create_app(settings),
+        host=host.strip("[]") or "127.0.0.1",
+        port=int(port),
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""The FastAPI application: routes, error model, request ids, and the mesh clients' lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from gateway.errors import install_error_handlers
+from gateway.mesh import Mesh
+from gateway.middleware import RequestIdMiddleware
+from gateway.routes import credits, health
+from gateway.settings import GatewaySettings
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """
+Send a raw lead and get back one scored record: verified email status, normalised title and
+seniority, firmographics, buying-intent signals and a 0-100 ICP fit score.
+
+Authenticate with `Authorization: Bearer <API key>`. Every error is
+`{"error": {"type", "code", "message", "request_id"}}`, and every response carries `X-Request-Id`.
+"""
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.mesh = Mesh(settings, settings.rpc_timeout)
+        try:
+            yield
+        finally:
+            await app.state.mesh.close()
+
+    app = FastAPI(
+        title="leadmesh",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health.router)
+    app.include_router(credits.router)
+    return app

@@ -1,0 +1,24 @@
+"""The gateway's clients of the mesh: one channel per service, stubs over them."""
+
+from __future__ import annotations
+
+from grpc_health.v1 import health_pb2_grpc
+
+from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
+from libs.channels import ChannelPool
+from libs.settings import MeshAddresses
+
+__all__ = ["Mesh"]
+
+
+class Mesh:
+    def __init__(self, addresses: MeshAddresses, default_timeout: float):
+        self.addresses = addresses
+        self.channels = ChannelPool(default_timeout)
+        self.billing = billing_grpc.BillingServiceStub(self.channels.get(addresses.billing_addr))
+
+    def health(self, service: str) -> health_pb2_grpc.HealthStub:
+        return health_pb2_grpc.HealthStub(self.channels.get(self.addresses.of(service)))
+
+    async def close(self) -> None:
+        await self.channels.close()

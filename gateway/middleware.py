@@ -1,0 +1,67 @@
+"""Request ids and a server span on every request, and a JSON 500 for anything unexpected."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from opentelemetry.trace import Span, SpanKind
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.errors import error_response
+from libs.ids import new_id
+from libs.jsonlog import request_id_var
+from libs.telemetry import extract_context, tracer
+
+__all__ = ["RequestIdMiddleware"]
+
+log = logging.getLogger("leadmesh.gateway")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestIdMiddleware:
+    """Takes a caller's ``X-Request-Id`` when it is safe to echo, else makes one; puts it in the
+    logs, in outgoing gRPC metadata (via the context variable) and on the response."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _SAFE_ID.match(incoming) else new_id("req")
+        token = request_id_var.set(request_id)
+        try:
+            with tracer("leadmesh.gateway").start_as_current_span(
+                f"{scope['method']} {scope['path']}",
+                kind=SpanKind.SERVER,
+                context=extract_context(_header_pairs(scope)),
+            ) as span:
+                await self._handle(scope, receive, send, request_id, span)
+        finally:
+            request_id_var.reset(token)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, request_id: str, span: Span) -> None:
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                span.set_attribute("http.response.status_code", message["status"])
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error", extra={"path": scope.get("path")})
+            if started:
+                raise
+            await error_response(500, "INTERNAL", "internal error")(scope, receive, send_with_id)
+
+
+def _header_pairs(scope: Scope) -> list[tuple[str, str]]:
+    return [(key.decode("latin-1"), value.decode("latin-1")) for key, value in scope["headers"]]

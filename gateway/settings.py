@@ -1,0 +1,16 @@
+"""Gateway settings (``LEADMESH_`` environment)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from libs.settings import CommonSettings
+
+__all__ = ["GatewaySettings"]
+
+
+class GatewaySettings(CommonSettings):
+    # Default deadline of a call to a service, seconds.
+    rpc_timeout: float = Field(default=5.0, gt=0)
+    # Services whose health /healthz reports (and requires for a 200).
+    gateway_dependencies: list[str] = ["billing"]

@@ -1,0 +1,121 @@
+"""The grpc.aio server runner every service uses.
+
+Health service with real per-service status (readiness checks polled in the background),
+reflection, the default interceptors, and SIGTERM -> NOT_SERVING -> drain -> stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from libs.interceptors import default_interceptors
+
+__all__ = ["GrpcServer", "ReadinessCheck"]
+
+log = logging.getLogger("leadmesh.server")
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+@dataclass
+class GrpcServer:
+    """One process's gRPC server.
+
+    ``services`` maps full service names (``leadmesh.billing.v1.BillingService``) to the
+    function that adds the servicer to a server. Every check in ``readiness`` must pass for the
+    services to report SERVING; they are re-run every ``check_interval`` seconds.
+    """
+
+    name: str
+    address: str
+    services: dict[str, Callable[[grpc.aio.Server], None]]
+    readiness: Sequence[ReadinessCheck] = ()
+    grace: float = 10.0
+    drain_delay: float = 0.0
+    check_interval: float = 5.0
+    port: int = 0
+    _server: grpc.aio.Server = field(init=False)
+    _health: health.aio.HealthServicer = field(init=False)
+    _checker: asyncio.Task[None] | None = field(init=False, default=None)
+    _stopping: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+
+    async def start(self) -> int:
+        """Binds, starts serving and returns the bound port (useful with ``host:0``)."""
+        self._server = grpc.aio.server(
+            interceptors=default_interceptors(),
+            options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 * 1024 * 1024)],
+        )
+        self._health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        for add in self.services.values():
+            add(self._server)
+        reflection.enable_server_reflection(
+            [
+                *self.services,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
+            self._server,
+        )
+        self.port = self._server.add_insecure_port(self.address)  # RuntimeError when it cannot bind
+        await self._server.start()
+        await self._update_health()
+        self._checker = asyncio.create_task(self._check_forever())
+        log.info("serving", extra={"address": self.address, "port": self.port})
+        return self.port
+
+    async def _update_health(self) -> None:
+        ok = True
+        for check in self.readiness:
+            try:
+                ok = ok and await check()
+            except Exception:
+                log.warning("readiness check failed", exc_info=True)
+                ok = False
+        status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", *self.services):
+            await self._health.set(name, status)
+
+    async def _check_forever(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.check_interval)
+            if not self._stopping.is_set():
+                await self._update_health()
+
+    async def stop(self) -> None:
+        """NOT_SERVING, wait for balancers to notice, then let in-flight calls finish."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        if self._checker is not None:
+            await self._checker
+        await self._health.enter_graceful_shutdown()
+        if self.drain_delay:
+            await asyncio.sleep(self.drain_delay)
+        await self._server.stop(self.grace)
+        log.info("stopped")
+
+    async def run(self, on_stop: Sequence[Callable[[], Awaitable[None]]] = ()) -> None:
+        """Starts, serves until SIGTERM or SIGINT, stops, then runs ``on_stop`` (close clients)."""
+        await self.start()
+        loop = asyncio.get_running_loop()
+        stop_requested = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop_requested.set)
+        try:
+            await stop_requested.wait()
+            log.info("stop requested")
+        finally:
+            await self.stop()
+            for close in on_stop:
+                await close()

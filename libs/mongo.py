@@ -1,0 +1,80 @@
+"""MongoDB through PyMongo's native async client, and index bootstrap by each collection's owner."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+__all__ = ["Document", "IndexSpec", "as_datetime", "connect", "ensure_indexes", "ping", "utc_now"]
+
+log = logging.getLogger(__name__)
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """An index a service needs on one of its collections."""
+
+    keys: Sequence[tuple[str, int]]
+    unique: bool = False
+    # TTL: documents expire this many seconds after the date in the (single) key field.
+    expire_after_seconds: int | None = None
+    partial_filter: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return "_".join(f"{key}_{direction}" for key, direction in self.keys)
+
+
+def connect(uri: str, *, app_name: str, timeout_ms: int = 5000) -> AsyncMongoClient[Document]:
+    """One long-lived client per process; dates come back timezone-aware (UTC)."""
+    return AsyncMongoClient(
+        uri,
+        tz_aware=True,
+        appname=f"leadmesh-{app_name}",
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+    )
+
+
+async def ensure_indexes(collection: AsyncCollection[Document], specs: Iterable[IndexSpec]) -> None:
+    for spec in specs:
+        options: dict[str, Any] = {"name": spec.name, "unique": spec.unique}
+        if spec.expire_after_seconds is not None:
+            options["expireAfterSeconds"] = spec.expire_after_seconds
+        if spec.partial_filter:
+            options["partialFilterExpression"] = dict(spec.partial_filter)
+        await collection.create_index(list(spec.keys), **options)
+    log.debug("indexes ensured", extra={"collection": collection.name})
+
+
+async def ping(database: AsyncDatabase[Document]) -> bool:
+    """Readiness check: the store answers."""
+    result = await database.command("ping")
+    return bool(result.get("ok"))
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """A stored date as an aware UTC datetime.
+
+    MongoDB returns BSON dates as datetimes. The embedded store returns a date written by an
+    update operator (``$set``, ``$setOnInsert``) as its ISO text; this reads both.
+    """
+    if value is None or isinstance(value, datetime):
+        return value.astimezone(UTC) if isinstance(value, datetime) else None
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def utc_now() -> datetime:
+    """Now, at the millisecond precision a BSON date keeps (so what is returned equals what is read)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)

@@ -1,0 +1,1 @@
+"""The leadmesh gRPC services, one package each."""

@@ -1,0 +1,299 @@
+"""Exactly-once posting of credit movements without multi-document transactions.
+
+A movement is a ledger entry, unique on ``(account_id, idempotency_key)``, applied to a *holder*
+document: the account (its ``balance``) or a reservation (its ``remaining``). Each attempt to
+apply an entry has an ``attempt`` id (time-ordered). Posting:
+
+1. insert the entry ``pending`` (a duplicate key means a retry: finish or replay the first);
+2. apply it in one conditional update of the holder that also sets the mark
+   ``inflight.<attempt>``; the update requires the mark to be absent, the holder's ``floor`` to
+   be below the attempt and, for a debit, enough credits: an attempt is applied at most once
+   and never takes a balance below zero;
+3. mark the entry ``applied`` (a mark on the holder proves it was).
+
+Marks are not removed one by one (a slow concurrent retry could then apply the attempt again).
+Instead :meth:`Postings._prune` removes the marks of old, finished attempts and raises the
+holder's ``floor`` above them in the same update, so those attempts can never apply again.
+A crash leaves at worst a pending entry: its retry, or :meth:`Postings.recover`, finishes it.
+Single-document atomic updates are all this needs, on a standalone MongoDB as on a replica set.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from libs.errors import Conflict, FailedPrecondition, NotFound
+from libs.ids import new_id
+from libs.mongo import Document, utc_now
+from services.billing.domain import EntryKind, LedgerEntry, NewEntry
+
+__all__ = ["FreeTierDue", "Postings", "entry_from_doc", "new_holder_fields"]
+
+log = logging.getLogger(__name__)
+
+PENDING, APPLIED, REJECTED = "pending", "applied", "rejected"
+# Marks of attempts older than this are pruned once a holder has more than PRUNE_AT of them.
+PRUNE_AGE = timedelta(minutes=10)
+PRUNE_AT = 64
+MAX_ROUNDS = 4
+
+
+class FreeTierDue(Exception):
+    """The account's free tier for the current month has not been granted yet."""
+
+
+class _Retry(Exception):
+    """The holder changed between the failed update and the look at why; try again."""
+
+
+def new_holder_fields() -> Document:
+    """The fields a holder document starts with."""
+    return {"inflight": {}, "floor": ""}
+
+
+def _attempt_id(at: datetime | None = None) -> str:
+    if at is None:
+        return new_id("at")
+    return f"at_{int(at.timestamp() * 1000):012x}"
+
+
+@dataclass(frozen=True)
+class _Holder:
+    collection: AsyncCollection[Document]
+    holder_id: str
+    field: str
+    guard: dict[str, Any]
+    extra_inc: dict[str, int]
+
+
+def entry_from_doc(doc: Document) -> LedgerEntry:
+    return LedgerEntry(
+        entry_id=doc["_id"],
+        account_id=doc["account_id"],
+        kind=EntryKind(doc["kind"]),
+        amount=doc["amount"],
+        balance_after=doc.get("balance_after", 0),
+        idempotency_key=doc["idempotency_key"],
+        description=doc.get("description", ""),
+        reservation_id=doc.get("reservation_id", ""),
+        create_time=doc["create_time"],
+        sort_key=doc.get("sort_key", ""),
+    )
+
+
+class Postings:
+    def __init__(
+        self,
+        ledger: AsyncCollection[Document],
+        accounts: AsyncCollection[Document],
+        reservations: AsyncCollection[Document],
+    ):
+        self.ledger = ledger
+        self.accounts = accounts
+        self.reservations = reservations
+
+    async def post(self, new: NewEntry, *, free_tier_period: str | None = None) -> tuple[LedgerEntry, bool]:
+        """Posts ``new`` once; returns the entry and whether it had been posted before.
+
+        With ``free_tier_period``, an account whose free tier for that period is not granted yet
+        raises :class:`FreeTierDue` instead of being debited (the caller grants, then retries).
+        """
+        doc = self._new_doc(new)
+        try:
+            await self.ledger.insert_one(doc)
+        except DuplicateKeyError:
+            doc = await self._existing(new)
+            if doc["state"] == APPLIED:
+                return entry_from_doc(doc), True
+        holder = self._holder(new, free_tier_period)
+        for _ in range(MAX_ROUNDS):
+            try:
+                return await self._settle(doc, holder, new, free_tier_period)
+            except _Retry:
+                fresh = await self.ledger.find_one({"_id": doc["_id"]})
+                assert fresh is not None, "ledger entries are never deleted"
+                doc = fresh
+        raise Conflict("the balance is changing too fast; retry", reason="CONCURRENT_WRITE")
+
+    async def _settle(
+        self, doc: Document, holder: _Holder, new: NewEntry, free_tier_period: str | None
+    ) -> tuple[LedgerEntry, bool]:
+        applied_now = await self._apply(doc, holder)
+        if applied_now is not None:
+            return await self._finish(doc, holder, applied_now), False
+        fresh = await self.ledger.find_one({"_id": doc["_id"]})
+        if fresh is not None and fresh["state"] == APPLIED:
+            return entry_from_doc(fresh), True
+        current = await holder.collection.find_one({"_id": holder.holder_id})
+        if current is not None and doc["attempt"] in current.get("inflight", {}):
+            return await self._finish(doc, holder, int(current[holder.field])), False
+        if current is not None and current.get("floor", "") >= doc["attempt"]:
+            await self._renew_attempt(doc)
+        await self.ledger.update_one(
+            {"_id": doc["_id"], "attempt": doc["attempt"], "state": PENDING}, {"$set": {"state": REJECTED}}
+        )
+        self._raise_rejection(new, doc, current, free_tier_period)
+
+    def _new_doc(self, new: NewEntry) -> Document:
+        return {
+            "_id": new_id("le"),
+            "attempt": _attempt_id(),
+            "account_id": new.account_id,
+            "idempotency_key": new.idempotency_key,
+            "kind": new.kind.value,
+            "amount": new.amount,
+            "description": new.description,
+            "reservation_id": new.reservation_id,
+            "holder": "reservation" if new.draws_on_reservation else "account",
+            "state": PENDING,
+            "create_time": utc_now(),
+        }
+
+    async def _existing(self, new: NewEntry) -> Document:
+        doc = await self.ledger.find_one(
+            {"account_id": new.account_id, "idempotency_key": new.idempotency_key}
+        )
+        assert doc is not None, "ledger entries are never deleted"
+        first = (doc["kind"], doc["amount"], doc.get("reservation_id", ""))
+        if first != (new.kind.value, new.amount, new.reservation_id):
+            raise Conflict(
+                f"idempotency key {new.idempotency_key!r} was already used for a different operation",
+                reason="IDEMPOTENCY_KEY_REUSED",
+            )
+        return doc
+
+    async def _renew_attempt(self, doc: Document) -> NoReturn:
+        """The attempt is below the holder's floor: it can never apply, so a new one is safe."""
+        await self.ledger.update_one(
+            {"_id": doc["_id"], "attempt": doc["attempt"], "state": {"$ne": APPLIED}},
+            {"$set": {"attempt": _attempt_id(), "state": PENDING}},
+        )
+        raise _Retry
+
+    def _holder(self, new: NewEntry, free_tier_period: str | None) -> _Holder:
+        if new.draws_on_reservation:
+            return _Holder(
+                self.reservations,
+                new.reservation_id,
+                "remaining",
+                {"account_id": new.account_id, "state": "open"},
+                {"used": -new.amount},
+            )
+        guard = {"free_tier_period": free_tier_period} if free_tier_period else {}
+        return _Holder(self.accounts, new.account_id, "balance", guard, {})
+
+    async def _apply(self, doc: Document, holder: _Holder) -> Document | None:
+        """Step 2: the holder after the update, or None when the update did not apply."""
+        attempt = doc["attempt"]
+        query: dict[str, Any] = {
+            "_id": holder.holder_id,
+            f"inflight.{attempt}": {"$exists": False},
+            "floor": {"$lt": attempt},
+            **holder.guard,
+        }
+        if doc["amount"] < 0:
+            query[holder.field] = {"$gte": -doc["amount"]}
+        updated: Document | None = await holder.collection.find_one_and_update(
+            query,
+            {"$inc": {holder.field: doc["amount"], **holder.extra_inc}, "$set": {f"inflight.{attempt}": 1}},
+            projection={holder.field: 1, "inflight": 1, "floor": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        return updated
+
+    async def _finish(self, doc: Document, holder: _Holder, holder_doc: Document | int) -> LedgerEntry:
+        """Step 3, and pruning of the holder's old marks when they pile up."""
+        balance_after = holder_doc if isinstance(holder_doc, int) else int(holder_doc[holder.field])
+        # sort_key orders the ledger by when entries took effect.
+        applied = {"state": APPLIED, "balance_after": balance_after, "sort_key": new_id("ls")}
+        await self.ledger.update_one({"_id": doc["_id"], "attempt": doc["attempt"]}, {"$set": applied})
+        if isinstance(holder_doc, dict) and len(holder_doc.get("inflight", {})) > PRUNE_AT:
+            await self._prune(holder, holder_doc)
+        return entry_from_doc({**doc, **applied})
+
+    async def _prune(self, holder: _Holder, holder_doc: Document) -> None:
+        """Drops the marks of attempts older than PRUNE_AGE whose entries are finished."""
+        cutoff = _attempt_id(utc_now() - PRUNE_AGE)
+        old = [attempt for attempt in holder_doc["inflight"] if attempt < cutoff]
+        unfinished = self.ledger.find({"attempt": {"$in": old}, "state": {"$ne": APPLIED}}, {"attempt": 1})
+        async for entry in unfinished:  # a mark proves the attempt applied: finish it first
+            await self.ledger.update_one(
+                {"_id": entry["_id"], "attempt": entry["attempt"]},
+                {"$set": {"state": APPLIED, "sort_key": new_id("ls")}},
+            )
+        if not old:
+            return
+        floor = max(old)
+        await holder.collection.update_one(
+            {"_id": holder.holder_id, "floor": holder_doc.get("floor", "")},
+            {"$set": {"floor": floor}, "$unset": {f"inflight.{attempt}": "" for attempt in old}},
+        )
+
+    def _raise_rejection(
+        self, new: NewEntry, doc: Document, current: Document | None, free_tier_period: str | None
+    ) -> NoReturn:
+        needed = -doc["amount"]
+        if new.draws_on_reservation:
+            if current is None or current.get("account_id") != new.account_id:
+                raise NotFound(f"reservation {new.reservation_id} not found", reason="RESERVATION_NOT_FOUND")
+            if current.get("state") != "open":
+                raise FailedPrecondition(
+                    f"reservation {new.reservation_id} is {current.get('state')}", reason="RESERVATION_CLOSED"
+                )
+            if current["remaining"] >= needed:
+                raise _Retry
+            raise FailedPrecondition(
+                f"reservation {new.reservation_id} has {current['remaining']} credits left, {needed} needed",
+                reason="INSUFFICIENT_CREDITS",
+                metadata={"remaining": str(current["remaining"]), "required": str(needed)},
+            )
+        if current is None:
+            raise NotFound(f"account {new.account_id} not found", reason="ACCOUNT_NOT_FOUND")
+        if free_tier_period and current.get("free_tier_period") != free_tier_period:
+            raise FreeTierDue(new.account_id)
+        if needed <= 0 or current["balance"] >= needed:
+            raise _Retry
+        raise FailedPrecondition(
+            f"insufficient credits: balance {current['balance']}, {needed} needed",
+            reason="INSUFFICIENT_CREDITS",
+            metadata={"balance": str(current["balance"]), "required": str(needed)},
+        )
+
+    async def recover(self, older_than: timedelta = timedelta(minutes=1)) -> int:
+        """Finishes entries a crash left pending: applied ones (their mark is on the holder) are
+        marked applied, the rest rejected (a retry of the same key can still apply them)."""
+        cutoff = utc_now() - older_than
+        finished = 0
+        started = time.monotonic()
+        async for doc in self.ledger.find({"state": PENDING, "create_time": {"$lt": cutoff}}):
+            reservation = doc["holder"] == "reservation"
+            holder = _Holder(
+                self.reservations if reservation else self.accounts,
+                doc["reservation_id"] if reservation else doc["account_id"],
+                "remaining" if reservation else "balance",
+                {},
+                {},
+            )
+            current = await holder.collection.find_one({"_id": holder.holder_id})
+            if current is not None and doc["attempt"] in current.get("inflight", {}):
+                await self._finish(doc, holder, int(current[holder.field]))
+            else:
+                await self.ledger.update_one(
+                    {"_id": doc["_id"], "attempt": doc["attempt"], "state": PENDING},
+                    {"$set": {"state": REJECTED}},
+                )
+            finished += 1
+        if finished:
+            log.info(
+                "recovered pending ledger entries",
+                extra={"count": finished, "duration_ms": round((time.monotonic() - started) * 1000)},
+            )
+        return finished

@@ -1,0 +1,14 @@
+"""Billing's settings (``LEADMESH_`` environment)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from libs.settings import CommonSettings
+
+__all__ = ["BillingSettings"]
+
+
+class BillingSettings(CommonSettings):
+    # Credits granted once per calendar month (UTC) to every account.
+    free_tier_monthly_credits: int = Field(default=30, ge=0)

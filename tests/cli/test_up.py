@@ -1,0 +1,137 @@
+"""`leadmesh up` and the admin commands as a user runs them: real processes, real ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from libs.embedded_store import free_port
+
+LEADMESH = [sys.executable, "-m", "cli.main"]
+
+
+@pytest.fixture
+def stack_env(tmp_path: Path, repo_root: Path) -> dict[str, str]:
+    """Environment of a stack on free ports with its home in a temporary directory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADMESH_")}
+    env.update(
+        {
+            "LEADMESH_HOME": str(tmp_path / "home"),
+            "LEADMESH_EMBEDDED_STORE_PORT": str(free_port()),
+            "LEADMESH_SHUTDOWN_GRACE": "2",
+            "PYTHONPATH": str(repo_root),
+        }
+    )
+    for name in ("enrichment", "providers", "verifier", "scoring", "intent", "billing", "batch", "gateway"):
+        env[f"LEADMESH_{name.upper()}_ADDR"] = f"127.0.0.1:{free_port()}"
+    return env
+
+
+@pytest.fixture
+def running_stack(
+    stack_env: dict[str, str], tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    process = subprocess.Popen(
+        [*LEADMESH, "up"],
+        env=stack_env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip())
+        if "leadmesh is up" in line:
+            break
+    else:
+        process.kill()
+    assert any("leadmesh is up" in line for line in lines), "\n".join(lines)
+    yield process, lines
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    process.stdout.close()
+
+
+def admin(env: dict[str, str], cwd: Path, *args: str) -> dict[str, object]:
+    done = subprocess.run(
+        [*LEADMESH, *args, "--json"], env=env, cwd=cwd, capture_output=True, text=True, timeout=30
+    )
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def test_up_serves_the_api_and_admin_commands_reach_it(
+    running_stack: tuple[subprocess.Popen[str], list[str]], stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    process, lines = running_stack
+    gateway = f"http://{stack_env['LEADMESH_GATEWAY_ADDR']}"
+    assert any(line.startswith(f"gateway: {gateway}") for line in lines)
+    assert any(line.startswith("billing: SERVING") for line in lines)
+
+    # Admin commands find the stack through LEADMESH_HOME alone (addresses from its state file).
+    admin_env = {k: v for k, v in stack_env.items() if not k.endswith("_ADDR")}
+    created = admin(admin_env, tmp_path, "accounts", "create", "--name", "Acme", "--credits", "5")
+    key = str(created["api_key"])
+    assert key.startswith("lm_live_")
+
+    credits = httpx.get(f"{gateway}/v1/credits", headers={"Authorization": f"Bearer {key}"}).json()
+    assert credits["balance"] == 35
+    assert credits["free_tier"]["monthly_credits"] == 30
+
+    wrong = httpx.get(f"{gateway}/v1/credits", headers={"Authorization": "Bearer lm_live_wrong"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["type"] == "authentication_error"
+
+    second = admin(admin_env, tmp_path, "keys", "create", "--account", str(created["account_id"]), "--test")
+    assert str(second["api_key"]).startswith("lm_test_")
+    revoked = admin(admin_env, tmp_path, "keys", "revoke", key[:16])
+    assert revoked["revoked"] is True
+    after = httpx.get(f"{gateway}/v1/credits", headers={"Authorization": f"Bearer {key}"})
+    assert after.json()["error"]["code"] == "API_KEY_REVOKED"
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    home = Path(stack_env["LEADMESH_HOME"])
+    assert not (home / "stack.json").exists()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{gateway}/healthz")
+    survivors = subprocess.run(["pgrep", "-f", str(home)], capture_output=True, text=True).stdout.split()
+    assert survivors == []
+
+
+def test_a_second_up_from_the_same_home_refuses(
+    running_stack: tuple[subprocess.Popen[str], list[str]], stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    second = subprocess.run(
+        [*LEADMESH, "up"], env=stack_env, cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
+    assert second.returncode == 1
+    assert "already running" in second.stdout
+    running_stack[0].send_signal(signal.SIGINT)
+    assert running_stack[0].wait(timeout=30) == 0
+
+
+def test_admin_commands_without_a_stack_say_so(stack_env: dict[str, str], tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*LEADMESH, "accounts", "create", "--name", "x"],
+        env=stack_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert "not reachable" in done.stdout

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import grpc
+import httpx
+import pytest_asyncio
+import uvicorn
+from pymongo.asynchronous.database import AsyncDatabase
+
+from gateway.app import create_app
+from gateway.settings import GatewaySettings
+from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
+from libs.embedded_store import free_port
+from libs.mongo import Document
+from services.billing.app import create_server
+from services.billing.settings import BillingSettings
+from tests.gateway.stack import Stack
+
+
+@pytest_asyncio.fixture
+async def stack(db: AsyncDatabase[Document]) -> AsyncIterator[Stack]:
+    billing_server = await create_server(db, BillingSettings(shutdown_grace=1), "127.0.0.1:0")
+    billing_port = await billing_server.start()
+    settings = GatewaySettings(billing_addr=f"127.0.0.1:{billing_port}", rpc_timeout=2.0)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    async with (
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+        grpc.aio.insecure_channel(f"127.0.0.1:{billing_port}") as channel,
+    ):
+        yield Stack(http, billing_grpc.BillingServiceStub(channel), billing_server)
+    server.should_exit = True
+    await task
+    await billing_server.stop()

@@ -1,0 +1,26 @@
+"""What the gateway tests talk to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
+from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
+from libs.grpc_server import GrpcServer
+
+
+@dataclass
+class Stack:
+    """The gateway on a loopback port in front of a real billing service."""
+
+    http: httpx.AsyncClient
+    billing: billing_grpc.BillingServiceStub
+    billing_server: GrpcServer
+
+    async def new_account(self, credits: int = 0) -> tuple[str, str]:
+        created = await self.billing.CreateAccount(
+            billing_pb.CreateAccountRequest(name="Acme", initial_credits=credits, create_api_key=True)
+        )
+        return created.account.account_id, created.api_key_secret

@@ -1,0 +1,252 @@
+"""Postings a dead process left half done, rebuilt step by step with Postings' own steps.
+
+``Postings.post`` inserts the entry as pending, applies it to its holder (marking
+``inflight.<attempt>`` there) and marks the entry applied; old marks are pruned later, behind a
+floor. A crash can stop it after any step; these tests stop it there and check what a retry,
+``recover`` and a restarted server make of what was left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import grpc
+import pytest_asyncio
+from pymongo.asynchronous.database import AsyncDatabase
+
+from leadmesh.billing.v1 import billing_service_pb2 as pb
+from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
+from libs.mongo import Document
+from services.billing.app import create_server
+from services.billing.domain import EntryKind, NewEntry, billing_period
+from services.billing.ledger import CreditLedger
+from services.billing.postings import PRUNE_AT, Postings
+from services.billing.repository import BillingRepository
+from services.billing.settings import BillingSettings
+
+FREE_TIER = 30
+# How long ago the process died. The embedded store compares dates to the whole second, so an
+# entry from this very second is not yet "older than" anything; two seconds ago always is.
+DIED_A_MOMENT_AGO = timedelta(seconds=2)
+
+
+@dataclass
+class Store:
+    repository: BillingRepository
+    ledger: CreditLedger
+    account_id: str
+
+    @property
+    def postings(self) -> Postings:
+        return self.repository.postings
+
+    def charge(self, key: str, amount: int) -> NewEntry:
+        return NewEntry(self.account_id, key, EntryKind.CHARGE, -amount, "lookup")
+
+    async def balance(self) -> int:
+        account = await self.repository.get_account(self.account_id)
+        assert account is not None
+        return account.balance
+
+    async def inflight_marks(self) -> dict[str, object]:
+        doc = await self.repository.accounts.find_one({"_id": self.account_id})
+        assert doc is not None
+        marks: dict[str, object] = doc.get("inflight", {})
+        return marks
+
+    async def entry_state(self, entry_id: str) -> str:
+        doc = await self.repository.ledger.find_one({"_id": entry_id})
+        assert doc is not None
+        state: str = doc["state"]
+        return state
+
+    async def visible_entries(self) -> list[tuple[str, int]]:
+        entries = await self.repository.list_entries(self.account_id, None, 100)
+        return sorted((e.idempotency_key, e.amount) for e in entries)
+
+    async def crash_after_insert(self, new: NewEntry, *, age: timedelta = DIED_A_MOMENT_AGO) -> Document:
+        """Step 1 only: the entry is stored as pending; the process dies before applying it."""
+        doc = self.postings._new_doc(new)
+        doc["create_time"] -= age
+        await self.postings.ledger.insert_one(doc)
+        return doc
+
+    async def crash_after_apply(self, new: NewEntry, *, age: timedelta = DIED_A_MOMENT_AGO) -> Document:
+        """Steps 1 and 2: applied to the account with its in-flight mark, never marked applied."""
+        doc = await self.crash_after_insert(new, age=age)
+        period = billing_period(self.ledger.clock())
+        assert await self.postings._apply(doc, self.postings._holder(new, period)) is not None
+        return doc
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest_asyncio.fixture
+async def store(db: AsyncDatabase[Document]) -> AsyncIterator[Store]:
+    """An account holding its free tier of this month, nothing else."""
+    repository = BillingRepository(db)
+    await repository.ensure_indexes()
+    ledger = CreditLedger(repository, FREE_TIER, clock=utc_now)
+    account_id = (await repository.insert_account("Acme")).account_id
+    assert (await ledger.balance(account_id)).balance == FREE_TIER
+    yield Store(repository, ledger, account_id)
+
+
+# (a) applied to the account, never marked applied
+
+
+async def test_the_crash_state_after_applying_is_debited_and_marked_in_flight(store: Store) -> None:
+    doc = await store.crash_after_apply(store.charge("req-1", 7))
+    assert await store.balance() == FREE_TIER - 7
+    assert doc["attempt"] in await store.inflight_marks()
+    assert await store.entry_state(doc["_id"]) == "pending"
+
+
+async def test_a_retried_charge_after_a_crash_past_applying_does_not_debit_again(store: Store) -> None:
+    doc = await store.crash_after_apply(store.charge("req-1", 7))
+
+    posted = await store.ledger.charge(store.account_id, "req-1", 7)
+
+    assert posted.entry.entry_id == doc["_id"]
+    assert posted.balance == FREE_TIER - 7
+    assert await store.balance() == FREE_TIER - 7
+    assert await store.visible_entries() == sorted([("req-1", -7), (grant_key(), FREE_TIER)])
+    assert await store.entry_state(doc["_id"]) == "applied"
+
+    again = await store.ledger.charge(store.account_id, "req-1", 7)
+    assert again.replayed and again.balance == FREE_TIER - 7
+    assert await store.balance() == FREE_TIER - 7
+
+
+async def test_recover_finishes_an_entry_that_was_applied(store: Store) -> None:
+    doc = await store.crash_after_apply(store.charge("req-1", 7))
+
+    assert await store.postings.recover(older_than=timedelta(0)) == 1
+
+    assert await store.entry_state(doc["_id"]) == "applied"
+    assert await store.balance() == FREE_TIER - 7
+    entries = await store.repository.list_entries(store.account_id, None, 100)
+    [charge] = [e for e in entries if e.kind == EntryKind.CHARGE]
+    assert (charge.entry_id, charge.amount, charge.balance_after) == (doc["_id"], -7, FREE_TIER - 7)
+
+    retried = await store.ledger.charge(store.account_id, "req-1", 7)
+    assert retried.replayed and retried.balance == FREE_TIER - 7
+    assert await store.postings.recover(older_than=timedelta(0)) == 0
+
+
+# (b) stored as pending, never applied
+
+
+async def test_recover_rejects_an_entry_that_was_never_applied(store: Store) -> None:
+    doc = await store.crash_after_insert(store.charge("req-1", 7))
+
+    assert await store.postings.recover(older_than=timedelta(0)) == 1
+
+    assert await store.entry_state(doc["_id"]) == "rejected"
+    assert await store.balance() == FREE_TIER
+    assert await store.visible_entries() == [(grant_key(), FREE_TIER)]
+    assert await store.postings.recover(older_than=timedelta(0)) == 0
+
+
+async def test_a_charge_lost_before_applying_can_be_retried_and_debits_once(store: Store) -> None:
+    await store.crash_after_insert(store.charge("req-1", 7))
+    await store.postings.recover(older_than=timedelta(0))
+
+    first = await store.ledger.charge(store.account_id, "req-1", 7)
+    second = await store.ledger.charge(store.account_id, "req-1", 7)
+
+    assert (first.balance, second.balance, second.replayed) == (FREE_TIER - 7, FREE_TIER - 7, True)
+    assert await store.balance() == FREE_TIER - 7
+    assert await store.visible_entries() == sorted([("req-1", -7), (grant_key(), FREE_TIER)])
+
+
+async def test_recover_leaves_postings_that_may_still_be_running_alone(store: Store) -> None:
+    doc = await store.crash_after_insert(store.charge("req-1", 7))
+    assert await store.postings.recover() == 0
+    assert await store.entry_state(doc["_id"]) == "pending"
+
+
+# a process that stalls rather than dies
+
+
+async def test_a_retry_that_saw_the_entry_pending_does_not_apply_it_again_once_finished(store: Store) -> None:
+    """Request A posts; request B (same key) reads the entry while A has it pending; A finishes;
+    B carries on with applying. The account must be debited once."""
+    new = store.charge("req-1", 7)
+    holder = store.postings._holder(new, billing_period(store.ledger.clock()))
+    first = store.postings._new_doc(new)
+    await store.postings.ledger.insert_one(first)  # A, step 1
+    after_a = await store.postings._apply(first, holder)  # A, step 2
+    seen_by_retry = await store.postings._existing(new)  # B finds it pending
+    assert seen_by_retry["state"] == "pending"
+    assert after_a is not None
+    await store.postings._finish(first, holder, after_a)  # A, step 3
+
+    assert await store.postings._apply(seen_by_retry, holder) is None  # B, step 2
+    assert await store.balance() == FREE_TIER - 7
+
+
+async def test_pruned_attempts_can_never_apply_again(store: Store) -> None:
+    """Once a holder has many marks, those older than PRUNE_AGE are dropped behind a floor: an
+    attempt below the floor is refused for good, and an entry whose mark is pruned is applied."""
+    crashed = await store.crash_after_apply(store.charge("crashed", 2))
+    hour_ago = int((datetime.now(UTC) - timedelta(hours=1)).timestamp() * 1000)
+    aged = [f"at_{hour_ago:012x}{n:04d}" for n in range(PRUNE_AT + 1)]
+    await store.repository.ledger.update_one({"_id": crashed["_id"]}, {"$set": {"attempt": aged[0]}})
+    await store.repository.accounts.update_one(
+        {"_id": store.account_id}, {"$set": {"inflight": dict.fromkeys(aged, 1)}}
+    )
+
+    posted = await store.ledger.charge(store.account_id, "trigger", 1)
+
+    assert posted.balance == FREE_TIER - 3
+    account = await store.repository.accounts.find_one({"_id": store.account_id})
+    assert account is not None
+    assert account["floor"] == max(aged)
+    assert not set(aged) & set(account["inflight"])
+    assert await store.entry_state(crashed["_id"]) == "applied"
+    holder = store.postings._holder(store.charge("x", 1), billing_period(store.ledger.clock()))
+    assert await store.postings._apply({"attempt": aged[3], "amount": -1}, holder) is None
+    assert await store.balance() == FREE_TIER - 3
+
+
+# a restarted server
+
+
+async def test_a_restarted_server_finishes_what_the_crash_left(
+    store: Store, db: AsyncDatabase[Document]
+) -> None:
+    applied = await store.crash_after_apply(store.charge("req-applied", 5), age=timedelta(minutes=5))
+    lost = await store.crash_after_insert(store.charge("req-lost", 4), age=timedelta(minutes=5))
+
+    server = await create_server(db, BillingSettings(shutdown_grace=1), "127.0.0.1:0")
+    port = await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            billing = pb_grpc.BillingServiceStub(channel)
+            balance = await billing.GetBalance(pb.GetBalanceRequest(account_id=store.account_id), timeout=10)
+            ledger = await billing.ListLedgerEntries(
+                pb.ListLedgerEntriesRequest(account_id=store.account_id), timeout=10
+            )
+            retried = await billing.Charge(
+                pb.ChargeRequest(account_id=store.account_id, idempotency_key="req-applied", amount=5),
+                timeout=10,
+            )
+    finally:
+        await server.stop()
+
+    assert balance.balance == FREE_TIER - 5
+    assert sorted(e.idempotency_key for e in ledger.entries) == sorted([grant_key(), "req-applied"])
+    assert retried.replayed and retried.balance == FREE_TIER - 5
+    assert await store.entry_state(applied["_id"]) == "applied"
+    assert await store.entry_state(lost["_id"]) == "rejected"
+    marks = await store.inflight_marks()
+    assert applied["attempt"] in marks and lost["attempt"] not in marks
+
+
+def grant_key() -> str:
+    return f"free_tier:{billing_period(utc_now())}"
