@@ -40,9 +40,11 @@ __all__ = ["FreeTierDue", "Postings", "entry_from_doc", "new_holder_fields"]
 log = logging.getLogger(__name__)
 
 PENDING, APPLIED, REJECTED = "pending", "applied", "rejected"
-# Marks of attempts older than this are pruned once a holder has more than PRUNE_AT of them.
-PRUNE_AGE = timedelta(minutes=10)
-PRUNE_AT = 64
+# Once a holder has more than PRUNE_AT marks, those of attempts older than PRUNE_AGE go. Pruning
+# is always safe (the floor refuses the pruned attempts); it is kept off the newest attempts only
+# because a posting still under way below the floor must renew its attempt, a few round trips.
+PRUNE_AGE = timedelta(seconds=2)
+PRUNE_AT = 32
 MAX_ROUNDS = 4
 
 
