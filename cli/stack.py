@@ -83,16 +83,16 @@ class Stack:
             env[f"LEADMESH_{name.upper()}_ADDR"] = self.settings.of(name)
         return env
 
-    def start_store(self) -> str:
+    async def start_store(self) -> str:
         if "LEADMESH_MONGODB_URI" in os.environ:
             say(f"store: {self.settings.mongodb_uri} (LEADMESH_MONGODB_URI)")
             return self.settings.mongodb_uri
         self.store = EmbeddedStore(self.home / "store", self.settings.embedded_store_port)
-        uri = self.store.start()
+        uri = await asyncio.to_thread(self.store.start)
         say(f"store: embedded nx-27017 at {uri}, data in {self.store.directory / 'data'}")
         return uri
 
-    def ensure_broker(self) -> None:
+    async def ensure_broker(self) -> None:
         url = urlparse(self.settings.amqp_url)
         host, port = url.hostname or "127.0.0.1", url.port or 5672
         if _reachable(host, port):
@@ -107,12 +107,12 @@ class Stack:
             )
             return
         say("broker: starting the local rabbitmq-server ...")
-        subprocess.run([server, "-detached"], check=False, capture_output=True)
+        await _run(server, "-detached")
         deadline = time.monotonic() + READY_TIMEOUT
         while not _reachable(host, port):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"rabbitmq-server did not open {host}:{port} in {READY_TIMEOUT:.0f}s")
-            time.sleep(0.5)
+            await asyncio.sleep(0.5)
         self.started_broker = True
         say(f"broker: RabbitMQ at {host}:{port} (started by leadmesh up)")
 
@@ -182,9 +182,9 @@ class Stack:
                 await child.process.wait()
         self.children.clear()
         if self.store is not None:
-            self.store.stop()
+            await asyncio.to_thread(self.store.stop)
         if self.started_broker and (ctl := shutil.which("rabbitmqctl")):
-            subprocess.run([ctl, "stop"], check=False, capture_output=True)
+            await _run(ctl, "stop")
         StackState.clear(self.home)
 
 
@@ -194,8 +194,8 @@ async def _supervise(stack: Stack) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        mongodb_uri = stack.start_store()
-        stack.ensure_broker()
+        mongodb_uri = await stack.start_store()
+        await stack.ensure_broker()
         env = stack.child_env(mongodb_uri)
         for name in existing_services():
             await stack.wait_serving(await stack.spawn(name, f"services.{name}", env))
@@ -237,6 +237,13 @@ def run_up(home: Path, demo: bool) -> int:
         say(f"ports already in use for: {', '.join(busy)} (another stack running?)")
         return 1
     return asyncio.run(_supervise(Stack(home=home, settings=settings, demo=demo)))
+
+
+async def _run(*command: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        *command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    await process.wait()
 
 
 def _host_port(address: str) -> tuple[str, int]:

@@ -32,7 +32,8 @@ class GrpcServer:
 
     ``services`` maps full service names (``leadmesh.billing.v1.BillingService``) to the
     function that adds the servicer to a server. Every check in ``readiness`` must pass for the
-    services to report SERVING; they are re-run every ``check_interval`` seconds.
+    services to report SERVING; they are re-run every ``check_interval`` seconds. Each
+    ``(interval, job)`` of ``maintenance`` runs every ``interval`` seconds while serving.
     """
 
     name: str
@@ -42,10 +43,11 @@ class GrpcServer:
     grace: float = 10.0
     drain_delay: float = 0.0
     check_interval: float = 5.0
+    maintenance: Sequence[tuple[float, Callable[[], Awaitable[object]]]] = ()
     port: int = 0
     _server: grpc.aio.Server = field(init=False)
     _health: health.aio.HealthServicer = field(init=False)
-    _checker: asyncio.Task[None] | None = field(init=False, default=None)
+    _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
     _stopping: asyncio.Event = field(init=False, default_factory=asyncio.Event)
 
     async def start(self) -> int:
@@ -69,7 +71,8 @@ class GrpcServer:
         self.port = self._server.add_insecure_port(self.address)  # RuntimeError when it cannot bind
         await self._server.start()
         await self._update_health()
-        self._checker = asyncio.create_task(self._check_forever())
+        self._tasks = [asyncio.create_task(self._every(self.check_interval, self._update_health))]
+        self._tasks += [asyncio.create_task(self._every(interval, job)) for interval, job in self.maintenance]
         log.info("serving", extra={"address": self.address, "port": self.port})
         return self.port
 
@@ -85,20 +88,24 @@ class GrpcServer:
         for name in ("", *self.services):
             await self._health.set(name, status)
 
-    async def _check_forever(self) -> None:
+    async def _every(self, interval: float, job: Callable[[], Awaitable[object]]) -> None:
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.check_interval)
-            if not self._stopping.is_set():
-                await self._update_health()
+                await asyncio.wait_for(self._stopping.wait(), interval)
+            if self._stopping.is_set():
+                return
+            try:
+                await job()
+            except Exception:
+                log.exception("background job failed", extra={"job": getattr(job, "__qualname__", repr(job))})
 
     async def stop(self) -> None:
         """NOT_SERVING, wait for balancers to notice, then let in-flight calls finish."""
         if self._stopping.is_set():
             return
         self._stopping.set()
-        if self._checker is not None:
-            await self._checker
+        for task in self._tasks:
+            await task
         await self._health.enter_graceful_shutdown()
         if self.drain_delay:
             await asyncio.sleep(self.drain_delay)

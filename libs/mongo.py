@@ -34,14 +34,21 @@ class IndexSpec:
         return "_".join(f"{key}_{direction}" for key, direction in self.keys)
 
 
-def connect(uri: str, *, app_name: str, timeout_ms: int = 5000) -> AsyncMongoClient[Document]:
-    """One long-lived client per process; dates come back timezone-aware (UTC)."""
+def connect(
+    uri: str, *, app_name: str, timeout_ms: int = 5000, operation_timeout_ms: int = 10000
+) -> AsyncMongoClient[Document]:
+    """One long-lived client per process; dates come back timezone-aware (UTC).
+
+    Every operation has a deadline (``timeoutMS``): a store that stops answering fails the
+    call instead of holding it forever.
+    """
     return AsyncMongoClient(
         uri,
         tz_aware=True,
         appname=f"leadmesh-{app_name}",
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
+        timeoutMS=operation_timeout_ms,
     )
 
 

@@ -19,6 +19,7 @@ _ENTRY_TYPES = {
     pb.LEDGER_ENTRY_KIND_CHARGE: "charge",
     pb.LEDGER_ENTRY_KIND_RESERVE: "reserve",
     pb.LEDGER_ENTRY_KIND_RELEASE: "release",
+    pb.LEDGER_ENTRY_KIND_RESERVATION_CHARGE: "reservation_charge",
 }
 
 

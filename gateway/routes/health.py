@@ -14,10 +14,15 @@ router = APIRouter(tags=["health"])
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 
 
+def grpc_service_name(service: str) -> str:
+    """``billing`` -> ``leadmesh.billing.v1.BillingService``."""
+    return f"leadmesh.{service}.v1.{service.capitalize()}Service"
+
+
 async def _check(request: Request, service: str) -> str:
     try:
         reply = await request.app.state.mesh.health(service).Check(
-            health_pb2.HealthCheckRequest(), timeout=1.0
+            health_pb2.HealthCheckRequest(service=grpc_service_name(service)), timeout=1.0
         )
     except grpc.aio.AioRpcError as exc:
         return (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from libs.errors import InvalidArgument, NotFound, Unauthenticated
+from libs.ids import decode_page_token, encode_page_token, page_size
 from services.billing.domain import Account, ApiKey, ApiKeyMode, hash_secret, issue_key, looks_like_key
 from services.billing.ledger import CreditLedger
 from services.billing.repository import BillingRepository, PrefixTaken
@@ -41,9 +42,7 @@ class AccountDirectory:
             raise InvalidArgument("initial_credits must not be negative", reason="INVALID_AMOUNT")
         account = await self.repository.insert_account(name)
         if initial_credits:
-            await self.ledger.add_credits(
-                account.account_id, "initial_credits", initial_credits, "Initial credits"
-            )
+            await self.ledger.initial_credits(account.account_id, initial_credits)
         account = await self.ledger.account(account.account_id)
         key = await self.create_key(account.account_id, ApiKeyMode.LIVE, "default") if with_key else None
         return NewAccount(account, key)
@@ -61,13 +60,22 @@ class AccountDirectory:
                 continue
             return NewKey(api_key, issued.secret)
 
-    async def revoke_key(self, prefix: str) -> ApiKey:
+    async def revoke_key(self, prefix: str, account_id: str = "") -> ApiKey:
         if not prefix:
             raise InvalidArgument("prefix is required", reason="PREFIX_REQUIRED")
-        api_key = await self.repository.revoke_api_key(prefix)
+        api_key = await self.repository.revoke_api_key(prefix, account_id or None)
         if api_key is None:
             raise NotFound(f"no API key with prefix {prefix!r}", reason="API_KEY_NOT_FOUND")
         return api_key
+
+    async def keys(self, account_id: str, size: int, token: str) -> tuple[list[ApiKey], str]:
+        """A page of the account's keys, newest first, and the token of the next page."""
+        limit = page_size(size)
+        after = decode_page_token(token) if token else None
+        await self.ledger.account(account_id)
+        keys = await self.repository.list_api_keys(account_id, after, limit + 1)
+        next_token = encode_page_token(keys[limit - 1].key_id) if len(keys) > limit else ""
+        return keys[:limit], next_token
 
     async def authenticate(self, secret: str) -> ApiKey:
         if not looks_like_key(secret):

@@ -19,11 +19,12 @@ SERVICE_NAME = "leadmesh.billing.v1.BillingService"
 
 
 async def create_server(db: AsyncDatabase[Document], settings: BillingSettings, address: str) -> GrpcServer:
-    """Ensures indexes, finishes postings a crash left pending, and returns the (unstarted) server."""
+    """Ensures indexes, finishes what a crash left unfinished, and returns the (unstarted) server,
+    which keeps finishing it every ``recovery_interval`` seconds."""
     repository = BillingRepository(db)
     await repository.ensure_indexes()
-    await repository.postings.recover()
     ledger = CreditLedger(repository, settings.free_tier_monthly_credits)
+    await ledger.recover()
     servicer = BillingServicer(AccountDirectory(repository, ledger), ledger)
     return GrpcServer(
         name="billing",
@@ -33,4 +34,5 @@ async def create_server(db: AsyncDatabase[Document], settings: BillingSettings, 
         },
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
+        maintenance=[(settings.recovery_interval, ledger.recover)],
     )

@@ -1,13 +1,19 @@
-"""CreditLedger: balances, charges, credits, the monthly free tier and batch reservations."""
+"""CreditLedger: balances, charges, credits, the monthly free tier and batch reservations.
+
+Keys that the ledger makes itself start with ``lm:`` (``lm:free_tier:2026-11``,
+``lm:reserve:<key>``, ``lm:release:<reservation>``); callers cannot use that prefix, so their
+keys never collide with the ledger's own.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from libs.errors import InvalidArgument, NotFound
+from libs.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
+from libs.ids import decode_page_token, encode_page_token, page_size
 from services.billing.domain import (
     Account,
     EntryKind,
@@ -24,6 +30,7 @@ __all__ = ["Balance", "CreditLedger", "Posted"]
 
 MAX_KEY_LENGTH = 200
 MAX_AMOUNT = 1_000_000_000
+INTERNAL_KEY_PREFIX = "lm:"
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,11 @@ def _check_key(key: str) -> str:
         raise InvalidArgument("idempotency_key is required", reason="IDEMPOTENCY_KEY_REQUIRED")
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidArgument(f"idempotency_key is longer than {MAX_KEY_LENGTH} characters")
+    if key.startswith(INTERNAL_KEY_PREFIX):
+        raise InvalidArgument(
+            f"idempotency keys starting with {INTERNAL_KEY_PREFIX!r} are reserved",
+            reason="IDEMPOTENCY_KEY_RESERVED",
+        )
     return key
 
 
@@ -54,6 +66,12 @@ def _check_amount(amount: int) -> int:
             f"amount must be between 1 and {MAX_AMOUNT}, got {amount}", reason="INVALID_AMOUNT"
         )
     return amount
+
+
+def _check_account_id(account_id: str) -> str:
+    if not account_id:
+        raise InvalidArgument("account_id is required", reason="ACCOUNT_ID_REQUIRED")
+    return account_id
 
 
 def reservation_id_for(account_id: str, key: str) -> str:
@@ -72,11 +90,11 @@ class CreditLedger:
         self.free_tier_credits = free_tier_credits
         self.clock = clock
 
+    # accounts and the free tier
+
     async def account(self, account_id: str) -> Account:
         """The account, its free tier for this month granted first if due."""
-        if not account_id:
-            raise InvalidArgument("account_id is required", reason="ACCOUNT_ID_REQUIRED")
-        account = await self.repository.get_account(account_id)
+        account = await self.repository.get_account(_check_account_id(account_id))
         if account is None:
             raise NotFound(f"account {account_id} not found", reason="ACCOUNT_NOT_FOUND")
         period = billing_period(self.clock())
@@ -84,7 +102,7 @@ class CreditLedger:
             return account
         await self.grant_free_tier(account_id, period)
         refreshed = await self.repository.get_account(account_id)
-        assert refreshed is not None
+        assert refreshed is not None, "accounts are never deleted"
         return refreshed
 
     async def grant_free_tier(self, account_id: str, period: str) -> None:
@@ -93,7 +111,7 @@ class CreditLedger:
             await self.repository.postings.post(
                 NewEntry(
                     account_id=account_id,
-                    idempotency_key=f"free_tier:{period}",
+                    idempotency_key=f"{INTERNAL_KEY_PREFIX}free_tier:{period}",
                     kind=EntryKind.FREE_TIER_GRANT,
                     amount=self.free_tier_credits,
                     description=f"Free tier {period}",
@@ -106,6 +124,17 @@ class CreditLedger:
         reserved = await self.repository.reserved_total(account_id)
         return Balance(account=account, balance=account.balance, reserved=reserved)
 
+    async def entries(self, account_id: str, size: int, token: str) -> tuple[list[LedgerEntry], str]:
+        """A page of the account's ledger, newest first, and the token of the next page."""
+        limit = page_size(size)
+        after = decode_page_token(token) if token else None
+        await self.account(account_id)
+        entries = await self.repository.list_entries(account_id, after, limit + 1)
+        next_token = encode_page_token(entries[limit - 1].sort_key) if len(entries) > limit else ""
+        return entries[:limit], next_token
+
+    # movements
+
     async def charge(self, account_id: str, key: str, amount: int, description: str = "") -> Posted:
         new = NewEntry(account_id, _check_key(key), EntryKind.CHARGE, -_check_amount(amount), description)
         return await self._post_to_account(new)
@@ -114,13 +143,20 @@ class CreditLedger:
         new = NewEntry(account_id, _check_key(key), EntryKind.CREDIT, _check_amount(amount), description)
         return await self._post_to_account(new)
 
+    async def initial_credits(self, account_id: str, amount: int) -> Posted:
+        new = NewEntry(
+            account_id, f"{INTERNAL_KEY_PREFIX}initial_credits", EntryKind.CREDIT, amount, "Initial credits"
+        )
+        return await self._post_to_account(new)
+
     async def charge_reservation(
         self, account_id: str, reservation_id: str, key: str, amount: int, description: str = ""
     ) -> Posted:
+        """A charge drawn on a reservation: it lowers the reservation, not the balance."""
         new = NewEntry(
-            account_id,
+            _check_account_id(account_id),
             _check_key(key),
-            EntryKind.CHARGE,
+            EntryKind.RESERVATION_CHARGE,
             -_check_amount(amount),
             description,
             reservation_id=reservation_id,
@@ -131,8 +167,7 @@ class CreditLedger:
         return Posted(entry, account.balance, replayed)
 
     async def _post_to_account(self, new: NewEntry) -> Posted:
-        if not new.account_id:
-            raise InvalidArgument("account_id is required", reason="ACCOUNT_ID_REQUIRED")
+        _check_account_id(new.account_id)
         period = billing_period(self.clock())
         try:
             entry, replayed = await self.repository.postings.post(new, free_tier_period=period)
@@ -144,21 +179,40 @@ class CreditLedger:
             return Posted(entry, account.balance, replayed)
         return Posted(entry, entry.balance_after, replayed)
 
+    # reservations
+
     async def reserve(
         self, account_id: str, key: str, amount: int, description: str = ""
     ) -> tuple[Reservation, int, bool]:
+        """Holds ``amount`` credits for a job: the reservation is created unfunded, the hold is
+        posted, then the reservation is funded; a retry (or recover()) finishes what a crash left."""
+        _check_account_id(account_id)
         reservation_id = reservation_id_for(account_id, _check_key(key))
-        new = NewEntry(
-            account_id,
-            f"reserve:{key}",
-            EntryKind.RESERVE,
-            -_check_amount(amount),
-            description,
-            reservation_id=reservation_id,
+        reservation = await self.repository.create_reservation(
+            account_id, reservation_id, key, _check_amount(amount)
         )
-        posted = await self._post_to_account(new)
-        reservation = await self.repository.open_reservation(account_id, reservation_id, key, amount)
-        return reservation, posted.balance, posted.replayed
+        if reservation.amount != amount:
+            raise Conflict(
+                f"idempotency key {key!r} was already used to reserve {reservation.amount} credits",
+                reason="IDEMPOTENCY_KEY_REUSED",
+            )
+        replayed = reservation.funded
+        if not reservation.funded:
+            await self._post_to_account(self._hold(reservation, description))
+            reservation = await self.repository.fund_reservation(reservation_id)
+        account = await self.account(account_id)
+        return reservation, account.balance, replayed
+
+    @staticmethod
+    def _hold(reservation: Reservation, description: str = "") -> NewEntry:
+        return NewEntry(
+            reservation.account_id,
+            f"{INTERNAL_KEY_PREFIX}reserve:{reservation.idempotency_key}",
+            EntryKind.RESERVE,
+            -reservation.amount,
+            description or f"Held for {reservation.idempotency_key}",
+            reservation_id=reservation.reservation_id,
+        )
 
     async def reservation(self, account_id: str, reservation_id: str) -> Reservation:
         reservation = await self.repository.get_reservation(account_id, reservation_id)
@@ -171,21 +225,46 @@ class CreditLedger:
     ) -> tuple[Reservation, int]:
         """Settles or releases: freezes the reservation and returns its remainder to the balance.
 
-        Idempotent: closing a closed reservation (in either way) changes nothing.
+        Idempotent: closing a closed reservation (in either way) changes nothing more.
         """
-        reservation = await self.repository.close_reservation(account_id, reservation_id, state)
-        if reservation is None:
-            raise NotFound(f"reservation {reservation_id} not found", reason="RESERVATION_NOT_FOUND")
-        if reservation.remaining > 0:
-            new = NewEntry(
-                account_id,
-                f"release:{reservation_id}",
-                EntryKind.RELEASE,
-                reservation.remaining,
-                f"Unused credits of reservation {reservation.idempotency_key}",
-                reservation_id=reservation_id,
+        current = await self.reservation(account_id, reservation_id)
+        if not current.funded:
+            raise FailedPrecondition(
+                f"reservation {reservation_id} holds no credits (its Reserve did not go through)",
+                reason="RESERVATION_NOT_FUNDED",
             )
-            posted = await self._post_to_account(new)
-            return reservation, posted.balance
+        reservation = await self.repository.close_reservation(account_id, reservation_id, state)
+        assert reservation is not None, "reservations are never deleted"
+        await self._refund(reservation)
         account = await self.account(account_id)
         return reservation, account.balance
+
+    async def _refund(self, reservation: Reservation) -> None:
+        if reservation.remaining > 0:
+            await self._post_to_account(
+                NewEntry(
+                    reservation.account_id,
+                    f"{INTERNAL_KEY_PREFIX}release:{reservation.reservation_id}",
+                    EntryKind.RELEASE,
+                    reservation.remaining,
+                    f"Unused credits of {reservation.idempotency_key}",
+                    reservation_id=reservation.reservation_id,
+                )
+            )
+        await self.repository.mark_refunded(reservation.reservation_id)
+
+    async def recover(self, older_than: timedelta = timedelta(minutes=1)) -> int:
+        """Finishes what crashes left: unfinished postings, holds never funded, closed
+        reservations never refunded."""
+        finished = await self.repository.postings.recover(older_than)
+        for reservation in await self.repository.unfunded_reservations(older_than):
+            entry = await self.repository.find_entry(
+                reservation.account_id, self._hold(reservation).idempotency_key
+            )
+            if entry is not None:
+                await self.repository.fund_reservation(reservation.reservation_id)
+                finished += 1
+        for reservation in await self.repository.unrefunded_reservations(older_than):
+            await self._refund(reservation)
+            finished += 1
+        return finished

@@ -21,7 +21,6 @@ Single-document atomic updates are all this needs, on a standalone MongoDB as on
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -30,8 +29,8 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from libs.errors import Conflict, FailedPrecondition, NotFound
-from libs.ids import new_id
+from libs.errors import Conflict, FailedPrecondition, LeadmeshError, NotFound
+from libs.ids import new_id, random_base62
 from libs.mongo import Document, utc_now
 from services.billing.domain import EntryKind, LedgerEntry, NewEntry
 
@@ -46,6 +45,9 @@ PENDING, APPLIED, REJECTED = "pending", "applied", "rejected"
 PRUNE_AGE = timedelta(seconds=2)
 PRUNE_AT = 32
 MAX_ROUNDS = 4
+# recover() looks this far back for unfinished entries (rejected ones stay rejected unless a mark
+# proves otherwise, so the window only bounds the scan).
+RECOVERY_WINDOW = timedelta(days=2)
 
 
 class FreeTierDue(Exception):
@@ -128,6 +130,11 @@ class Postings:
     async def _settle(
         self, doc: Document, holder: _Holder, new: NewEntry, free_tier_period: str | None
     ) -> tuple[LedgerEntry, bool]:
+        if doc["state"] == REJECTED:  # a retry: pending again first, so recover() sees it if we die
+            await self.ledger.update_one(
+                {"_id": doc["_id"], "attempt": doc["attempt"], "state": REJECTED},
+                {"$set": {"state": PENDING}},
+            )
         applied_now = await self._apply(doc, holder)
         if applied_now is not None:
             return await self._finish(doc, holder, applied_now), False
@@ -138,11 +145,14 @@ class Postings:
         if current is not None and doc["attempt"] in current.get("inflight", {}):
             return await self._finish(doc, holder, int(current[holder.field])), False
         if current is not None and current.get("floor", "") >= doc["attempt"]:
-            await self._renew_attempt(doc)
-        await self.ledger.update_one(
-            {"_id": doc["_id"], "attempt": doc["attempt"], "state": PENDING}, {"$set": {"state": REJECTED}}
-        )
-        self._raise_rejection(new, doc, current, free_tier_period)
+            await self._renew_attempt(doc, current["floor"])
+        rejection = self._rejection(new, doc, current, free_tier_period)
+        if isinstance(rejection, LeadmeshError):
+            await self.ledger.update_one(
+                {"_id": doc["_id"], "attempt": doc["attempt"], "state": PENDING},
+                {"$set": {"state": REJECTED}},
+            )
+        raise rejection
 
     def _new_doc(self, new: NewEntry) -> Document:
         return {
@@ -172,11 +182,17 @@ class Postings:
             )
         return doc
 
-    async def _renew_attempt(self, doc: Document) -> NoReturn:
-        """The attempt is below the holder's floor: it can never apply, so a new one is safe."""
+    async def _renew_attempt(self, doc: Document, floor: str) -> NoReturn:
+        """The attempt is at or below the holder's floor: it can never apply, so a new one is safe.
+
+        The new attempt is above the floor even when this process's clock is behind the one that
+        raised it."""
+        attempt = _attempt_id()
+        if attempt <= floor:
+            attempt = f"{floor}~{random_base62(6)}"
         await self.ledger.update_one(
             {"_id": doc["_id"], "attempt": doc["attempt"], "state": {"$ne": APPLIED}},
-            {"$set": {"attempt": _attempt_id(), "state": PENDING}},
+            {"$set": {"attempt": attempt, "state": PENDING}},
         )
         raise _Retry
 
@@ -223,8 +239,9 @@ class Postings:
 
     async def _prune(self, holder: _Holder, holder_doc: Document) -> None:
         """Drops the marks of attempts older than PRUNE_AGE whose entries are finished."""
+        floor = holder_doc.get("floor", "")
         cutoff = _attempt_id(utc_now() - PRUNE_AGE)
-        old = [attempt for attempt in holder_doc["inflight"] if attempt < cutoff]
+        old = [attempt for attempt in holder_doc["inflight"] if attempt < cutoff or attempt <= floor]
         unfinished = self.ledger.find({"attempt": {"$in": old}, "state": {"$ne": APPLIED}}, {"attempt": 1})
         async for entry in unfinished:  # a mark proves the attempt applied: finish it first
             await self.ledger.update_one(
@@ -233,69 +250,71 @@ class Postings:
             )
         if not old:
             return
-        floor = max(old)
         await holder.collection.update_one(
-            {"_id": holder.holder_id, "floor": holder_doc.get("floor", "")},
-            {"$set": {"floor": floor}, "$unset": {f"inflight.{attempt}": "" for attempt in old}},
+            {"_id": holder.holder_id, "floor": floor},
+            {"$set": {"floor": max([floor, *old])}, "$unset": {f"inflight.{attempt}": "" for attempt in old}},
         )
 
-    def _raise_rejection(
+    def _rejection(
         self, new: NewEntry, doc: Document, current: Document | None, free_tier_period: str | None
-    ) -> NoReturn:
+    ) -> Exception:
+        """Why the update did not apply: a LeadmeshError for the caller, FreeTierDue, or _Retry
+        when the holder has changed since and the update may now apply."""
         needed = -doc["amount"]
         if new.draws_on_reservation:
             if current is None or current.get("account_id") != new.account_id:
-                raise NotFound(f"reservation {new.reservation_id} not found", reason="RESERVATION_NOT_FOUND")
+                return NotFound(f"reservation {new.reservation_id} not found", reason="RESERVATION_NOT_FOUND")
             if current.get("state") != "open":
-                raise FailedPrecondition(
+                return FailedPrecondition(
                     f"reservation {new.reservation_id} is {current.get('state')}", reason="RESERVATION_CLOSED"
                 )
             if current["remaining"] >= needed:
-                raise _Retry
-            raise FailedPrecondition(
+                return _Retry()
+            return FailedPrecondition(
                 f"reservation {new.reservation_id} has {current['remaining']} credits left, {needed} needed",
                 reason="INSUFFICIENT_CREDITS",
                 metadata={"remaining": str(current["remaining"]), "required": str(needed)},
             )
         if current is None:
-            raise NotFound(f"account {new.account_id} not found", reason="ACCOUNT_NOT_FOUND")
+            return NotFound(f"account {new.account_id} not found", reason="ACCOUNT_NOT_FOUND")
         if free_tier_period and current.get("free_tier_period") != free_tier_period:
-            raise FreeTierDue(new.account_id)
+            return FreeTierDue(new.account_id)
         if needed <= 0 or current["balance"] >= needed:
-            raise _Retry
-        raise FailedPrecondition(
+            return _Retry()
+        return FailedPrecondition(
             f"insufficient credits: balance {current['balance']}, {needed} needed",
             reason="INSUFFICIENT_CREDITS",
             metadata={"balance": str(current["balance"]), "required": str(needed)},
         )
 
     async def recover(self, older_than: timedelta = timedelta(minutes=1)) -> int:
-        """Finishes entries a crash left pending: applied ones (their mark is on the holder) are
-        marked applied, the rest rejected (a retry of the same key can still apply them)."""
-        cutoff = utc_now() - older_than
+        """Finishes entries a crash or a cancelled call left unfinished: an entry whose mark is on
+        its holder is applied; a pending one without is rejected (a retry of its key can still
+        apply it). Looks at entries of the last RECOVERY_WINDOW."""
+        now = utc_now()
+        query = {"state": {"$in": [PENDING, REJECTED]}, "create_time": {"$gte": now - RECOVERY_WINDOW}}
         finished = 0
-        started = time.monotonic()
-        async for doc in self.ledger.find({"state": PENDING, "create_time": {"$lt": cutoff}}):
-            reservation = doc["holder"] == "reservation"
-            holder = _Holder(
-                self.reservations if reservation else self.accounts,
-                doc["reservation_id"] if reservation else doc["account_id"],
-                "remaining" if reservation else "balance",
-                {},
-                {},
+        async for doc in self.ledger.find(query):
+            if doc["create_time"] >= now - older_than:
+                continue
+            holder = self._holder_of(doc)
+            current = await holder.collection.find_one(
+                {"_id": holder.holder_id}, {holder.field: 1, "inflight": 1}
             )
-            current = await holder.collection.find_one({"_id": holder.holder_id})
             if current is not None and doc["attempt"] in current.get("inflight", {}):
                 await self._finish(doc, holder, int(current[holder.field]))
-            else:
+                finished += 1
+            elif doc["state"] == PENDING:
                 await self.ledger.update_one(
                     {"_id": doc["_id"], "attempt": doc["attempt"], "state": PENDING},
                     {"$set": {"state": REJECTED}},
                 )
-            finished += 1
+                finished += 1
         if finished:
-            log.info(
-                "recovered pending ledger entries",
-                extra={"count": finished, "duration_ms": round((time.monotonic() - started) * 1000)},
-            )
+            log.info("recovered unfinished ledger entries", extra={"count": finished})
         return finished
+
+    def _holder_of(self, doc: Document) -> _Holder:
+        if doc["holder"] == "reservation":
+            return _Holder(self.reservations, doc["reservation_id"], "remaining", {}, {})
+        return _Holder(self.accounts, doc["account_id"], "balance", {}, {})

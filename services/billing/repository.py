@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -61,6 +62,8 @@ def _reservation(doc: Document) -> Reservation:
         state=ReservationState(doc["state"]),
         create_time=as_datetime(doc["create_time"]) or utc_now(),
         close_time=as_datetime(doc.get("close_time")),
+        funded=doc["funded"],
+        refunded=doc["refunded"],
     )
 
 
@@ -87,6 +90,7 @@ class BillingRepository:
             self.reservations, [IndexSpec([("account_id", 1), ("idempotency_key", 1)], unique=True)]
         )
         await ensure_indexes(self.reservations, [IndexSpec([("account_id", 1), ("state", 1)])])
+        await ensure_indexes(self.reservations, [IndexSpec([("funded", 1), ("refunded", 1), ("state", 1)])])
 
     # accounts
 
@@ -131,14 +135,18 @@ class BillingRepository:
         doc = await self.api_keys.find_one({"secret_hash": secret_hash})
         return None if doc is None else _api_key(doc)
 
-    async def revoke_api_key(self, prefix: str) -> ApiKey | None:
+    async def revoke_api_key(self, prefix: str, account_id: str | None) -> ApiKey | None:
+        """Revokes the key with ``prefix`` (of ``account_id`` when given); None when there is none."""
+        query: dict[str, Any] = {"prefix": prefix}
+        if account_id:
+            query["account_id"] = account_id
         doc = await self.api_keys.find_one_and_update(
-            {"prefix": prefix, "revoke_time": {"$exists": False}},
+            {**query, "revoke_time": {"$exists": False}},
             {"$set": {"revoke_time": utc_now()}},
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:
-            doc = await self.api_keys.find_one({"prefix": prefix})
+            doc = await self.api_keys.find_one(query)
         return None if doc is None else _api_key(doc)
 
     async def list_api_keys(self, account_id: str, after_id: str | None, limit: int) -> list[ApiKey]:
@@ -159,18 +167,20 @@ class BillingRepository:
 
     # reservations
 
-    async def open_reservation(
+    async def create_reservation(
         self, account_id: str, reservation_id: str, key: str, amount: int
     ) -> Reservation:
-        """Creates the reservation once its hold is posted; a retry finds the same one."""
+        """The reservation, unfunded until its hold is posted; a retry finds the same one."""
         doc = {
             "_id": reservation_id,
             "account_id": account_id,
             "idempotency_key": key,
             "amount": amount,
             "used": 0,
-            "remaining": amount,
+            "remaining": 0,
             "state": ReservationState.OPEN.value,
+            "funded": False,
+            "refunded": False,
             "create_time": utc_now(),
             **new_holder_fields(),
         }
@@ -182,6 +192,41 @@ class BillingRepository:
             doc = existing
         return _reservation(doc)
 
+    async def fund_reservation(self, reservation_id: str) -> Reservation:
+        """Makes the posted hold available to charges, once."""
+        doc = await self.reservations.find_one({"_id": reservation_id})
+        assert doc is not None, "reservations are never deleted"
+        funded = await self.reservations.find_one_and_update(
+            {"_id": reservation_id, "funded": False, "state": ReservationState.OPEN.value},
+            {"$set": {"funded": True}, "$inc": {"remaining": doc["amount"]}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return _reservation(funded or doc)
+
+    async def mark_refunded(self, reservation_id: str) -> None:
+        await self.reservations.update_one({"_id": reservation_id}, {"$set": {"refunded": True}})
+
+    async def unfunded_reservations(self, older_than: timedelta) -> list[Reservation]:
+        query = {
+            "funded": False,
+            "state": ReservationState.OPEN.value,
+            "create_time": {"$lt": utc_now() - older_than},
+        }
+        return [_reservation(doc) async for doc in self.reservations.find(query)]
+
+    async def unrefunded_reservations(self, older_than: timedelta) -> list[Reservation]:
+        query = {
+            "refunded": False,
+            "funded": True,
+            "state": {"$ne": ReservationState.OPEN.value},
+            "create_time": {"$lt": utc_now() - older_than},
+        }
+        return [_reservation(doc) async for doc in self.reservations.find(query)]
+
+    async def find_entry(self, account_id: str, key: str) -> LedgerEntry | None:
+        doc = await self.ledger.find_one({"account_id": account_id, "idempotency_key": key, "state": APPLIED})
+        return None if doc is None else entry_from_doc(doc)
+
     async def get_reservation(self, account_id: str, reservation_id: str) -> Reservation | None:
         doc = await self.reservations.find_one({"_id": reservation_id, "account_id": account_id})
         return None if doc is None else _reservation(doc)
@@ -191,7 +236,12 @@ class BillingRepository:
     ) -> Reservation | None:
         """Closes an open reservation (freezing its remainder); returns it as it now is."""
         doc = await self.reservations.find_one_and_update(
-            {"_id": reservation_id, "account_id": account_id, "state": ReservationState.OPEN.value},
+            {
+                "_id": reservation_id,
+                "account_id": account_id,
+                "state": ReservationState.OPEN.value,
+                "funded": True,
+            },
             {"$set": {"state": state.value, "close_time": utc_now()}},
             return_document=ReturnDocument.AFTER,
         )
@@ -201,6 +251,6 @@ class BillingRepository:
 
     async def reserved_total(self, account_id: str) -> int:
         cursor = self.reservations.find(
-            {"account_id": account_id, "state": ReservationState.OPEN.value}, {"remaining": 1}
+            {"account_id": account_id, "state": ReservationState.OPEN.value, "funded": True}, {"remaining": 1}
         )
         return sum([doc["remaining"] async for doc in cursor])

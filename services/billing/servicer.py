@@ -10,7 +10,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from leadmesh.billing.v1 import billing_service_pb2 as pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
 from libs.errors import InvalidArgument
-from libs.ids import decode_page_token, encode_page_token, page_size
 from services.billing.accounts import AccountDirectory
 from services.billing.domain import (
     Account,
@@ -35,6 +34,7 @@ _KIND = {
     EntryKind.CHARGE: pb.LEDGER_ENTRY_KIND_CHARGE,
     EntryKind.RESERVE: pb.LEDGER_ENTRY_KIND_RESERVE,
     EntryKind.RELEASE: pb.LEDGER_ENTRY_KIND_RELEASE,
+    EntryKind.RESERVATION_CHARGE: pb.LEDGER_ENTRY_KIND_RESERVATION_CHARGE,
 }
 _RESERVATION_STATE = {
     ReservationState.OPEN: pb.Reservation.STATE_OPEN,
@@ -143,19 +143,14 @@ class BillingServicer(pb_grpc.BillingServiceServicer):
         return pb.CreateApiKeyResponse(api_key=self._api_key(created.api_key), api_key_secret=created.secret)
 
     async def ListApiKeys(self, request: pb.ListApiKeysRequest, context: Context) -> pb.ListApiKeysResponse:
-        limit = page_size(request.page_size)
-        after = decode_page_token(request.page_token) if request.page_token else None
-        await self.ledger.account(request.account_id)
-        keys = await self.accounts.repository.list_api_keys(request.account_id, after, limit + 1)
-        token = encode_page_token(keys[limit - 1].key_id) if len(keys) > limit else ""
-        return pb.ListApiKeysResponse(
-            api_keys=[self._api_key(k) for k in keys[:limit]], next_page_token=token
-        )
+        keys, token = await self.accounts.keys(request.account_id, request.page_size, request.page_token)
+        return pb.ListApiKeysResponse(api_keys=[self._api_key(k) for k in keys], next_page_token=token)
 
     async def RevokeApiKey(
         self, request: pb.RevokeApiKeyRequest, context: Context
     ) -> pb.RevokeApiKeyResponse:
-        return pb.RevokeApiKeyResponse(api_key=self._api_key(await self.accounts.revoke_key(request.prefix)))
+        revoked = await self.accounts.revoke_key(request.prefix, request.account_id)
+        return pb.RevokeApiKeyResponse(api_key=self._api_key(revoked))
 
     async def Authenticate(
         self, request: pb.AuthenticateRequest, context: Context
@@ -199,14 +194,8 @@ class BillingServicer(pb_grpc.BillingServiceServicer):
     async def ListLedgerEntries(
         self, request: pb.ListLedgerEntriesRequest, context: Context
     ) -> pb.ListLedgerEntriesResponse:
-        limit = page_size(request.page_size)
-        after = decode_page_token(request.page_token) if request.page_token else None
-        await self.ledger.account(request.account_id)
-        entries = await self.ledger.repository.list_entries(request.account_id, after, limit + 1)
-        token = encode_page_token(entries[limit - 1].sort_key) if len(entries) > limit else ""
-        return pb.ListLedgerEntriesResponse(
-            entries=[self._entry(e) for e in entries[:limit]], next_page_token=token
-        )
+        entries, token = await self.ledger.entries(request.account_id, request.page_size, request.page_token)
+        return pb.ListLedgerEntriesResponse(entries=[self._entry(e) for e in entries], next_page_token=token)
 
     # reservations
 

@@ -12,3 +12,5 @@ __all__ = ["BillingSettings"]
 class BillingSettings(CommonSettings):
     # Credits granted once per calendar month (UTC) to every account.
     free_tier_monthly_credits: int = Field(default=30, ge=0)
+    # Seconds between sweeps that finish postings and reservations a crash left unfinished.
+    recovery_interval: float = Field(default=60.0, gt=0)

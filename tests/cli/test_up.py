@@ -82,6 +82,8 @@ def test_up_serves_the_api_and_admin_commands_reach_it(
     gateway = f"http://{stack_env['LEADMESH_GATEWAY_ADDR']}"
     assert any(line.startswith(f"gateway: {gateway}") for line in lines)
     assert any(line.startswith("billing: SERVING") for line in lines)
+    home = Path(stack_env["LEADMESH_HOME"])
+    assert len(processes_of(home)) >= 3  # up itself, billing, the gateway (the store is started apart)
 
     # Admin commands find the stack through LEADMESH_HOME alone (addresses from its state file).
     admin_env = {k: v for k, v in stack_env.items() if not k.endswith("_ADDR")}
@@ -105,12 +107,24 @@ def test_up_serves_the_api_and_admin_commands_reach_it(
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
-    home = Path(stack_env["LEADMESH_HOME"])
     assert not (home / "stack.json").exists()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{gateway}/healthz")
-    survivors = subprocess.run(["pgrep", "-f", str(home)], capture_output=True, text=True).stdout.split()
-    assert survivors == []
+    assert processes_of(home) == []
+
+
+def processes_of(home: Path) -> list[int]:
+    """Processes started for the stack of ``home`` (they all carry LEADMESH_HOME in their environment)."""
+    marker = f"LEADMESH_HOME={home}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                if marker in (proc / "environ").read_bytes().split(b"\0"):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
 
 
 def test_a_second_up_from_the_same_home_refuses(

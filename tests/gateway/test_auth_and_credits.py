@@ -48,6 +48,33 @@ async def test_credits_reflect_charges_and_paginate(stack: Stack) -> None:
     assert [e["type"] for e in second["ledger"]] == ["charge", "credit"]
 
 
+async def test_each_key_sees_only_its_own_account(stack: Stack) -> None:
+    first_id, first_key = await stack.new_account(credits=100)
+    _, second_key = await stack.new_account()
+    await stack.billing.Charge(
+        billing_pb.ChargeRequest(account_id=first_id, idempotency_key="mine", amount=7)
+    )
+    first = (await stack.http.get("/v1/credits", headers={"Authorization": f"Bearer {first_key}"})).json()
+    second = (await stack.http.get("/v1/credits", headers={"Authorization": f"Bearer {second_key}"})).json()
+    assert first["balance"] == 123
+    assert second["balance"] == 30
+    assert "mine" not in [e["idempotency_key"] for e in second["ledger"]]
+    # A page token of one account's ledger gives nothing of it to another account.
+    paged = (
+        await stack.http.get(
+            "/v1/credits", params={"page_size": 1}, headers={"Authorization": f"Bearer {first_key}"}
+        )
+    ).json()
+    other = await stack.http.get(
+        "/v1/credits",
+        params={"page_token": paged["next_page_token"]},
+        headers={"Authorization": f"Bearer {second_key}"},
+    )
+    assert other.status_code == 200
+    first_ids = {e["id"] for e in first["ledger"]}
+    assert first_ids and not first_ids & {e["id"] for e in other.json()["ledger"]}
+
+
 @pytest.mark.parametrize(
     ("headers", "code"),
     [

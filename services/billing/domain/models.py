@@ -17,6 +17,8 @@ class EntryKind(enum.StrEnum):
     CHARGE = "charge"
     RESERVE = "reserve"
     RELEASE = "release"
+    # Drawn on a reservation: the reservation's remainder goes down, the balance does not.
+    RESERVATION_CHARGE = "reservation_charge"
 
 
 class ReservationState(enum.StrEnum):
@@ -92,3 +94,7 @@ class Reservation:
     state: ReservationState
     create_time: datetime
     close_time: datetime | None = None
+    # The hold has been taken from the balance (a Reserve that failed for credits leaves it False).
+    funded: bool = True
+    # The remainder of a closed reservation has been returned to the balance.
+    refunded: bool = False

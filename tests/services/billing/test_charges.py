@@ -115,6 +115,7 @@ async def test_insufficient_balance_debits_nothing_and_a_later_retry_can_succeed
         ({"idempotency_key": "k", "amount": 0}, "INVALID_AMOUNT"),
         ({"idempotency_key": "k", "amount": -5}, "INVALID_AMOUNT"),
         ({"idempotency_key": "k" * 201, "amount": 1}, "INVALID_ARGUMENT"),
+        ({"idempotency_key": "lm:free_tier:2099-01", "amount": 1}, "IDEMPOTENCY_KEY_RESERVED"),
     ],
 )
 async def test_malformed_charges_are_invalid_argument(
@@ -149,7 +150,7 @@ async def test_ledger_pages_newest_first(billing: pb_grpc.BillingServiceStub) ->
         token = page.next_page_token
         if not token:
             break
-    assert seen == ["c4", "c3", "c2", "c1", "c0", "free_tier:" + seen[-1].split(":")[-1]]
+    assert seen == ["c4", "c3", "c2", "c1", "c0", "lm:free_tier:" + seen[-1].split(":")[-1]]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await billing.ListLedgerEntries(pb.ListLedgerEntriesRequest(account_id=account_id, page_token="%%%"))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT

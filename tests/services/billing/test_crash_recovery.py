@@ -8,20 +8,23 @@ floor. A crash can stop it after any step; these tests stop it there and check w
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
 
 import grpc
+import pytest
 import pytest_asyncio
 from pymongo.asynchronous.database import AsyncDatabase
 
 from leadmesh.billing.v1 import billing_service_pb2 as pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
+from libs.errors import FailedPrecondition
 from libs.mongo import Document
 from services.billing.app import create_server
-from services.billing.domain import EntryKind, NewEntry, billing_period
-from services.billing.ledger import CreditLedger
+from services.billing.domain import EntryKind, NewEntry, ReservationState, billing_period
+from services.billing.ledger import CreditLedger, reservation_id_for
 from services.billing.postings import PRUNE_AT, Postings
 from services.billing.repository import BillingRepository
 from services.billing.settings import BillingSettings
@@ -249,4 +252,136 @@ async def test_a_restarted_server_finishes_what_the_crash_left(
 
 
 def grant_key() -> str:
-    return f"free_tier:{billing_period(utc_now())}"
+    return f"lm:free_tier:{billing_period(utc_now())}"
+
+
+# interleavings found in review
+
+
+async def test_a_retry_of_a_rejected_charge_that_dies_after_applying_is_recovered(store: Store) -> None:
+    """Rejected for credits, topped up, retried, and the retry dies after taking the credits: the
+    ledger must end up showing the charge, not a rejection."""
+    new = store.charge("big", 31)
+    holder = store.postings._holder(new, billing_period(store.ledger.clock()))
+    doc = await store.crash_after_insert(new)  # stored a moment ago ...
+    with pytest.raises(FailedPrecondition):  # ... and rejected for credits
+        await store.postings._settle(doc, holder, new, None)
+    assert await store.entry_state(doc["_id"]) == "rejected"
+    await store.ledger.add_credits(store.account_id, "topup", 10)
+    doc = await store.postings._existing(new)
+    with pytest.raises(_Died):
+        await _die_after_apply(store.postings, store.postings._settle(doc, holder, new, None))
+    assert await store.entry_state(doc["_id"]) == "pending"
+
+    assert await store.postings.recover(older_than=timedelta(seconds=1)) == 1
+
+    assert await store.entry_state(doc["_id"]) == "applied"
+    assert await store.balance() == 9
+    assert sum(amount for _, amount in await store.visible_entries()) == 9
+
+
+async def test_the_floor_never_goes_down(store: Store) -> None:
+    """A mark left below the floor by a concurrent apply must not become the next floor: that
+    would let every pruned attempt above it apply a second time."""
+    await store.ledger.add_credits(store.account_id, "topup", 1000)
+    period = billing_period(store.ledger.clock())
+    holder = store.postings._holder(store.charge("x", 1), period)
+    hour_ago = int((datetime.now(UTC) - timedelta(hours=1)).timestamp() * 1000)
+    aged = []
+    for n in range(PRUNE_AT + 1):
+        doc = store.postings._new_doc(store.charge(f"old-{n}", 1))
+        doc["attempt"] = f"at_{hour_ago + 10 + n:012x}zz"
+        await store.postings.ledger.insert_one(doc)
+        assert await store.postings._apply(doc, holder) is not None
+        await store.postings._finish(doc, holder, 0)
+        aged.append(doc)
+    stalled = dict(aged[5], state="pending")  # a retry that read this entry pending, then stalled
+    early = store.postings._new_doc(store.charge("was-rejected", 1))
+    early["attempt"], early["state"] = f"at_{hour_ago:012x}aa", "rejected"
+    await store.postings.ledger.insert_one(early)
+
+    trigger = store.postings._new_doc(store.charge("trigger", 1))
+    await store.postings.ledger.insert_one(trigger)
+    snapshot = await store.postings._apply(trigger, holder)  # the prune will work from this
+    assert snapshot is not None
+    assert (
+        await store.postings._apply(early, holder) is not None
+    )  # applies meanwhile, below the floor to come
+    await store.postings._finish(early, holder, 0)
+    await store.postings._finish(trigger, holder, snapshot)  # prune 1
+    floor_after_first = (await store.repository.accounts.find_one({"_id": store.account_id}))["floor"]  # type: ignore[index]
+    for n in range(PRUNE_AT + 1):
+        await store.postings.post(store.charge(f"burst-{n}", 1))  # prune 2
+    account = await store.repository.accounts.find_one({"_id": store.account_id})
+    assert account is not None
+    assert account["floor"] >= floor_after_first
+    before = account["balance"]
+
+    assert await store.postings._apply(stalled, holder) is None
+    assert await store.balance() == before
+
+
+async def test_a_lagging_clock_still_gets_an_attempt_above_the_floor(store: Store) -> None:
+    """Another replica whose clock runs ahead raised the floor; this one's new attempts are below
+    it, so they are renewed above it and the charge goes through."""
+    far_ahead = int((datetime.now(UTC) + timedelta(minutes=5)).timestamp() * 1000)
+    await store.repository.accounts.update_one(
+        {"_id": store.account_id}, {"$set": {"floor": f"at_{far_ahead:012x}"}}
+    )
+    posted = await store.ledger.charge(store.account_id, "late", 4)
+    assert posted.balance == FREE_TIER - 4 and not posted.replayed
+    assert await store.balance() == FREE_TIER - 4
+
+
+async def test_a_hold_posted_but_never_funded_is_funded_by_the_retry_or_by_recover(store: Store) -> None:
+    reservation_id = reservation_id_for(store.account_id, "job:j1")
+    reservation = await store.repository.create_reservation(store.account_id, reservation_id, "job:j1", 10)
+    await store.ledger._post_to_account(store.ledger._hold(reservation))  # the process dies here
+    assert await store.balance() == FREE_TIER - 10
+
+    await _age_reservation(store, reservation_id)
+    assert await store.ledger.recover(older_than=timedelta(seconds=1)) == 1
+    funded = await store.ledger.reservation(store.account_id, reservation_id)
+    assert (funded.funded, funded.remaining) == (True, 10)
+
+    again, balance, replayed = await store.ledger.reserve(store.account_id, "job:j1", 10)
+    assert (again.remaining, balance, replayed) == (10, FREE_TIER - 10, True)
+
+
+async def test_a_reservation_closed_but_never_refunded_is_refunded_by_recover(store: Store) -> None:
+    reservation, _, _ = await store.ledger.reserve(store.account_id, "job:j2", 10)
+    await store.ledger.charge_reservation(store.account_id, reservation.reservation_id, "job:j2:row:1", 3)
+    await store.repository.close_reservation(
+        store.account_id, reservation.reservation_id, ReservationState.SETTLED
+    )
+    assert await store.balance() == FREE_TIER - 10  # the process died before the refund
+
+    await _age_reservation(store, reservation.reservation_id)
+    assert await store.ledger.recover(older_than=timedelta(seconds=1)) == 1
+    assert await store.balance() == FREE_TIER - 3
+    assert await store.ledger.recover(older_than=timedelta(seconds=1)) == 0
+    assert await store.balance() == FREE_TIER - 3
+
+
+class _Died(Exception):
+    pass
+
+
+async def _die_after_apply(postings: Postings, settle: Coroutine[Any, Any, object]) -> None:
+    """Runs ``settle`` with step 3 replaced by a crash."""
+
+    async def crash(*args: object, **kwargs: object) -> NoReturn:
+        raise _Died
+
+    original = postings._finish
+    postings._finish = crash  # type: ignore[method-assign]
+    try:
+        await settle
+    finally:
+        postings._finish = original  # type: ignore[method-assign]
+
+
+async def _age_reservation(store: Store, reservation_id: str) -> None:
+    await store.repository.reservations.update_one(
+        {"_id": reservation_id}, {"$set": {"create_time": utc_now() - timedelta(minutes=5)}}
+    )

@@ -56,7 +56,7 @@ async def test_a_new_account_gets_the_free_tier_once_however_often_it_is_read(do
         assert (await domain.ledger.balance(account_id)).balance == FREE_TIER
     domain.clock.now = datetime(2025, 1, 31, 23, 59, 59, tzinfo=UTC)
     assert (await domain.ledger.balance(account_id)).balance == FREE_TIER
-    assert await domain.grant_keys(account_id) == ["free_tier:2025-01"]
+    assert await domain.grant_keys(account_id) == ["lm:free_tier:2025-01"]
     account = await domain.ledger.account(account_id)
     assert account.free_tier_period == "2025-01"
 
@@ -71,7 +71,7 @@ async def test_twenty_concurrent_reads_of_a_due_account_grant_once_month_after_m
         expected = month * FREE_TIER
         assert [b.balance for b in balances] == [expected] * 20, f"2025-{month:02d}"
         assert (await domain.ledger.balance(account_id)).balance == expected, f"2025-{month:02d}"
-    assert await domain.grant_keys(account_id) == [f"free_tier:2025-{m:02d}" for m in range(1, 13)]
+    assert await domain.grant_keys(account_id) == [f"lm:free_tier:2025-{m:02d}" for m in range(1, 13)]
 
 
 async def test_the_next_month_grants_thirty_more_exactly_once(domain: Billing) -> None:
@@ -80,7 +80,7 @@ async def test_the_next_month_grants_thirty_more_exactly_once(domain: Billing) -
     domain.clock.now = datetime(2025, 2, 3, 8, 0, tzinfo=UTC)
     for _ in range(3):
         assert (await domain.ledger.balance(account_id)).balance == 2 * FREE_TIER
-    assert await domain.grant_keys(account_id) == ["free_tier:2025-01", "free_tier:2025-02"]
+    assert await domain.grant_keys(account_id) == ["lm:free_tier:2025-01", "lm:free_tier:2025-02"]
 
 
 async def test_a_charge_as_the_first_thing_in_a_month_draws_on_the_fresh_grant(domain: Billing) -> None:
@@ -96,7 +96,7 @@ async def test_a_charge_as_the_first_thing_in_a_month_draws_on_the_fresh_grant(d
     assert not posted.replayed
     assert posted.balance == FREE_TIER - 10
     assert (await domain.ledger.balance(account_id)).balance == FREE_TIER - 10
-    assert await domain.grant_keys(account_id) == ["free_tier:2025-01", "free_tier:2025-02"]
+    assert await domain.grant_keys(account_id) == ["lm:free_tier:2025-01", "lm:free_tier:2025-02"]
 
 
 async def test_concurrent_charges_as_the_first_thing_in_a_month_all_draw_on_one_grant(
@@ -113,7 +113,7 @@ async def test_concurrent_charges_as_the_first_thing_in_a_month_all_draw_on_one_
         )
         assert [repr(o) for o in outcomes if isinstance(o, BaseException)] == [], f"2025-{month:02d}"
         assert (await domain.ledger.balance(account_id)).balance == 0, f"2025-{month:02d}"
-    assert await domain.grant_keys(account_id) == [f"free_tier:2025-{m:02d}" for m in range(1, 13)]
+    assert await domain.grant_keys(account_id) == [f"lm:free_tier:2025-{m:02d}" for m in range(1, 13)]
 
 
 async def test_an_account_idle_for_three_months_gets_one_grant_not_three(domain: Billing) -> None:
@@ -122,7 +122,7 @@ async def test_an_account_idle_for_three_months_gets_one_grant_not_three(domain:
     domain.clock.now = datetime(2025, 4, 20, 9, 30, tzinfo=UTC)
     assert (await domain.ledger.balance(account_id)).balance == 2 * FREE_TIER
     assert (await domain.ledger.balance(account_id)).balance == 2 * FREE_TIER
-    assert await domain.grant_keys(account_id) == ["free_tier:2025-01", "free_tier:2025-04"]
+    assert await domain.grant_keys(account_id) == ["lm:free_tier:2025-01", "lm:free_tier:2025-04"]
 
 
 async def test_grants_follow_the_utc_calendar_month_across_a_year_end(domain: Billing) -> None:
@@ -133,4 +133,4 @@ async def test_grants_follow_the_utc_calendar_month_across_a_year_end(domain: Bi
     assert (await domain.ledger.balance(account_id)).balance == 2 * FREE_TIER
     entries = await domain.repository.list_entries(account_id, None, 100)
     grants = [(e.idempotency_key, e.amount) for e in entries if e.kind == EntryKind.FREE_TIER_GRANT]
-    assert sorted(grants) == [("free_tier:2025-12", FREE_TIER), ("free_tier:2026-01", FREE_TIER)]
+    assert sorted(grants) == [("lm:free_tier:2025-12", FREE_TIER), ("lm:free_tier:2026-01", FREE_TIER)]

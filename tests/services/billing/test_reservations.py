@@ -168,7 +168,9 @@ async def test_a_charge_beyond_the_reservation_is_refused_and_debits_nothing(
     held = await get_reservation(billing, account_id, reservation_id)
     assert (held.used, held.remaining) == (7, 3)
     assert await balances(billing, account_id) == (20, 3)
-    charges = [e for e in await ledger(billing, account_id) if e.kind == pb.LEDGER_ENTRY_KIND_CHARGE]
+    charges = [
+        e for e in await ledger(billing, account_id) if e.kind == pb.LEDGER_ENTRY_KIND_RESERVATION_CHARGE
+    ]
     assert [e.idempotency_key for e in charges] == ["job:j1:row:1"]
 
 
@@ -225,7 +227,9 @@ async def test_a_retried_reservation_charge_debits_once_even_sent_concurrently(
     held = await get_reservation(billing, account_id, reservation_id)
     assert (held.used, held.remaining) == (3, 7)
     assert await balances(billing, account_id) == (20, 7)
-    charges = [e for e in await ledger(billing, account_id) if e.kind == pb.LEDGER_ENTRY_KIND_CHARGE]
+    charges = [
+        e for e in await ledger(billing, account_id) if e.kind == pb.LEDGER_ENTRY_KIND_RESERVATION_CHARGE
+    ]
     assert [(e.idempotency_key, e.amount) for e in charges] == [("job:j1:row:7", -3)]
 
 
@@ -268,14 +272,21 @@ async def test_the_ledger_shows_reserve_and_release_adding_up_to_what_was_used(
     entries = await ledger(billing, account_id)
     by_kind = {
         kind: [e for e in entries if e.kind == kind]
-        for kind in (pb.LEDGER_ENTRY_KIND_RESERVE, pb.LEDGER_ENTRY_KIND_RELEASE, pb.LEDGER_ENTRY_KIND_CHARGE)
+        for kind in (
+            pb.LEDGER_ENTRY_KIND_RESERVE,
+            pb.LEDGER_ENTRY_KIND_RELEASE,
+            pb.LEDGER_ENTRY_KIND_RESERVATION_CHARGE,
+        )
     }
     [reserve_entry] = by_kind[pb.LEDGER_ENTRY_KIND_RESERVE]
     [release_entry] = by_kind[pb.LEDGER_ENTRY_KIND_RELEASE]
     assert (reserve_entry.amount, reserve_entry.balance_after) == (-10, 20)
     assert (release_entry.amount, release_entry.balance_after) == (4, 24)
     assert reserve_entry.reservation_id == release_entry.reservation_id == reservation_id
-    used = sum(-e.amount for e in by_kind[pb.LEDGER_ENTRY_KIND_CHARGE])
+    used = sum(-e.amount for e in by_kind[pb.LEDGER_ENTRY_KIND_RESERVATION_CHARGE])
     assert used == 6
     assert reserve_entry.amount + release_entry.amount == -used
     assert await balances(billing, account_id) == (30 - used, 0)
+    # The entries that move the balance add up to it.
+    moving = [e.amount for e in entries if e.kind != pb.LEDGER_ENTRY_KIND_RESERVATION_CHARGE]
+    assert sum(moving) == 30 - used

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from leadmesh.common.v1 import common_pb2 as leadmesh_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%leadmesh/batch/v1/batch_service.proto\x12\x11leadmesh.batch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fleadmesh/common/v1/common.proto\"J\n\rColumnBinding\x12\x13\n\x0binput_field\x18\x01 \x01(\t\x12\x0e\n\x06\x63olumn\x18\x02 \x01(\t\x12\x14\n\x0c\x63olumn_index\x18\x03 \x01(\x05\"C\n\rColumnMapping\x12\x32\n\x08\x62indings\x18\x01 \x03(\x0b\x32 .leadmesh.batch.v1.ColumnBinding\"\xd1\x01\n\nJobOptions\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12.\n\x06\x66ields\x18\x03 \x03(\x0e\x32\x1e.leadmesh.common.v1.FieldGroup\x12\x10\n\x08skip_icp\x18\x04 \x01(\x08\x12\x13\n\x0bwebhook_url\x18\x05 \x01(\t\x12\x31\n\x07mapping\x18\x06 \x01(\x0b\x32 .leadmesh.batch.v1.ColumnMapping\x12\x11\n\tfile_name\x18\x07 \x01(\t\"]\n\x10\x43reateJobRequest\x12\x30\n\x07options\x18\x01 \x01(\x0b\x32\x1d.leadmesh.batch.v1.JobOptionsH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"h\n\tRowCounts\x12\x10\n\x08\x65nriched\x18\x01 \x01(\x05\x12\x11\n\tnot_found\x18\x02 \x01(\x05\x12\x15\n\rinvalid_input\x18\x03 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\x05\x12\x0f\n\x07pending\x18\x05 \x01(\x05\"C\n\x08RowIssue\x12\x12\n\nrow_number\x18\x01 \x01(\x05\x12\x13\n\x0bline_number\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x96\x05\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12+\n\x05state\x18\x03 \x01(\x0e\x32\x1c.leadmesh.batch.v1.Job.State\x12\x12\n\ntotal_rows\x18\x04 \x01(\x05\x12,\n\x06\x63ounts\x18\x05 \x01(\x0b\x32\x1c.leadmesh.batch.v1.RowCounts\x12\x14\n\x0c\x63redits_used\x18\x06 \x01(\x03\x12\x18\n\x10\x63redits_reserved\x18\x07 \x01(\x03\x12\x10\n\x08progress\x18\x08 \x01(\x01\x12\x31\n\x07mapping\x18\t \x01(\x0b\x32 .leadmesh.batch.v1.ColumnMapping\x12.\n\x06\x66ields\x18\n \x03(\x0e\x32\x1e.leadmesh.common.v1.FieldGroup\x12\x10\n\x08skip_icp\x18\x0b \x01(\x08\x12\x13\n\x0bwebhook_url\x18\x0c \x01(\t\x12\x11\n\tfile_name\x18\r \x01(\t\x12\r\n\x05\x65rror\x18\x0e \x01(\t\x12/\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x7f\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSTATE_QUEUED\x10\x01\x12\x11\n\rSTATE_RUNNING\x10\x02\x12\x13\n\x0fSTATE_SUCCEEDED\x10\x03\x12\x10\n\x0cSTATE_FAILED\x10\x04\x12\x13\n\x0fSTATE_CANCELLED\x10\x05\"i\n\x11\x43reateJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.leadmesh.batch.v1.Job\x12/\n\nrow_issues\x18\x02 \x03(\x0b\x32\x1b.leadmesh.batch.v1.RowIssue\"3\n\rGetJobRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\"5\n\x0eGetJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.leadmesh.batch.v1.Job\"5\n\x0fWatchJobRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\"7\n\x10WatchJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.leadmesh.batch.v1.Job\"L\n\x0fListJobsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Q\n\x10ListJobsResponse\x12$\n\x04jobs\x18\x01 \x03(\x0b\x32\x16.leadmesh.batch.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"6\n\x10\x43\x61ncelJobRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\"8\n\x11\x43\x61ncelJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.leadmesh.batch.v1.Job\"9\n\x13GetJobResultRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\"%\n\x14GetJobResultResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\x32\x9e\x04\n\x0c\x42\x61tchService\x12X\n\tCreateJob\x12#.leadmesh.batch.v1.CreateJobRequest\x1a$.leadmesh.batch.v1.CreateJobResponse(\x01\x12M\n\x06GetJob\x12 .leadmesh.batch.v1.GetJobRequest\x1a!.leadmesh.batch.v1.GetJobResponse\x12U\n\x08WatchJob\x12\".leadmesh.batch.v1.WatchJobRequest\x1a#.leadmesh.batch.v1.WatchJobResponse0\x01\x12S\n\x08ListJobs\x12\".leadmesh.batch.v1.ListJobsRequest\x1a#.leadmesh.batch.v1.ListJobsResponse\x12V\n\tCancelJob\x12#.leadmesh.batch.v1.CancelJobRequest\x1a$.leadmesh.batch.v1.CancelJobResponse\x12\x61\n\x0cGetJobResult\x12&.leadmesh.batch.v1.GetJobResultRequest\x1a\'.leadmesh.batch.v1.GetJobResultResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%leadmesh/batch/v1/batch_service.proto\x12\x11leadmesh.batch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fleadmesh/common/v1/common.proto\"J\n\rColumnBinding\x12\x13\n\x0binput_field\x18\x01 \x01(\t\x12\x0e\n\x06\x63olumn\x18\x02 \x01(\t\x12\x14\n\x0c\x63olumn_index\x18\x03 \x01(\x05\"C\n\rColumnMapping\x12\x32\n\x08\x62indings\x18\x01 \x03(\x0b\x32 .leadmesh.batch.v1.ColumnBinding\"\xd1\x01\n\nJobOptions\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12.\n\x06\x66ields\x18\x03 \x03(\x0e\x32\x1e.leadmesh.common.v1.FieldGroup\x12\x10\n\x08skip_icp\x18\x04 \x01(\x08\x12\x13\n\x0bwebhook_url\x18\x05 \x01(\t\x12\x31\n\x07mapping\x18\x06 \x01(\x0b\x32 .leadmesh.batch.v1.ColumnMapping\x12\x11\n\tfile_name\x18\x07 \x01(\t\"]\n\x10\x43reateJobRequest\x12\x30\n\x07options\x18\x01 \x01(\x0b\x32\x1d.leadmesh.batch.v1.JobOptionsH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"h\n\tRowCounts\x12\x10\n\x08\x65nriched\x18\x01 \x01(\x05\x12\x11\n\tnot_found\x18\x02 \x01(\x05\x12\x15\n\rinvalid_input\x18\x03 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\x05\x12\x0f\n\x07pending\x18\x05 \x01(\x05\"C\n\x08RowIssue\x12\x12\n\nrow_number\x18\x01 \x01(\x05\x12\x13\n\x0bline_number\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xac\x05\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12+\n\x05state\x18\x03 \x01(\x0e\x32\x1c.leadmesh.batch.v1.Job.State\x12\x12\n\ntotal_rows\x18\x04 \x01(\x05\x12,\n\x06\x63ounts\x18\x05 \x01(\x0b\x32\x1c.leadmesh.batch.v1.RowCounts\x12\x14\n\x0c\x63redits_used\x18\x06 \x01(\x03\x12\x18\n\x10\x63redits_reserved\x18\x07 \x01(\x03\x12\x10\n\x08progress\x18\x08 \x01(\x01\x12\x31\n\x07mapping\x18\t \x01(\x0b\x32 .leadmesh.batch.v1.ColumnMapping\x12.\n\x06\x66ields\x18\n \x03(\x0e\x32\x1e.leadmesh.common.v1.FieldGroup\x12\x10\n\x08skip_icp\x18\x0b \x01(\x08\x12\x13\n\x0bwebhook_url\x18\x0c \x01(\t\x12\x11\n\tfile_name\x18\r \x01(\t\x12\r\n\x05\x65rror\x18\x0e \x01(\t\x12/\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x65rror_reason\x18\x12 \x01(\t\"\x7f\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSTATE_QUEUED\x10\x01\x12\x11\n\rSTATE_RUNNING\x10\x02\x12\x13\n\x0fSTATE_SUCCEEDED\x10\x03\x12\x10\n\x0cSTATE_FAILED\x10\x04\x12\x13\n\x0fSTATE_CANCELLED\x10\x05\"i\n\x11\x43reateJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.leadmesh.batch.v1.Job\x12/\n\nrow_issues\x18\x02 \x03(\x0b\x32\x1b.leadmesh.batch.v1.RowIssue\"3\n\rGetJobRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\"5\n\x0eGetJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.leadmesh.batch.v1.Job\"5\n\x0fWatchJobRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\"7\n\x10WatchJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.leadmesh.batch.v1.Job\"L\n\x0fListJobsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Q\n\x10ListJobsResponse\x12$\n\x04jobs\x18\x01 \x03(\x0b\x32\x16.leadmesh.batch.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"6\n\x10\x43\x61ncelJobRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\"8\n\x11\x43\x61ncelJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.leadmesh.batch.v1.Job\"9\n\x13GetJobResultRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\"%\n\x14GetJobResultResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\x32\x9e\x04\n\x0c\x42\x61tchService\x12X\n\tCreateJob\x12#.leadmesh.batch.v1.CreateJobRequest\x1a$.leadmesh.batch.v1.CreateJobResponse(\x01\x12M\n\x06GetJob\x12 .leadmesh.batch.v1.GetJobRequest\x1a!.leadmesh.batch.v1.GetJobResponse\x12U\n\x08WatchJob\x12\".leadmesh.batch.v1.WatchJobRequest\x1a#.leadmesh.batch.v1.WatchJobResponse0\x01\x12S\n\x08ListJobs\x12\".leadmesh.batch.v1.ListJobsRequest\x1a#.leadmesh.batch.v1.ListJobsResponse\x12V\n\tCancelJob\x12#.leadmesh.batch.v1.CancelJobRequest\x1a$.leadmesh.batch.v1.CancelJobResponse\x12\x61\n\x0cGetJobResult\x12&.leadmesh.batch.v1.GetJobResultRequest\x1a\'.leadmesh.batch.v1.GetJobResultResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,31 +46,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ROWISSUE']._serialized_start=684
   _globals['_ROWISSUE']._serialized_end=751
   _globals['_JOB']._serialized_start=754
-  _globals['_JOB']._serialized_end=1416
-  _globals['_JOB_STATE']._serialized_start=1289
-  _globals['_JOB_STATE']._serialized_end=1416
-  _globals['_CREATEJOBRESPONSE']._serialized_start=1418
-  _globals['_CREATEJOBRESPONSE']._serialized_end=1523
-  _globals['_GETJOBREQUEST']._serialized_start=1525
-  _globals['_GETJOBREQUEST']._serialized_end=1576
-  _globals['_GETJOBRESPONSE']._serialized_start=1578
-  _globals['_GETJOBRESPONSE']._serialized_end=1631
-  _globals['_WATCHJOBREQUEST']._serialized_start=1633
-  _globals['_WATCHJOBREQUEST']._serialized_end=1686
-  _globals['_WATCHJOBRESPONSE']._serialized_start=1688
-  _globals['_WATCHJOBRESPONSE']._serialized_end=1743
-  _globals['_LISTJOBSREQUEST']._serialized_start=1745
-  _globals['_LISTJOBSREQUEST']._serialized_end=1821
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1823
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1904
-  _globals['_CANCELJOBREQUEST']._serialized_start=1906
-  _globals['_CANCELJOBREQUEST']._serialized_end=1960
-  _globals['_CANCELJOBRESPONSE']._serialized_start=1962
-  _globals['_CANCELJOBRESPONSE']._serialized_end=2018
-  _globals['_GETJOBRESULTREQUEST']._serialized_start=2020
-  _globals['_GETJOBRESULTREQUEST']._serialized_end=2077
-  _globals['_GETJOBRESULTRESPONSE']._serialized_start=2079
-  _globals['_GETJOBRESULTRESPONSE']._serialized_end=2116
-  _globals['_BATCHSERVICE']._serialized_start=2119
-  _globals['_BATCHSERVICE']._serialized_end=2661
+  _globals['_JOB']._serialized_end=1438
+  _globals['_JOB_STATE']._serialized_start=1311
+  _globals['_JOB_STATE']._serialized_end=1438
+  _globals['_CREATEJOBRESPONSE']._serialized_start=1440
+  _globals['_CREATEJOBRESPONSE']._serialized_end=1545
+  _globals['_GETJOBREQUEST']._serialized_start=1547
+  _globals['_GETJOBREQUEST']._serialized_end=1598
+  _globals['_GETJOBRESPONSE']._serialized_start=1600
+  _globals['_GETJOBRESPONSE']._serialized_end=1653
+  _globals['_WATCHJOBREQUEST']._serialized_start=1655
+  _globals['_WATCHJOBREQUEST']._serialized_end=1708
+  _globals['_WATCHJOBRESPONSE']._serialized_start=1710
+  _globals['_WATCHJOBRESPONSE']._serialized_end=1765
+  _globals['_LISTJOBSREQUEST']._serialized_start=1767
+  _globals['_LISTJOBSREQUEST']._serialized_end=1843
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1845
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1926
+  _globals['_CANCELJOBREQUEST']._serialized_start=1928
+  _globals['_CANCELJOBREQUEST']._serialized_end=1982
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1984
+  _globals['_CANCELJOBRESPONSE']._serialized_end=2040
+  _globals['_GETJOBRESULTREQUEST']._serialized_start=2042
+  _globals['_GETJOBRESULTREQUEST']._serialized_end=2099
+  _globals['_GETJOBRESULTRESPONSE']._serialized_start=2101
+  _globals['_GETJOBRESULTRESPONSE']._serialized_end=2138
+  _globals['_BATCHSERVICE']._serialized_start=2141
+  _globals['_BATCHSERVICE']._serialized_end=2683
 # @@protoc_insertion_point(module_scope)

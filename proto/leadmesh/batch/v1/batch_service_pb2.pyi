@@ -242,6 +242,7 @@ class Job(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
+    ERROR_REASON_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     account_id: _builtins.str
     state: Global___Job.State.ValueType
@@ -254,6 +255,8 @@ class Job(_message.Message):
     webhook_url: _builtins.str
     file_name: _builtins.str
     error: _builtins.str
+    """Why a failed job failed: a human message and its stable reason (e.g. "INSUFFICIENT_CREDITS")."""
+    error_reason: _builtins.str
     @_builtins.property
     def counts(self) -> Global___RowCounts: ...
     @_builtins.property
@@ -286,10 +289,11 @@ class Job(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
+        error_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["counts", b"counts", "create_time", b"create_time", "end_time", b"end_time", "mapping", b"mapping", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "counts", b"counts", "create_time", b"create_time", "credits_reserved", b"credits_reserved", "credits_used", b"credits_used", "end_time", b"end_time", "error", b"error", "fields", b"fields", "file_name", b"file_name", "job_id", b"job_id", "mapping", b"mapping", "progress", b"progress", "skip_icp", b"skip_icp", "start_time", b"start_time", "state", b"state", "total_rows", b"total_rows", "webhook_url", b"webhook_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "counts", b"counts", "create_time", b"create_time", "credits_reserved", b"credits_reserved", "credits_used", b"credits_used", "end_time", b"end_time", "error", b"error", "error_reason", b"error_reason", "fields", b"fields", "file_name", b"file_name", "job_id", b"job_id", "mapping", b"mapping", "progress", b"progress", "skip_icp", b"skip_icp", "start_time", b"start_time", "state", b"state", "total_rows", b"total_rows", "webhook_url", b"webhook_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

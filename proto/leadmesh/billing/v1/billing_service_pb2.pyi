@@ -55,6 +55,10 @@ class _LedgerEntryKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Ledge
     LEDGER_ENTRY_KIND_CHARGE: _LedgerEntryKind.ValueType  # 3
     LEDGER_ENTRY_KIND_RESERVE: _LedgerEntryKind.ValueType  # 4
     LEDGER_ENTRY_KIND_RELEASE: _LedgerEntryKind.ValueType  # 5
+    LEDGER_ENTRY_KIND_RESERVATION_CHARGE: _LedgerEntryKind.ValueType  # 6
+    """Drawn on a reservation: lowers the reservation's remainder, not the balance (the hold and
+    its release are the entries that move the balance).
+    """
 
 class LedgerEntryKind(_LedgerEntryKind, metaclass=_LedgerEntryKindEnumTypeWrapper): ...
 
@@ -64,6 +68,10 @@ LEDGER_ENTRY_KIND_CREDIT: LedgerEntryKind.ValueType  # 2
 LEDGER_ENTRY_KIND_CHARGE: LedgerEntryKind.ValueType  # 3
 LEDGER_ENTRY_KIND_RESERVE: LedgerEntryKind.ValueType  # 4
 LEDGER_ENTRY_KIND_RELEASE: LedgerEntryKind.ValueType  # 5
+LEDGER_ENTRY_KIND_RESERVATION_CHARGE: LedgerEntryKind.ValueType  # 6
+"""Drawn on a reservation: lowers the reservation's remainder, not the balance (the hold and
+its release are the entries that move the balance).
+"""
 Global___LedgerEntryKind: _TypeAlias = LedgerEntryKind  # noqa: Y015
 
 @_typing.final
@@ -386,16 +394,22 @@ class RevokeApiKeyRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PREFIX_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     prefix: _builtins.str
     """The key's prefix as shown by CreateApiKey/ListApiKeys."""
+    account_id: _builtins.str
+    """When set, only a key of this account is revoked (NOT_FOUND otherwise). Callers acting for
+    a customer must set it.
+    """
     def __init__(
         self,
         *,
         prefix: _builtins.str = ...,
+        account_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["prefix", b"prefix"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "prefix", b"prefix"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -526,11 +540,11 @@ class LedgerEntry(_message.Message):
     account_id: _builtins.str
     kind: Global___LedgerEntryKind.ValueType
     amount: _builtins.int
-    """Signed change to the balance (charges against a reservation change the
-    reservation, and show here with the reservation_id set).
+    """Signed change to the balance; for LEDGER_ENTRY_KIND_RESERVATION_CHARGE, to the
+    reservation's remainder. The amounts of the other kinds add up to the balance.
     """
     balance_after: _builtins.int
-    """Balance (or reservation remainder) right after this entry."""
+    """Balance (reservation remainder for reservation charges) right after this entry."""
     idempotency_key: _builtins.str
     description: _builtins.str
     reservation_id: _builtins.str
@@ -568,8 +582,8 @@ class ChargeRequest(_message.Message):
     RESERVATION_ID_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     idempotency_key: _builtins.str
-    """Caller-chosen key, unique per account, e.g. the request id or
-    "job:<id>:row:<n>". Required.
+    """Caller-chosen key, unique per account, e.g. the request's Idempotency-Key or
+    "job:<id>:row:<n>". Required; keys starting with "lm:" are reserved.
     """
     amount: _builtins.int
     """Positive number of credits."""

@@ -215,7 +215,10 @@ class RecordEventsRequest(_message.Message):
 
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     EVENTS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
+    request_id: _builtins.str
+    """Idempotency key of the call (AIP-155): a retry with the same id records nothing twice."""
     @_builtins.property
     def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___WebEvent]:
         """At most 1,000."""
@@ -225,10 +228,11 @@ class RecordEventsRequest(_message.Message):
         *,
         account_id: _builtins.str = ...,
         events: _abc.Iterable[Global___WebEvent] | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "events", b"events"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "events", b"events", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
