@@ -6,7 +6,7 @@ apply an entry has an ``attempt`` id (time-ordered). Posting:
 
 1. insert the entry ``pending`` (a duplicate key means a retry: finish or replay the first);
 2. apply it in one conditional update of the holder that also sets the mark
-   ``inflight.<attempt>``; the update requires the mark to be absent, the holder's ``floor`` to
+   ``inflight.<attempt>`` (to the entry's id); the update requires the mark to be absent, the holder's ``floor`` to
    be below the attempt and, for a debit, enough credits: an attempt is applied at most once
    and never takes a balance below zero;
 3. mark the entry ``applied`` (a mark on the holder proves it was).
@@ -221,7 +221,10 @@ class Postings:
             query[holder.field] = {"$gte": -doc["amount"]}
         updated: Document | None = await holder.collection.find_one_and_update(
             query,
-            {"$inc": {holder.field: doc["amount"], **holder.extra_inc}, "$set": {f"inflight.{attempt}": 1}},
+            {
+                "$inc": {holder.field: doc["amount"], **holder.extra_inc},
+                "$set": {f"inflight.{attempt}": doc["_id"]},
+            },
             projection={holder.field: 1, "inflight": 1, "floor": 1},
             return_document=ReturnDocument.AFTER,
         )
@@ -242,7 +245,10 @@ class Postings:
         floor = holder_doc.get("floor", "")
         cutoff = _attempt_id(utc_now() - PRUNE_AGE)
         old = [attempt for attempt in holder_doc["inflight"] if attempt < cutoff or attempt <= floor]
-        unfinished = self.ledger.find({"attempt": {"$in": old}, "state": {"$ne": APPLIED}}, {"attempt": 1})
+        marked_entries = [holder_doc["inflight"][attempt] for attempt in old]
+        unfinished = self.ledger.find(
+            {"_id": {"$in": marked_entries}, "state": {"$ne": APPLIED}}, {"attempt": 1}
+        )
         async for entry in unfinished:  # a mark proves the attempt applied: finish it first
             await self.ledger.update_one(
                 {"_id": entry["_id"], "attempt": entry["attempt"]},

@@ -85,7 +85,6 @@ class BillingRepository:
         )
         await ensure_indexes(self.ledger, [IndexSpec([("account_id", 1), ("state", 1), ("sort_key", -1)])])
         await ensure_indexes(self.ledger, [IndexSpec([("state", 1), ("create_time", 1)])])
-        await ensure_indexes(self.ledger, [IndexSpec([("attempt", 1)])])
         await ensure_indexes(
             self.reservations, [IndexSpec([("account_id", 1), ("idempotency_key", 1)], unique=True)]
         )

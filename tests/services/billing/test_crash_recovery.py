@@ -200,9 +200,8 @@ async def test_pruned_attempts_can_never_apply_again(store: Store) -> None:
     hour_ago = int((datetime.now(UTC) - timedelta(hours=1)).timestamp() * 1000)
     aged = [f"at_{hour_ago:012x}{n:04d}" for n in range(PRUNE_AT + 1)]
     await store.repository.ledger.update_one({"_id": crashed["_id"]}, {"$set": {"attempt": aged[0]}})
-    await store.repository.accounts.update_one(
-        {"_id": store.account_id}, {"$set": {"inflight": dict.fromkeys(aged, 1)}}
-    )
+    marks = {attempt: f"le_other_{n}" for n, attempt in enumerate(aged)} | {aged[0]: crashed["_id"]}
+    await store.repository.accounts.update_one({"_id": store.account_id}, {"$set": {"inflight": marks}})
 
     posted = await store.ledger.charge(store.account_id, "trigger", 1)
 
@@ -213,7 +212,9 @@ async def test_pruned_attempts_can_never_apply_again(store: Store) -> None:
     assert not set(aged) & set(account["inflight"])
     assert await store.entry_state(crashed["_id"]) == "applied"
     holder = store.postings._holder(store.charge("x", 1), billing_period(store.ledger.clock()))
-    assert await store.postings._apply({"attempt": aged[3], "amount": -1}, holder) is None
+    assert (
+        await store.postings._apply({"_id": "le_other_3", "attempt": aged[3], "amount": -1}, holder) is None
+    )
     assert await store.balance() == FREE_TIER - 3
 
 
