@@ -6,9 +6,9 @@ apply an entry has an ``attempt`` id (time-ordered). Posting:
 
 1. insert the entry ``pending`` (a duplicate key means a retry: finish or replay the first);
 2. apply it in one conditional update of the holder that also sets the mark
-   ``inflight.<attempt>`` (to the entry's id); the update requires the mark to be absent, the holder's ``floor`` to
-   be below the attempt and, for a debit, enough credits: an attempt is applied at most once
-   and never takes a balance below zero;
+   ``inflight.<attempt>`` (to the entry's id); the update requires the mark to be absent, the
+   holder's ``floor`` to be below the attempt and, for a debit, enough credits: an attempt is
+   applied at most once and never takes a balance below zero;
 3. mark the entry ``applied`` (a mark on the holder proves it was).
 
 Marks are not removed one by one (a slow concurrent retry could then apply the attempt again).
