@@ -7,13 +7,13 @@ import uvicorn
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from libs.jsonlog import setup_logging
-from libs.telemetry import setup_tracing
+from libs.telemetry import setup_telemetry
 
 
 def main() -> None:
     settings = GatewaySettings()
     setup_logging("gateway", settings.log_level)
-    setup_tracing("gateway", settings.otel_exporter_otlp_endpoint)
+    setup_telemetry("gateway", settings.otel_exporter_otlp_endpoint)
     host, _, port = settings.gateway_addr.rpartition(":")
     uvicorn.run(
         create_app(settings),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 from opentelemetry.trace import Span, SpanKind
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -11,12 +12,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.errors import error_response
 from libs.ids import new_id
 from libs.jsonlog import request_id_var
-from libs.telemetry import extract_context, tracer
+from libs.telemetry import extract_context, meter, tracer
 
 __all__ = ["RequestIdMiddleware"]
 
 log = logging.getLogger("leadmesh.gateway")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_HTTP_DURATION = meter("leadmesh.gateway").create_histogram(
+    "http.server.request.duration", unit="s", description="Duration of HTTP requests, by route and status"
+)
 
 
 class RequestIdMiddleware:
@@ -45,12 +49,14 @@ class RequestIdMiddleware:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, request_id: str, span: Span) -> None:
         started = False
+        status = 500
+        began = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
-                started = True
-                span.set_attribute("http.response.status_code", message["status"])
+                started, status = True, message["status"]
+                span.set_attribute("http.response.status_code", status)
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
@@ -61,6 +67,15 @@ class RequestIdMiddleware:
             if started:
                 raise
             await error_response(500, "INTERNAL", "internal error")(scope, receive, send_with_id)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            span.update_name(f"{scope['method']} {route}")
+            attributes = {
+                "http.request.method": scope["method"],
+                "http.route": route,
+                "http.response.status_code": status,
+            }
+            _HTTP_DURATION.record(time.perf_counter() - began, attributes)
 
 
 def _header_pairs(scope: Scope) -> list[tuple[str, str]]:

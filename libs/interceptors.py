@@ -21,12 +21,20 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from libs.errors import LeadmeshError, to_rpc_status
 from libs.jsonlog import method_var, request_id_var
-from libs.telemetry import extract_context, tracer
+from libs.telemetry import extract_context, meter, tracer
 
 __all__ = ["ErrorInterceptor", "LoggingInterceptor", "TracingInterceptor", "default_interceptors"]
 
 log = logging.getLogger("leadmesh.rpc")
 REQUEST_ID_KEY = "x-request-id"
+
+_meter = meter("leadmesh.grpc")
+_RPC_DURATION = _meter.create_histogram(
+    "rpc.server.duration", unit="ms", description="Duration of gRPC calls served, by method and status"
+)
+_RPC_ERRORS = _meter.create_counter(
+    "leadmesh.rpc.errors", description="gRPC calls that ended in an error, by method and reason"
+)
 
 Around = Callable[
     [grpc.HandlerCallDetails, grpc.aio.ServicerContext[Any, Any]], AbstractAsyncContextManager[None]
@@ -138,6 +146,7 @@ class LoggingInterceptor(_AroundInterceptor):
             elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
             level = logging.INFO if code == "OK" else logging.WARNING
             log.log(level, "rpc", extra={"code": code, "duration_ms": elapsed_ms})
+            _RPC_DURATION.record(elapsed_ms, {"rpc.method": details.method, "rpc.grpc.status_code": code})
             method_var.reset(method_token)
             request_id_var.reset(request_token)
 
@@ -159,8 +168,10 @@ class ErrorInterceptor(_AroundInterceptor):
         except grpc.aio.AbortError:
             raise
         except LeadmeshError as error:
+            _RPC_ERRORS.add(1, {"rpc.method": details.method, "error.reason": error.reason})
             await context.abort_with_status(rpc_status.to_status(to_rpc_status(error)))
         except Exception:
+            _RPC_ERRORS.add(1, {"rpc.method": details.method, "error.reason": "INTERNAL"})
             log.exception("unexpected error")
             internal = LeadmeshError(f"internal error (request {request_id_var.get()})", reason="INTERNAL")
             await context.abort_with_status(rpc_status.to_status(to_rpc_status(internal)))

@@ -8,11 +8,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-__all__ = ["Document", "IndexSpec", "as_datetime", "connect", "ensure_indexes", "ping", "utc_now"]
+__all__ = [
+    "CommandTracer",
+    "Document",
+    "IndexSpec",
+    "as_datetime",
+    "connect",
+    "ensure_indexes",
+    "ping",
+    "utc_now",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +55,46 @@ def connect(
     """
     return AsyncMongoClient(
         uri,
+        event_listeners=[CommandTracer()],
         tz_aware=True,
         appname=f"leadmesh-{app_name}",
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
         timeoutMS=operation_timeout_ms,
     )
+
+
+class CommandTracer(monitoring.CommandListener):
+    """A CLIENT span per store command, child of the span that issued it."""
+
+    def __init__(self) -> None:
+        self._tracer = trace.get_tracer("leadmesh.mongo")
+        self._spans: dict[tuple[int, object], Span] = {}
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        collection = event.command.get(event.command_name)
+        target = f"{event.database_name}.{collection}" if isinstance(collection, str) else event.database_name
+        span = self._tracer.start_span(
+            f"{event.command_name} {target}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "db.system": "mongodb",
+                "db.operation.name": event.command_name,
+                "db.namespace": event.database_name,
+            },
+        )
+        self._spans[(event.request_id, event.connection_id)] = span
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        span = self._spans.pop((event.request_id, event.connection_id), None)
+        if span is not None:
+            span.end()
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        span = self._spans.pop((event.request_id, event.connection_id), None)
+        if span is not None:
+            span.set_status(Status(StatusCode.ERROR, str(event.failure.get("codeName", "error"))))
+            span.end()
 
 
 async def ensure_indexes(collection: AsyncCollection[Document], specs: Iterable[IndexSpec]) -> None:

@@ -11,11 +11,18 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from libs.embedded_store import EmbeddedStore, free_port
 from libs.mongo import Document, connect
+from libs.telemetry import setup_metrics, setup_tracing
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +64,24 @@ def amqp_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def spans() -> InMemorySpanExporter:
+    """Every span the test process ends from now on (the process has one tracer provider)."""
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        setup_tracing("tests", None)
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+@pytest.fixture(scope="session")
+def metric_reader() -> InMemoryMetricReader:
+    """The metrics of the test process (its meter provider is installed here, once)."""
+    reader = InMemoryMetricReader()
+    setup_metrics("tests", None, reader=reader)
+    assert isinstance(metrics.get_meter_provider(), MeterProvider), "a meter provider was installed elsewhere"
+    return reader

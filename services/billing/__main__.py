@@ -6,7 +6,7 @@ import asyncio
 
 from libs.jsonlog import setup_logging
 from libs.mongo import connect
-from libs.telemetry import setup_tracing
+from libs.telemetry import setup_telemetry
 from services.billing.app import create_server
 from services.billing.settings import BillingSettings
 
@@ -20,7 +20,7 @@ async def serve(settings: BillingSettings) -> None:
 def main() -> None:
     settings = BillingSettings()
     setup_logging("billing", settings.log_level)
-    setup_tracing("billing", settings.otel_exporter_otlp_endpoint)
+    setup_telemetry("billing", settings.otel_exporter_otlp_endpoint)
     asyncio.run(serve(settings))
 
 

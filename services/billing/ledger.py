@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from libs.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 from libs.ids import decode_page_token, encode_page_token, page_size
+from libs.telemetry import meter
 from services.billing.domain import (
     Account,
     EntryKind,
@@ -31,6 +32,11 @@ __all__ = ["Balance", "CreditLedger", "Posted"]
 MAX_KEY_LENGTH = 200
 MAX_AMOUNT = 1_000_000_000
 INTERNAL_KEY_PREFIX = "lm:"
+_CREDITS_CHARGED = meter("leadmesh.billing").create_counter(
+    "leadmesh.credits.charged",
+    unit="{credit}",
+    description="Credits charged, by kind (charge or reservation_charge)",
+)
 
 
 @dataclass(frozen=True)
@@ -137,7 +143,10 @@ class CreditLedger:
 
     async def charge(self, account_id: str, key: str, amount: int, description: str = "") -> Posted:
         new = NewEntry(account_id, _check_key(key), EntryKind.CHARGE, -_check_amount(amount), description)
-        return await self._post_to_account(new)
+        posted = await self._post_to_account(new)
+        if not posted.replayed:
+            _CREDITS_CHARGED.add(amount, {"kind": EntryKind.CHARGE.value})
+        return posted
 
     async def add_credits(self, account_id: str, key: str, amount: int, description: str = "") -> Posted:
         new = NewEntry(account_id, _check_key(key), EntryKind.CREDIT, _check_amount(amount), description)
@@ -163,6 +172,8 @@ class CreditLedger:
             draws_on_reservation=True,
         )
         entry, replayed = await self.repository.postings.post(new)
+        if not replayed:
+            _CREDITS_CHARGED.add(amount, {"kind": EntryKind.RESERVATION_CHARGE.value})
         account = await self.account(account_id)
         return Posted(entry, account.balance, replayed)
 

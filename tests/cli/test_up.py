@@ -58,9 +58,11 @@ def running_stack(
         lines.append(line.rstrip())
         if "leadmesh is up" in line:
             break
-    else:
+    if not any("leadmesh is up" in line for line in lines):
         process.kill()
-    assert any("leadmesh is up" in line for line in lines), "\n".join(lines)
+        process.wait()
+        process.stdout.close()
+        pytest.fail("leadmesh up did not come up:\n" + "\n".join(lines))
     yield process, lines
     if process.poll() is None:
         process.kill()
