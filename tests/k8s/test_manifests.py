@@ -1,0 +1,113 @@
+"""The Kubernetes manifests, rendered with kustomize and checked offline against the schemas and
+against what operators rely on: probes, limits, hardened pods, one autoscaler per Deployment."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+OVERLAYS = ("dev", "prod")
+CUSTOM_KINDS = {"ScaledObject", "TriggerAuthentication"}  # KEDA: no schema in kubernetes-validate
+
+
+def render(repo_root: Path, overlay: str) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl (with its built-in kustomize) is needed to render k8s/"
+    out = subprocess.run(
+        [kubectl, "kustomize", str(repo_root / "k8s" / "overlays" / overlay)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def manifests(request: pytest.FixtureRequest, repo_root: Path) -> list[dict[str, Any]]:
+    return render(repo_root, request.param)
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == kind}
+
+
+def test_every_resource_is_valid_against_the_kubernetes_schemas(manifests: list[dict[str, Any]]) -> None:
+    for doc in manifests:
+        if doc["kind"] not in CUSTOM_KINDS:
+            kubernetes_validate.validate(doc, "1.30", strict=True)
+
+
+def test_deployments_are_probed_limited_and_hardened(manifests: list[dict[str, Any]]) -> None:
+    deployments = of_kind(manifests, "Deployment")
+    assert {"billing", "gateway"} <= set(deployments)
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["serviceAccountName"] == name
+        for container in pod["containers"]:
+            assert container["readinessProbe"] and container["livenessProbe"], name
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"]), name
+            assert {"cpu", "memory"} <= set(container["resources"]["limits"]), name
+            hardened = container["securityContext"]
+            assert hardened["readOnlyRootFilesystem"] is True, name
+            assert hardened["allowPrivilegeEscalation"] is False, name
+            assert hardened["capabilities"]["drop"] == ["ALL"], name
+        drain = float(
+            next(
+                (
+                    e["value"]
+                    for c in pod["containers"]
+                    for e in c.get("env", [])
+                    if e["name"] == "LEADMESH_SHUTDOWN_GRACE"
+                ),
+                of_kind(manifests, "ConfigMap")["leadmesh-config"]["data"]["LEADMESH_SHUTDOWN_GRACE"],
+            )
+        )
+        assert pod["terminationGracePeriodSeconds"] > drain, name
+
+
+def test_grpc_services_use_native_grpc_readiness_probes_on_a_port_named_grpc(
+    manifests: list[dict[str, Any]],
+) -> None:
+    services = of_kind(manifests, "Service")
+    for name, deployment in of_kind(manifests, "Deployment").items():
+        if name == "gateway":
+            continue
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        probe = container["readinessProbe"]["grpc"]
+        assert probe["service"] == f"leadmesh.{name}.v1.{name.capitalize()}Service"
+        assert [p["name"] for p in services[name]["spec"]["ports"]] == ["grpc"]
+
+
+def test_no_deployment_has_both_an_hpa_and_a_scaled_object(manifests: list[dict[str, Any]]) -> None:
+    hpa_targets = [
+        h["spec"]["scaleTargetRef"]["name"] for h in of_kind(manifests, "HorizontalPodAutoscaler").values()
+    ]
+    keda_targets = [s["spec"]["scaleTargetRef"]["name"] for s in of_kind(manifests, "ScaledObject").values()]
+    assert not set(hpa_targets) & set(keda_targets)
+    assert len(hpa_targets) == len(set(hpa_targets))
+
+
+def test_only_the_gateway_takes_outside_traffic(manifests: list[dict[str, Any]]) -> None:
+    policies = of_kind(manifests, "NetworkPolicy")
+    deny = policies["default-deny-ingress"]["spec"]
+    assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"] and "ingress" not in deny
+    for policy in policies.values():
+        for rule in policy["spec"].get("ingress", []):
+            if "from" not in rule:
+                assert policy["spec"]["podSelector"] == {"matchLabels": {"app": "gateway"}}
+    secrets_in_config = of_kind(manifests, "ConfigMap")["leadmesh-config"]["data"]
+    assert not {"LEADMESH_MONGODB_URI", "LEADMESH_AMQP_URL"} & set(secrets_in_config)
+
+
+def test_prod_exposes_the_gateway_through_an_ingress(repo_root: Path) -> None:
+    ingresses = of_kind(render(repo_root, "prod"), "Ingress")
+    backend = ingresses["gateway"]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend["name"] == "gateway"
