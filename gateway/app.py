@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from gateway.errors import install_error_handlers
 from gateway.mesh import Mesh
 from gateway.middleware import RequestIdMiddleware
-from gateway.routes import credits, health
+from gateway.routes import credits, health, icp
 from gateway.settings import GatewaySettings
 
 __all__ = ["create_app"]
@@ -47,4 +47,5 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(credits.router)
+    app.include_router(icp.router)
     return app

@@ -12,10 +12,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
+from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
 from libs.embedded_store import free_port
 from libs.mongo import Document
 from services.billing.app import create_server
 from services.billing.settings import BillingSettings
+from services.scoring.app import create_server as create_scoring_server
+from services.scoring.settings import ScoringSettings
 from tests.gateway.stack import Stack
 
 
@@ -23,7 +26,14 @@ from tests.gateway.stack import Stack
 async def stack(db: AsyncDatabase[Document]) -> AsyncIterator[Stack]:
     billing_server = await create_server(db, BillingSettings(shutdown_grace=1), "127.0.0.1:0")
     billing_port = await billing_server.start()
-    settings = GatewaySettings(billing_addr=f"127.0.0.1:{billing_port}", rpc_timeout=2.0)
+    scoring_server = await create_scoring_server(db, ScoringSettings(shutdown_grace=1), "127.0.0.1:0")
+    scoring_port = await scoring_server.start()
+    settings = GatewaySettings(
+        billing_addr=f"127.0.0.1:{billing_port}",
+        scoring_addr=f"127.0.0.1:{scoring_port}",
+        rpc_timeout=2.0,
+        gateway_dependencies=["billing", "scoring"],
+    )
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
@@ -34,8 +44,16 @@ async def stack(db: AsyncDatabase[Document]) -> AsyncIterator[Stack]:
     async with (
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
         grpc.aio.insecure_channel(f"127.0.0.1:{billing_port}") as channel,
+        grpc.aio.insecure_channel(f"127.0.0.1:{scoring_port}") as scoring_channel,
     ):
-        yield Stack(http, billing_grpc.BillingServiceStub(channel), billing_server)
+        yield Stack(
+            http,
+            billing_grpc.BillingServiceStub(channel),
+            billing_server,
+            scoring_grpc.ScoringServiceStub(scoring_channel),
+            scoring_server,
+        )
     server.should_exit = True
     await task
     await billing_server.stop()
+    await scoring_server.stop()

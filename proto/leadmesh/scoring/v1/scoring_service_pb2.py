@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from leadmesh.common.v1 import common_pb2 as leadmesh_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)leadmesh/scoring/v1/scoring_service.proto\x12\x13leadmesh.scoring.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fleadmesh/common/v1/common.proto\"S\n\x12SeniorityCriterion\x12-\n\x06values\x18\x01 \x03(\x0e\x32\x1d.leadmesh.common.v1.Seniority\x12\x0e\n\x06weight\x18\x02 \x01(\x05\"U\n\x13\x44\x65partmentCriterion\x12.\n\x06values\x18\x01 \x03(\x0e\x32\x1e.leadmesh.common.v1.Department\x12\x0e\n\x06weight\x18\x02 \x01(\x05\"W\n\x14\x43ompanySizeCriterion\x12/\n\x06values\x18\x01 \x03(\x0e\x32\x1f.leadmesh.common.v1.CompanySize\x12\x0e\n\x06weight\x18\x02 \x01(\x05\"T\n\x10RevenueCriterion\x12\x30\n\x06values\x18\x01 \x03(\x0e\x32 .leadmesh.common.v1.RevenueRange\x12\x0e\n\x06weight\x18\x02 \x01(\x05\"2\n\x10KeywordCriterion\x12\x0e\n\x06values\x18\x01 \x03(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x05\"\x9b\x01\n\rIcpExclusions\x12\x12\n\nindustries\x18\x01 \x03(\t\x12\x16\n\x0etitle_keywords\x18\x02 \x03(\t\x12\x32\n\x0bseniorities\x18\x03 \x03(\x0e\x32\x1d.leadmesh.common.v1.Seniority\x12\x17\n\x0f\x63ompany_domains\x18\x04 \x03(\t\x12\x11\n\tcountries\x18\x05 \x03(\t\"2\n\x08IcpTiers\x12\x15\n\rhigh_priority\x18\x01 \x01(\x05\x12\x0f\n\x07nurture\x18\x02 \x01(\x05\"\xf4\x05\n\nIcpProfile\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12<\n\x0bseniorities\x18\x03 \x01(\x0b\x32\'.leadmesh.scoring.v1.SeniorityCriterion\x12=\n\x0b\x64\x65partments\x18\x04 \x01(\x0b\x32(.leadmesh.scoring.v1.DepartmentCriterion\x12=\n\x0etitle_keywords\x18\x05 \x01(\x0b\x32%.leadmesh.scoring.v1.KeywordCriterion\x12@\n\rcompany_sizes\x18\x06 \x01(\x0b\x32).leadmesh.scoring.v1.CompanySizeCriterion\x12\x39\n\nindustries\x18\x07 \x01(\x0b\x32%.leadmesh.scoring.v1.KeywordCriterion\x12\x37\n\x08revenues\x18\x08 \x01(\x0b\x32%.leadmesh.scoring.v1.RevenueCriterion\x12\x38\n\tcountries\x18\t \x01(\x0b\x32%.leadmesh.scoring.v1.KeywordCriterion\x12;\n\x0ctechnologies\x18\n \x01(\x0b\x32%.leadmesh.scoring.v1.KeywordCriterion\x12\x13\n\x0b\x63ompetitors\x18\x0b \x03(\t\x12\x36\n\nexclusions\x18\x0c \x01(\x0b\x32\".leadmesh.scoring.v1.IcpExclusions\x12,\n\x05tiers\x18\r \x01(\x0b\x32\x1d.leadmesh.scoring.v1.IcpTiers\x12\x18\n\x10intent_boost_max\x18\x0e \x01(\x05\x12/\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nis_default\x18\x10 \x01(\x08\"\xa4\x01\n\x0eScoringSubject\x12*\n\x06person\x18\x01 \x01(\x0b\x32\x1a.leadmesh.common.v1.Person\x12,\n\x07\x63ompany\x18\x02 \x01(\x0b\x32\x1b.leadmesh.common.v1.Company\x12\x38\n\x0eintent_signals\x18\x03 \x03(\x0b\x32 .leadmesh.common.v1.IntentSignal\";\n\x14GetIcpProfileRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"I\n\x15GetIcpProfileResponse\x12\x30\n\x07profile\x18\x01 \x01(\x0b\x32\x1f.leadmesh.scoring.v1.IcpProfile\"y\n\x17UpdateIcpProfileRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x30\n\x07profile\x18\x02 \x01(\x0b\x32\x1f.leadmesh.scoring.v1.IcpProfile\x12\x18\n\x10\x65xpected_version\x18\x03 \x01(\x05\"L\n\x18UpdateIcpProfileResponse\x12\x30\n\x07profile\x18\x01 \x01(\x0b\x32\x1f.leadmesh.scoring.v1.IcpProfile\"Z\n\x1dListIcpProfileVersionsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"l\n\x1eListIcpProfileVersionsResponse\x12\x31\n\x08profiles\x18\x01 \x03(\x0b\x32\x1f.leadmesh.scoring.v1.IcpProfile\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"q\n\x0cScoreRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x34\n\x07subject\x18\x02 \x01(\x0b\x32#.leadmesh.scoring.v1.ScoringSubject\x12\x17\n\x0fprofile_version\x18\x03 \x01(\x05\"<\n\rScoreResponse\x12+\n\x05score\x18\x01 \x01(\x0b\x32\x1c.leadmesh.common.v1.IcpScore\"w\n\x11ScoreBatchRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x35\n\x08subjects\x18\x02 \x03(\x0b\x32#.leadmesh.scoring.v1.ScoringSubject\x12\x17\n\x0fprofile_version\x18\x03 \x01(\x05\"[\n\x12ScoreBatchResponse\x12,\n\x06scores\x18\x01 \x03(\x0b\x32\x1c.leadmesh.common.v1.IcpScore\x12\x17\n\x0fprofile_version\x18\x02 \x01(\x05\x32\x9c\x04\n\x0eScoringService\x12\x66\n\rGetIcpProfile\x12).leadmesh.scoring.v1.GetIcpProfileRequest\x1a*.leadmesh.scoring.v1.GetIcpProfileResponse\x12o\n\x10UpdateIcpProfile\x12,.leadmesh.scoring.v1.UpdateIcpProfileRequest\x1a-.leadmesh.scoring.v1.UpdateIcpProfileResponse\x12\x81\x01\n\x16ListIcpProfileVersions\x12\x32.leadmesh.scoring.v1.ListIcpProfileVersionsRequest\x1a\x33.leadmesh.scoring.v1.ListIcpProfileVersionsResponse\x12N\n\x05Score\x12!.leadmesh.scoring.v1.ScoreRequest\x1a\".leadmesh.scoring.v1.ScoreResponse\x12]\n\nScoreBatch\x12&.leadmesh.scoring.v1.ScoreBatchRequest\x1a\'.leadmesh.scoring.v1.ScoreBatchResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)leadmesh/scoring/v1/scoring_service.proto\x12\x13leadmesh.scoring.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fleadmesh/common/v1/common.proto\"S\n\x12SeniorityCriterion\x12-\n\x06values\x18\x01 \x03(\x0e\x32\x1d.leadmesh.common.v1.Seniority\x12\x0e\n\x06weight\x18\x02 \x01(\x05\"U\n\x13\x44\x65partmentCriterion\x12.\n\x06values\x18\x01 \x03(\x0e\x32\x1e.leadmesh.common.v1.Department\x12\x0e\n\x06weight\x18\x02 \x01(\x05\"W\n\x14\x43ompanySizeCriterion\x12/\n\x06values\x18\x01 \x03(\x0e\x32\x1f.leadmesh.common.v1.CompanySize\x12\x0e\n\x06weight\x18\x02 \x01(\x05\"T\n\x10RevenueCriterion\x12\x30\n\x06values\x18\x01 \x03(\x0e\x32 .leadmesh.common.v1.RevenueRange\x12\x0e\n\x06weight\x18\x02 \x01(\x05\"2\n\x10KeywordCriterion\x12\x0e\n\x06values\x18\x01 \x03(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x05\"\xbd\x01\n\rIcpExclusions\x12\x12\n\nindustries\x18\x01 \x03(\t\x12\x16\n\x0etitle_keywords\x18\x02 \x03(\t\x12\x32\n\x0bseniorities\x18\x03 \x03(\x0e\x32\x1d.leadmesh.common.v1.Seniority\x12\x17\n\x0f\x63ompany_domains\x18\x04 \x03(\t\x12\x11\n\tcountries\x18\x05 \x03(\t\x12\x14\n\x07penalty\x18\x06 \x01(\x05H\x00\x88\x01\x01\x42\n\n\x08_penalty\"2\n\x08IcpTiers\x12\x15\n\rhigh_priority\x18\x01 \x01(\x05\x12\x0f\n\x07nurture\x18\x02 \x01(\x05\"\xf4\x05\n\nIcpProfile\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12<\n\x0bseniorities\x18\x03 \x01(\x0b\x32\'.leadmesh.scoring.v1.SeniorityCriterion\x12=\n\x0b\x64\x65partments\x18\x04 \x01(\x0b\x32(.leadmesh.scoring.v1.DepartmentCriterion\x12=\n\x0etitle_keywords\x18\x05 \x01(\x0b\x32%.leadmesh.scoring.v1.KeywordCriterion\x12@\n\rcompany_sizes\x18\x06 \x01(\x0b\x32).leadmesh.scoring.v1.CompanySizeCriterion\x12\x39\n\nindustries\x18\x07 \x01(\x0b\x32%.leadmesh.scoring.v1.KeywordCriterion\x12\x37\n\x08revenues\x18\x08 \x01(\x0b\x32%.leadmesh.scoring.v1.RevenueCriterion\x12\x38\n\tcountries\x18\t \x01(\x0b\x32%.leadmesh.scoring.v1.KeywordCriterion\x12;\n\x0ctechnologies\x18\n \x01(\x0b\x32%.leadmesh.scoring.v1.KeywordCriterion\x12\x13\n\x0b\x63ompetitors\x18\x0b \x03(\t\x12\x36\n\nexclusions\x18\x0c \x01(\x0b\x32\".leadmesh.scoring.v1.IcpExclusions\x12,\n\x05tiers\x18\r \x01(\x0b\x32\x1d.leadmesh.scoring.v1.IcpTiers\x12\x18\n\x10intent_boost_max\x18\x0e \x01(\x05\x12/\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nis_default\x18\x10 \x01(\x08\"\xa4\x01\n\x0eScoringSubject\x12*\n\x06person\x18\x01 \x01(\x0b\x32\x1a.leadmesh.common.v1.Person\x12,\n\x07\x63ompany\x18\x02 \x01(\x0b\x32\x1b.leadmesh.common.v1.Company\x12\x38\n\x0eintent_signals\x18\x03 \x03(\x0b\x32 .leadmesh.common.v1.IntentSignal\";\n\x14GetIcpProfileRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"I\n\x15GetIcpProfileResponse\x12\x30\n\x07profile\x18\x01 \x01(\x0b\x32\x1f.leadmesh.scoring.v1.IcpProfile\"y\n\x17UpdateIcpProfileRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x30\n\x07profile\x18\x02 \x01(\x0b\x32\x1f.leadmesh.scoring.v1.IcpProfile\x12\x18\n\x10\x65xpected_version\x18\x03 \x01(\x05\"L\n\x18UpdateIcpProfileResponse\x12\x30\n\x07profile\x18\x01 \x01(\x0b\x32\x1f.leadmesh.scoring.v1.IcpProfile\"Z\n\x1dListIcpProfileVersionsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"l\n\x1eListIcpProfileVersionsResponse\x12\x31\n\x08profiles\x18\x01 \x03(\x0b\x32\x1f.leadmesh.scoring.v1.IcpProfile\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa1\x01\n\x0cScoreRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x34\n\x07subject\x18\x02 \x01(\x0b\x32#.leadmesh.scoring.v1.ScoringSubject\x12\x17\n\x0fprofile_version\x18\x03 \x01(\x05\x12.\n\nscore_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"<\n\rScoreResponse\x12+\n\x05score\x18\x01 \x01(\x0b\x32\x1c.leadmesh.common.v1.IcpScore\"\xa7\x01\n\x11ScoreBatchRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x35\n\x08subjects\x18\x02 \x03(\x0b\x32#.leadmesh.scoring.v1.ScoringSubject\x12\x17\n\x0fprofile_version\x18\x03 \x01(\x05\x12.\n\nscore_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"[\n\x12ScoreBatchResponse\x12,\n\x06scores\x18\x01 \x03(\x0b\x32\x1c.leadmesh.common.v1.IcpScore\x12\x17\n\x0fprofile_version\x18\x02 \x01(\x05\x32\x9c\x04\n\x0eScoringService\x12\x66\n\rGetIcpProfile\x12).leadmesh.scoring.v1.GetIcpProfileRequest\x1a*.leadmesh.scoring.v1.GetIcpProfileResponse\x12o\n\x10UpdateIcpProfile\x12,.leadmesh.scoring.v1.UpdateIcpProfileRequest\x1a-.leadmesh.scoring.v1.UpdateIcpProfileResponse\x12\x81\x01\n\x16ListIcpProfileVersions\x12\x32.leadmesh.scoring.v1.ListIcpProfileVersionsRequest\x1a\x33.leadmesh.scoring.v1.ListIcpProfileVersionsResponse\x12N\n\x05Score\x12!.leadmesh.scoring.v1.ScoreRequest\x1a\".leadmesh.scoring.v1.ScoreResponse\x12]\n\nScoreBatch\x12&.leadmesh.scoring.v1.ScoreBatchRequest\x1a\'.leadmesh.scoring.v1.ScoreBatchResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,33 +44,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_KEYWORDCRITERION']._serialized_start=479
   _globals['_KEYWORDCRITERION']._serialized_end=529
   _globals['_ICPEXCLUSIONS']._serialized_start=532
-  _globals['_ICPEXCLUSIONS']._serialized_end=687
-  _globals['_ICPTIERS']._serialized_start=689
-  _globals['_ICPTIERS']._serialized_end=739
-  _globals['_ICPPROFILE']._serialized_start=742
-  _globals['_ICPPROFILE']._serialized_end=1498
-  _globals['_SCORINGSUBJECT']._serialized_start=1501
-  _globals['_SCORINGSUBJECT']._serialized_end=1665
-  _globals['_GETICPPROFILEREQUEST']._serialized_start=1667
-  _globals['_GETICPPROFILEREQUEST']._serialized_end=1726
-  _globals['_GETICPPROFILERESPONSE']._serialized_start=1728
-  _globals['_GETICPPROFILERESPONSE']._serialized_end=1801
-  _globals['_UPDATEICPPROFILEREQUEST']._serialized_start=1803
-  _globals['_UPDATEICPPROFILEREQUEST']._serialized_end=1924
-  _globals['_UPDATEICPPROFILERESPONSE']._serialized_start=1926
-  _globals['_UPDATEICPPROFILERESPONSE']._serialized_end=2002
-  _globals['_LISTICPPROFILEVERSIONSREQUEST']._serialized_start=2004
-  _globals['_LISTICPPROFILEVERSIONSREQUEST']._serialized_end=2094
-  _globals['_LISTICPPROFILEVERSIONSRESPONSE']._serialized_start=2096
-  _globals['_LISTICPPROFILEVERSIONSRESPONSE']._serialized_end=2204
-  _globals['_SCOREREQUEST']._serialized_start=2206
-  _globals['_SCOREREQUEST']._serialized_end=2319
-  _globals['_SCORERESPONSE']._serialized_start=2321
-  _globals['_SCORERESPONSE']._serialized_end=2381
-  _globals['_SCOREBATCHREQUEST']._serialized_start=2383
-  _globals['_SCOREBATCHREQUEST']._serialized_end=2502
-  _globals['_SCOREBATCHRESPONSE']._serialized_start=2504
-  _globals['_SCOREBATCHRESPONSE']._serialized_end=2595
-  _globals['_SCORINGSERVICE']._serialized_start=2598
-  _globals['_SCORINGSERVICE']._serialized_end=3138
+  _globals['_ICPEXCLUSIONS']._serialized_end=721
+  _globals['_ICPTIERS']._serialized_start=723
+  _globals['_ICPTIERS']._serialized_end=773
+  _globals['_ICPPROFILE']._serialized_start=776
+  _globals['_ICPPROFILE']._serialized_end=1532
+  _globals['_SCORINGSUBJECT']._serialized_start=1535
+  _globals['_SCORINGSUBJECT']._serialized_end=1699
+  _globals['_GETICPPROFILEREQUEST']._serialized_start=1701
+  _globals['_GETICPPROFILEREQUEST']._serialized_end=1760
+  _globals['_GETICPPROFILERESPONSE']._serialized_start=1762
+  _globals['_GETICPPROFILERESPONSE']._serialized_end=1835
+  _globals['_UPDATEICPPROFILEREQUEST']._serialized_start=1837
+  _globals['_UPDATEICPPROFILEREQUEST']._serialized_end=1958
+  _globals['_UPDATEICPPROFILERESPONSE']._serialized_start=1960
+  _globals['_UPDATEICPPROFILERESPONSE']._serialized_end=2036
+  _globals['_LISTICPPROFILEVERSIONSREQUEST']._serialized_start=2038
+  _globals['_LISTICPPROFILEVERSIONSREQUEST']._serialized_end=2128
+  _globals['_LISTICPPROFILEVERSIONSRESPONSE']._serialized_start=2130
+  _globals['_LISTICPPROFILEVERSIONSRESPONSE']._serialized_end=2238
+  _globals['_SCOREREQUEST']._serialized_start=2241
+  _globals['_SCOREREQUEST']._serialized_end=2402
+  _globals['_SCORERESPONSE']._serialized_start=2404
+  _globals['_SCORERESPONSE']._serialized_end=2464
+  _globals['_SCOREBATCHREQUEST']._serialized_start=2467
+  _globals['_SCOREBATCHREQUEST']._serialized_end=2634
+  _globals['_SCOREBATCHRESPONSE']._serialized_start=2636
+  _globals['_SCOREBATCHRESPONSE']._serialized_end=2727
+  _globals['_SCORINGSERVICE']._serialized_start=2730
+  _globals['_SCORINGSERVICE']._serialized_end=3270
 # @@protoc_insertion_point(module_scope)

@@ -148,6 +148,11 @@ class IcpExclusions(_message.Message):
     SENIORITIES_FIELD_NUMBER: _builtins.int
     COMPANY_DOMAINS_FIELD_NUMBER: _builtins.int
     COUNTRIES_FIELD_NUMBER: _builtins.int
+    PENALTY_FIELD_NUMBER: _builtins.int
+    penalty: _builtins.int
+    """Points subtracted for each matched exclusion (including an employee of a
+    competitor), 0-100; unset means 100, which disqualifies the lead.
+    """
     @_builtins.property
     def industries(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -166,17 +171,24 @@ class IcpExclusions(_message.Message):
         seniorities: _abc.Iterable[_common_pb2.Seniority.ValueType] | None = ...,
         company_domains: _abc.Iterable[_builtins.str] | None = ...,
         countries: _abc.Iterable[_builtins.str] | None = ...,
+        penalty: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_penalty", b"_penalty", "penalty", b"penalty"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_domains", b"company_domains", "countries", b"countries", "industries", b"industries", "seniorities", b"seniorities", "title_keywords", b"title_keywords"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_penalty", b"_penalty", "company_domains", b"company_domains", "countries", b"countries", "industries", b"industries", "penalty", b"penalty", "seniorities", b"seniorities", "title_keywords", b"title_keywords"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__penalty: _TypeAlias = _typing.Literal["penalty"]  # noqa: Y015
+    _WhichOneofArgType__penalty: _TypeAlias = _typing.Literal["_penalty", b"_penalty"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__penalty) -> _WhichOneofReturnType__penalty | None: ...
 
 Global___IcpExclusions: _TypeAlias = IcpExclusions  # noqa: Y015
 
 @_typing.final
 class IcpTiers(_message.Message):
+    """Unset tiers mean the defaults (80 and 50); when set, 0 <= nurture <
+    high_priority <= 100.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     HIGH_PRIORITY_FIELD_NUMBER: _builtins.int
@@ -459,21 +471,29 @@ class ScoreRequest(_message.Message):
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     SUBJECT_FIELD_NUMBER: _builtins.int
     PROFILE_VERSION_FIELD_NUMBER: _builtins.int
+    SCORE_TIME_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     profile_version: _builtins.int
     """0 for the current version."""
     @_builtins.property
     def subject(self) -> Global___ScoringSubject: ...
+    @_builtins.property
+    def score_time(self) -> _timestamp_pb2.Timestamp:
+        """When intent decay is measured; unset means now. The same subject, profile
+        version and score_time always give the same score.
+        """
+
     def __init__(
         self,
         *,
         account_id: _builtins.str = ...,
         subject: Global___ScoringSubject | None = ...,
         profile_version: _builtins.int = ...,
+        score_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["score_time", b"score_time", "subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "profile_version", b"profile_version", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "profile_version", b"profile_version", "score_time", b"score_time", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -506,20 +526,29 @@ class ScoreBatchRequest(_message.Message):
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     SUBJECTS_FIELD_NUMBER: _builtins.int
     PROFILE_VERSION_FIELD_NUMBER: _builtins.int
+    SCORE_TIME_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     profile_version: _builtins.int
+    """0 for the current version."""
     @_builtins.property
-    def subjects(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScoringSubject]: ...
+    def subjects(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScoringSubject]:
+        """At most 100,000 (and 64 MB)."""
+
+    @_builtins.property
+    def score_time(self) -> _timestamp_pb2.Timestamp:
+        """As in ScoreRequest."""
+
     def __init__(
         self,
         *,
         account_id: _builtins.str = ...,
         subjects: _abc.Iterable[Global___ScoringSubject] | None = ...,
         profile_version: _builtins.int = ...,
+        score_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["score_time", b"score_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "profile_version", b"profile_version", "subjects", b"subjects"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "profile_version", b"profile_version", "score_time", b"score_time", "subjects", b"subjects"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

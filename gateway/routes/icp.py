@@ -1,0 +1,330 @@
+"""GET/PUT /v1/icp: the caller's Ideal Customer Profile, versioned; GET /v1/icp/versions.
+
+Enum values are the public lower-case names (``vp``, ``c_level``, ``revenue_operations``) and
+the public ranges (``51-200``, ``$10M-$25M``). A PUT replaces the whole profile and answers the
+new version (the same version when nothing changed); ``If-Match: "<version>"`` makes it fail
+with 409 ``ICP_VERSION_CONFLICT`` unless that is still the current version.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from gateway.auth import CurrentCaller
+from gateway.errors import ApiError
+from leadmesh.common.v1 import common_pb2 as common
+from leadmesh.scoring.v1 import scoring_service_pb2 as pb
+
+router = APIRouter(prefix="/v1", tags=["icp"])
+
+
+class Seniority(enum.StrEnum):
+    ENTRY = "entry"
+    SENIOR = "senior"
+    MANAGER = "manager"
+    DIRECTOR = "director"
+    VP = "vp"
+    C_LEVEL = "c_level"
+    OWNER = "owner"
+    PARTNER = "partner"
+
+
+class Department(enum.StrEnum):
+    SALES = "sales"
+    MARKETING = "marketing"
+    REVENUE_OPERATIONS = "revenue_operations"
+    ENGINEERING = "engineering"
+    PRODUCT = "product"
+    FINANCE = "finance"
+    HR = "hr"
+    OPERATIONS = "operations"
+    IT = "it"
+    LEGAL = "legal"
+    CUSTOMER_SUCCESS = "customer_success"
+    EXECUTIVE = "executive"
+
+
+class CompanySize(enum.StrEnum):
+    S_1_10 = "1-10"
+    S_11_50 = "11-50"
+    S_51_200 = "51-200"
+    S_201_500 = "201-500"
+    S_501_1000 = "501-1000"
+    S_1001_5000 = "1001-5000"
+    S_5001_10000 = "5001-10000"
+    S_10001_PLUS = "10001+"
+
+
+class Revenue(enum.StrEnum):
+    R_0_1M = "$0-$1M"
+    R_1M_10M = "$1M-$10M"
+    R_10M_25M = "$10M-$25M"
+    R_25M_50M = "$25M-$50M"
+    R_50M_100M = "$50M-$100M"
+    R_100M_250M = "$100M-$250M"
+    R_250M_500M = "$250M-$500M"
+    R_500M_1B = "$500M-$1B"
+    R_1B_PLUS = "$1B+"
+
+
+def _numbers(public: type[enum.StrEnum], proto: Any, prefix: str, strip: str = "") -> dict[Any, int]:
+    """Public name -> proto enum number, matched by member name (C_LEVEL -> SENIORITY_C_LEVEL)."""
+    return {member: proto.Value(prefix + member.name.removeprefix(strip)) for member in public}
+
+
+_TO_PROTO: dict[Any, int] = {
+    **_numbers(Seniority, common.Seniority, "SENIORITY_"),
+    **_numbers(Department, common.Department, "DEPARTMENT_"),
+    **_numbers(CompanySize, common.CompanySize, "COMPANY_SIZE_", "S_"),
+    **_numbers(Revenue, common.RevenueRange, "REVENUE_RANGE_", "R_"),
+}
+_SENIORITIES = {number: member for member, number in _TO_PROTO.items() if isinstance(member, Seniority)}
+_DEPARTMENTS = {number: member for member, number in _TO_PROTO.items() if isinstance(member, Department)}
+_SIZES = {number: member for member, number in _TO_PROTO.items() if isinstance(member, CompanySize)}
+_REVENUES = {number: member for member, number in _TO_PROTO.items() if isinstance(member, Revenue)}
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+SeniorityName = Annotated[Seniority, BeforeValidator(_lower)]
+DepartmentName = Annotated[Department, BeforeValidator(_lower)]
+SizeName = Annotated[CompanySize, BeforeValidator(_lower)]
+RevenueName = Annotated[Revenue, BeforeValidator(_upper)]
+Weight = Annotated[int, Field(ge=0, le=100, description="Points (0-100) of matching any of the values")]
+Text = Annotated[str, Field(max_length=200)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SeniorityCriterion(_Body):
+    values: list[SeniorityName] = []
+    weight: Weight = 0
+
+
+class DepartmentCriterion(_Body):
+    values: list[DepartmentName] = []
+    weight: Weight = 0
+
+
+class CompanySizeCriterion(_Body):
+    values: list[SizeName] = []
+    weight: Weight = 0
+
+
+class RevenueCriterion(_Body):
+    values: list[RevenueName] = []
+    weight: Weight = 0
+
+
+class KeywordCriterion(_Body):
+    values: list[Text] = []
+    weight: Weight = 0
+
+
+class Exclusions(_Body):
+    industries: list[Text] = []
+    title_keywords: list[Text] = []
+    seniorities: list[SeniorityName] = []
+    company_domains: list[Text] = []
+    countries: list[Text] = []
+    penalty: int = Field(
+        default=100, ge=0, le=100, description="Points subtracted per matched exclusion; 100 disqualifies"
+    )
+
+
+class Tiers(_Body):
+    high_priority: int = Field(default=80, ge=0, le=100)
+    nurture: int = Field(default=50, ge=0, le=100)
+
+
+class IcpProfileIn(_Body):
+    """A whole profile; what is left out is empty (criteria) or the default (tiers, boost)."""
+
+    seniorities: SeniorityCriterion = SeniorityCriterion()
+    departments: DepartmentCriterion = DepartmentCriterion()
+    title_keywords: KeywordCriterion = KeywordCriterion()
+    company_sizes: CompanySizeCriterion = CompanySizeCriterion()
+    industries: KeywordCriterion = KeywordCriterion()
+    revenues: RevenueCriterion = RevenueCriterion()
+    countries: KeywordCriterion = Field(
+        default=KeywordCriterion(), description="ISO 3166-1 alpha-2 codes of the person or the company"
+    )
+    technologies: KeywordCriterion = KeywordCriterion()
+    competitors: list[Text] = Field(
+        default=[], description="Their employees are excluded; intent mentioning them counts more"
+    )
+    exclusions: Exclusions = Exclusions()
+    tiers: Tiers = Tiers()
+    intent_boost_max: int = Field(default=15, ge=0, le=30, description="Most points recent intent adds")
+
+
+class IcpProfileOut(IcpProfileIn):
+    version: int
+    is_default: bool = Field(description="The built-in default the account never changed")
+    created_at: datetime
+
+
+class IcpProfileVersions(BaseModel):
+    versions: list[IcpProfileOut]
+    next_page_token: str | None
+
+
+def _to_proto(body: IcpProfileIn) -> pb.IcpProfile:
+    def numbers(values: list[Any]) -> list[Any]:
+        return [_TO_PROTO[value] for value in values]
+
+    def keywords(criterion: KeywordCriterion) -> pb.KeywordCriterion:
+        return pb.KeywordCriterion(values=criterion.values, weight=criterion.weight)
+
+    exclusions = body.exclusions
+    return pb.IcpProfile(
+        seniorities=pb.SeniorityCriterion(
+            values=numbers(body.seniorities.values), weight=body.seniorities.weight
+        ),
+        departments=pb.DepartmentCriterion(
+            values=numbers(body.departments.values), weight=body.departments.weight
+        ),
+        title_keywords=keywords(body.title_keywords),
+        company_sizes=pb.CompanySizeCriterion(
+            values=numbers(body.company_sizes.values), weight=body.company_sizes.weight
+        ),
+        industries=keywords(body.industries),
+        revenues=pb.RevenueCriterion(values=numbers(body.revenues.values), weight=body.revenues.weight),
+        countries=keywords(body.countries),
+        technologies=keywords(body.technologies),
+        competitors=body.competitors,
+        exclusions=pb.IcpExclusions(
+            industries=exclusions.industries,
+            title_keywords=exclusions.title_keywords,
+            seniorities=numbers(exclusions.seniorities),
+            company_domains=exclusions.company_domains,
+            countries=exclusions.countries,
+            penalty=exclusions.penalty,
+        ),
+        tiers=pb.IcpTiers(high_priority=body.tiers.high_priority, nurture=body.tiers.nurture),
+        intent_boost_max=body.intent_boost_max,
+    )
+
+
+def _from_proto(profile: pb.IcpProfile) -> IcpProfileOut:
+    exclusions = profile.exclusions
+    return IcpProfileOut(
+        version=profile.version,
+        is_default=profile.is_default,
+        created_at=profile.create_time.ToDatetime(tzinfo=UTC),
+        seniorities=SeniorityCriterion(
+            values=[_SENIORITIES[v] for v in profile.seniorities.values], weight=profile.seniorities.weight
+        ),
+        departments=DepartmentCriterion(
+            values=[_DEPARTMENTS[v] for v in profile.departments.values], weight=profile.departments.weight
+        ),
+        title_keywords=KeywordCriterion(
+            values=list(profile.title_keywords.values), weight=profile.title_keywords.weight
+        ),
+        company_sizes=CompanySizeCriterion(
+            values=[_SIZES[v] for v in profile.company_sizes.values], weight=profile.company_sizes.weight
+        ),
+        industries=KeywordCriterion(values=list(profile.industries.values), weight=profile.industries.weight),
+        revenues=RevenueCriterion(
+            values=[_REVENUES[v] for v in profile.revenues.values], weight=profile.revenues.weight
+        ),
+        countries=KeywordCriterion(values=list(profile.countries.values), weight=profile.countries.weight),
+        technologies=KeywordCriterion(
+            values=list(profile.technologies.values), weight=profile.technologies.weight
+        ),
+        competitors=list(profile.competitors),
+        exclusions=Exclusions(
+            industries=list(exclusions.industries),
+            title_keywords=list(exclusions.title_keywords),
+            seniorities=[_SENIORITIES[v] for v in exclusions.seniorities],
+            company_domains=list(exclusions.company_domains),
+            countries=list(exclusions.countries),
+            penalty=exclusions.penalty,
+        ),
+        tiers=Tiers(high_priority=profile.tiers.high_priority, nurture=profile.tiers.nurture),
+        intent_boost_max=profile.intent_boost_max,
+    )
+
+
+def _expected_version(if_match: str | None) -> int:
+    """The version an ``If-Match`` ETag names; 0 without one."""
+    if if_match is None or if_match.strip() == "*":
+        return 0
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit() or int(tag) < 1 or int(tag) > 2**31 - 1:
+        raise ApiError(400, 'If-Match must be the ETag of a profile version, e.g. "3"', "INVALID_IF_MATCH")
+    return int(tag)
+
+
+def _etag(response: Response, profile: pb.IcpProfile) -> None:
+    response.headers["ETag"] = f'"{profile.version}"'
+
+
+@router.get("/icp", response_model=IcpProfileOut, summary="Your ICP profile (current or a given version)")
+async def get_icp(
+    request: Request,
+    response: Response,
+    caller: CurrentCaller,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="A past version")] = None,
+) -> IcpProfileOut:
+    reply = await request.app.state.mesh.scoring.GetIcpProfile(
+        pb.GetIcpProfileRequest(account_id=caller.account_id, version=version or 0)
+    )
+    _etag(response, reply.profile)
+    return _from_proto(reply.profile)
+
+
+@router.put("/icp", response_model=IcpProfileOut, summary="Replace your ICP profile (stores a new version)")
+async def put_icp(
+    request: Request,
+    response: Response,
+    caller: CurrentCaller,
+    body: IcpProfileIn,
+    if_match: Annotated[str | None, Header(description='Expected current version, e.g. "3"')] = None,
+) -> IcpProfileOut:
+    reply = await request.app.state.mesh.scoring.UpdateIcpProfile(
+        pb.UpdateIcpProfileRequest(
+            account_id=caller.account_id,
+            profile=_to_proto(body),
+            expected_version=_expected_version(if_match),
+        )
+    )
+    _etag(response, reply.profile)
+    return _from_proto(reply.profile)
+
+
+@router.get(
+    "/icp/versions",
+    response_model=IcpProfileVersions,
+    summary="Every version of your ICP profile, newest first",
+)
+async def list_icp_versions(
+    request: Request,
+    caller: CurrentCaller,
+    page_size: Annotated[int, Query(ge=1, le=100, description="Versions per page")] = 20,
+    page_token: Annotated[
+        str | None, Query(max_length=512, description="From a previous next_page_token")
+    ] = None,
+) -> IcpProfileVersions:
+    reply = await request.app.state.mesh.scoring.ListIcpProfileVersions(
+        pb.ListIcpProfileVersionsRequest(
+            account_id=caller.account_id, page_size=page_size, page_token=page_token or ""
+        )
+    )
+    return IcpProfileVersions(
+        versions=[_from_proto(profile) for profile in reply.profiles],
+        next_page_token=reply.next_page_token or None,
+    )

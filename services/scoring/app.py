@@ -1,0 +1,35 @@
+"""Composes scoring from a database handle: the profiles and the gRPC server around them."""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from leadmesh.scoring.v1 import scoring_service_pb2_grpc as pb_grpc
+from libs.grpc_server import GrpcServer
+from libs.mongo import Document, ping
+from services.scoring.profiles import IcpProfiles
+from services.scoring.repository import ScoringRepository
+from services.scoring.servicer import ScoringServicer
+from services.scoring.settings import ScoringSettings
+
+__all__ = ["SERVICE_NAME", "create_server"]
+
+SERVICE_NAME = "leadmesh.scoring.v1.ScoringService"
+
+
+async def create_server(db: AsyncDatabase[Document], settings: ScoringSettings, address: str) -> GrpcServer:
+    """Ensures indexes and returns the (unstarted) server."""
+    repository = ScoringRepository(db)
+    await repository.ensure_indexes()
+    servicer = ScoringServicer(
+        IcpProfiles(repository), settings.scoring_max_batch, settings.scoring_batch_slice
+    )
+    return GrpcServer(
+        name="scoring",
+        address=address,
+        services={
+            SERVICE_NAME: lambda server: pb_grpc.add_ScoringServiceServicer_to_server(servicer, server)
+        },
+        readiness=[lambda: ping(db)],
+        grace=settings.shutdown_grace,
+    )
