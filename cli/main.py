@@ -48,6 +48,13 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--description", default="Added by an administrator")
     add.add_argument("--idempotency-key", default="", help="retrying with the same key adds once")
     add.add_argument("--json", action="store_true")
+
+    verify = commands.add_parser("verify", help="verify email addresses with the running verifier")
+    verify.add_argument("addresses", nargs="+", metavar="ADDRESS")
+    verify.add_argument("--json", action="store_true", help="one JSON object per line")
+    verify.add_argument("--skip-smtp", action="store_true", help="syntax, DNS and lists only")
+    verify.add_argument("--refresh", action="store_true", help="ignore cached verdicts")
+    verify.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for every result")
     return root
 
 
@@ -57,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         from cli.stack import run_up
 
         return run_up(home_dir(), args.demo)
+    if args.command == "verify":
+        from cli.verify import run_verify
+
+        return asyncio.run(run_verify(args))
     from cli.admin import run_admin
 
     return asyncio.run(run_admin(args))

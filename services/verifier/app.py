@@ -1,0 +1,79 @@
+"""Composes the verifier from a database handle and its settings: the domain objects and the gRPC
+server around them."""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from leadmesh.verifier.v1 import verifier_service_pb2_grpc as pb_grpc
+from libs.grpc_server import GrpcServer
+from libs.mongo import Document, ping
+from services.verifier.domain import RetryHints, address_lists
+from services.verifier.limits import HostLimiter
+from services.verifier.prober import ProbeSettings, SmtpProber
+from services.verifier.repository import VerdictCache
+from services.verifier.resolver import MailRouteResolver
+from services.verifier.servicer import VerifierServicer
+from services.verifier.settings import VerifierSettings
+from services.verifier.verification import EmailVerifier, VerificationPolicy
+
+__all__ = ["SERVICE_NAME", "build_verifier", "create_server"]
+
+SERVICE_NAME = "leadmesh.verifier.v1.VerifierService"
+
+
+async def build_verifier(db: AsyncDatabase[Document], settings: VerifierSettings) -> EmailVerifier:
+    """The verifier with its cache (indexes ensured), resolver and SMTP prober."""
+    cache = VerdictCache(
+        db,
+        address_ttl=settings.verifier_address_cache_ttl,
+        domain_ttl=settings.verifier_domain_cache_ttl,
+        negative_ttl=settings.verifier_negative_cache_ttl,
+    )
+    await cache.ensure_indexes()
+    resolver = MailRouteResolver(
+        settings.nameservers,
+        settings.verifier_dns_timeout,
+        allow_private=settings.verifier_allow_private_mx,
+    )
+    prober = SmtpProber(
+        ProbeSettings(
+            port=settings.verifier_smtp_port,
+            helo_name=settings.verifier_helo_name,
+            mail_from=settings.verifier_mail_from,
+            connect_timeout=settings.verifier_connect_timeout,
+            command_timeout=settings.verifier_command_timeout,
+        ),
+        HostLimiter(settings.verifier_mx_concurrency, settings.verifier_mx_rate),
+    )
+    policy = VerificationPolicy(
+        smtp_enabled=settings.verifier_smtp_enabled,
+        recipients_per_session=settings.verifier_recipients_per_session,
+        batch_concurrency=settings.verifier_batch_concurrency,
+        greylist_backoff=settings.verifier_greylist_backoff,
+        greylist_retries=settings.verifier_greylist_retries,
+        hints=RetryHints(
+            greylisted=settings.verifier_greylist_backoff, temporary=settings.verifier_retry_after
+        ),
+        verify_timeout=settings.verifier_verify_timeout,
+    )
+    return EmailVerifier(policy, resolver, prober, cache, address_lists())
+
+
+async def create_server(
+    db: AsyncDatabase[Document], settings: VerifierSettings, address: str
+) -> tuple[GrpcServer, EmailVerifier]:
+    """The (unstarted) server and the verifier behind it. Readiness follows the store only: DNS
+    and mail servers are other people's, and their trouble is reported in verdicts."""
+    verifier = await build_verifier(db, settings)
+    servicer = VerifierServicer(verifier, settings.verifier_max_batch_items)
+    server = GrpcServer(
+        name="verifier",
+        address=address,
+        services={
+            SERVICE_NAME: lambda server: pb_grpc.add_VerifierServiceServicer_to_server(servicer, server)
+        },
+        readiness=[lambda: ping(db)],
+        grace=settings.shutdown_grace,
+    )
+    return server, verifier

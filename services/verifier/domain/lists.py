@@ -1,0 +1,58 @@
+"""Disposable domains (the ``disposable-email-domains`` package), role accounts and free mail
+providers (lists kept in ``data/``), each loaded once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from disposable_email_domains import blocklist
+
+__all__ = ["AddressLists", "address_lists"]
+
+_SEPARATORS = re.compile(r"[.\-_]")
+
+
+def _role_key(local_part: str) -> str:
+    """``No-Reply+news`` -> ``noreply``: case, sub-address and separators do not make a person."""
+    return _SEPARATORS.sub("", local_part.lower().split("+", 1)[0])
+
+
+def _read(name: str) -> frozenset[str]:
+    text = resources.files("services.verifier.domain").joinpath("data", name).read_text("utf-8")
+    entries = (line.split("#", 1)[0].strip().lower() for line in text.splitlines())
+    return frozenset(entry for entry in entries if entry)
+
+
+def _parents(domain: str) -> list[str]:
+    """``a.b.example.com`` -> itself and every parent down to the registrable-looking ``example.com``."""
+    labels = domain.lower().rstrip(".").split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
+@dataclass(frozen=True)
+class AddressLists:
+    disposable_domains: frozenset[str]
+    role_accounts: frozenset[str]
+    free_providers: frozenset[str]
+
+    def is_disposable(self, domain: str) -> bool:
+        """The domain or one of its parents is a known disposable-mail domain."""
+        return any(candidate in self.disposable_domains for candidate in _parents(domain))
+
+    def is_free_provider(self, domain: str) -> bool:
+        return domain.lower() in self.free_providers
+
+    def is_role_account(self, local_part: str) -> bool:
+        return _role_key(local_part) in self.role_accounts
+
+
+@cache
+def address_lists() -> AddressLists:
+    return AddressLists(
+        disposable_domains=frozenset(blocklist),
+        role_accounts=frozenset(_role_key(entry) for entry in _read("role_accounts.txt")),
+        free_providers=_read("free_providers.txt"),
+    )

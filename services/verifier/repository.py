@@ -1,0 +1,168 @@
+"""The verifier's cache collections: one verdict per address and the findings per domain, each
+document expiring at its own ``expire_time`` (TTL index). No other service reads them.
+
+Reads and writes are batched: one ``$in`` query per collection and batch, one bulk write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ReplaceOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from libs.mongo import Document, IndexSpec, as_datetime, ensure_indexes, utc_now
+from services.verifier.domain import Check, DomainFacts, DomainOutcome, EmailStatus, MailHost, Verdict
+
+__all__ = ["VerdictCache"]
+
+ADDRESSES = "verifier_addresses"
+DOMAINS = "verifier_domains"
+# Expire each document at its own expire_time.
+_TTL = IndexSpec(keys=[("expire_time", 1)], expire_after_seconds=0)
+
+
+class VerdictCache:
+    def __init__(self, db: AsyncDatabase[Document], address_ttl: int, domain_ttl: int, negative_ttl: int):
+        self.addresses = db[ADDRESSES]
+        self.domains = db[DOMAINS]
+        self.address_ttl = timedelta(seconds=address_ttl)
+        self.domain_ttl = timedelta(seconds=domain_ttl)
+        self.negative_ttl = timedelta(seconds=negative_ttl)
+
+    async def ensure_indexes(self) -> None:
+        await ensure_indexes(self.addresses, [_TTL])
+        await ensure_indexes(self.domains, [_TTL])
+
+    # reads
+
+    async def verdicts(self, keys: Iterable[str]) -> dict[str, Verdict]:
+        """Unexpired cached verdicts by key (the address as probed). The TTL monitor deletes late,
+        so expiry is checked here too."""
+        wanted = list(keys)
+        if not wanted:
+            return {}
+        now = utc_now()
+        found: dict[str, Verdict] = {}
+        async for doc in self.addresses.find({"_id": {"$in": wanted}}):
+            if _alive(doc, now):
+                found[doc["_id"]] = _verdict(doc)
+        return found
+
+    async def domain_facts(self, domains: Iterable[str]) -> dict[str, DomainFacts]:
+        wanted = list(domains)
+        if not wanted:
+            return {}
+        now = utc_now()
+        found: dict[str, DomainFacts] = {}
+        async for doc in self.domains.find({"_id": {"$in": wanted}}):
+            if _alive(doc, now):
+                found[doc["_id"]] = _facts(doc)
+        return found
+
+    # writes
+
+    async def save(self, verdicts: dict[str, Verdict], domains: Iterable[DomainFacts]) -> None:
+        now = utc_now()
+        if verdicts and self.address_ttl:
+            await self.addresses.bulk_write(
+                [
+                    ReplaceOne({"_id": key}, _verdict_doc(key, verdict, now + self.address_ttl), upsert=True)
+                    for key, verdict in verdicts.items()
+                ],
+                ordered=False,
+            )
+        domain_writes = []
+        for facts in domains:
+            ttl = self.domain_ttl if facts.outcome is DomainOutcome.ROUTABLE else self.negative_ttl
+            if ttl:
+                domain_writes.append(
+                    ReplaceOne({"_id": facts.domain}, _facts_doc(facts, now, now + ttl), upsert=True)
+                )
+        if domain_writes:
+            await self.domains.bulk_write(domain_writes, ordered=False)
+
+
+def _alive(doc: Document, now: datetime) -> bool:
+    expire = as_datetime(doc.get("expire_time"))
+    return expire is not None and expire > now
+
+
+def _verdict_doc(key: str, verdict: Verdict, expire_time: datetime) -> Document:
+    return {
+        "_id": key,
+        "status": verdict.status.value,
+        "decided_by": verdict.decided_by.value,
+        "reason": verdict.reason,
+        "normalized_email": verdict.normalized_email,
+        "domain": verdict.domain,
+        "mx_hosts": list(verdict.mx_hosts),
+        "is_disposable": verdict.is_disposable,
+        "is_role_account": verdict.is_role_account,
+        "is_free_provider": verdict.is_free_provider,
+        "is_catch_all": verdict.is_catch_all,
+        "mailbox_full": verdict.mailbox_full,
+        "smtp_checked": verdict.smtp_checked,
+        "smtp_code": verdict.smtp_code,
+        "enhanced_status_code": verdict.enhanced_status_code,
+        "smtp_message": verdict.smtp_message,
+        "checked_time": verdict.checked_time,
+        "expire_time": expire_time,
+    }
+
+
+def _verdict(doc: Document) -> Verdict:
+    return Verdict(
+        email=doc["normalized_email"],
+        status=EmailStatus(doc["status"]),
+        decided_by=Check(doc["decided_by"]),
+        reason=doc["reason"],
+        checked_time=as_datetime(doc["checked_time"]) or utc_now(),
+        normalized_email=doc["normalized_email"],
+        syntax_ok=True,
+        domain=doc["domain"],
+        mx_hosts=tuple(doc.get("mx_hosts", ())),
+        is_disposable=doc["is_disposable"],
+        is_role_account=doc["is_role_account"],
+        is_free_provider=doc["is_free_provider"],
+        is_catch_all=doc["is_catch_all"],
+        mailbox_full=doc["mailbox_full"],
+        smtp_checked=doc["smtp_checked"],
+        smtp_code=doc["smtp_code"],
+        enhanced_status_code=doc["enhanced_status_code"],
+        smtp_message=doc["smtp_message"],
+    )
+
+
+def _facts_doc(facts: DomainFacts, now: datetime, expire_time: datetime) -> Document:
+    hosts: list[dict[str, Any]] = [
+        {"name": host.name, "preference": host.preference, "addresses": list(host.addresses)}
+        for host in facts.hosts
+    ]
+    return {
+        "_id": facts.domain,
+        "outcome": facts.outcome.value,
+        "hosts": hosts,
+        "is_disposable": facts.is_disposable,
+        "is_free_provider": facts.is_free_provider,
+        "catch_all": facts.catch_all,
+        "detail": facts.detail,
+        "checked_time": now,
+        "expire_time": expire_time,
+    }
+
+
+def _facts(doc: Document) -> DomainFacts:
+    return DomainFacts(
+        domain=doc["_id"],
+        outcome=DomainOutcome(doc["outcome"]),
+        hosts=tuple(
+            MailHost(host["name"], int(host["preference"]), tuple(host["addresses"])) for host in doc["hosts"]
+        ),
+        is_disposable=doc["is_disposable"],
+        is_free_provider=doc["is_free_provider"],
+        catch_all=doc.get("catch_all"),
+        detail=doc.get("detail", ""),
+    )
