@@ -46,7 +46,7 @@ def test_every_resource_is_valid_against_the_kubernetes_schemas(manifests: list[
 
 def test_deployments_are_probed_limited_and_hardened(manifests: list[dict[str, Any]]) -> None:
     deployments = of_kind(manifests, "Deployment")
-    assert {"billing", "gateway"} <= set(deployments)
+    assert {"billing", "gateway", "scoring", "verifier"} <= set(deployments)
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True, name
@@ -93,6 +93,20 @@ def test_no_deployment_has_both_an_hpa_and_a_scaled_object(manifests: list[dict[
     keda_targets = [s["spec"]["scaleTargetRef"]["name"] for s in of_kind(manifests, "ScaledObject").values()]
     assert not set(hpa_targets) & set(keda_targets)
     assert len(hpa_targets) == len(set(hpa_targets))
+
+
+def test_the_verifier_scales_on_its_own_cpu(manifests: list[dict[str, Any]]) -> None:
+    hpa = of_kind(manifests, "HorizontalPodAutoscaler")["verifier"]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "verifier",
+    }
+    assert [m["resource"]["name"] for m in hpa["spec"]["metrics"]] == ["cpu"]
+    assert "replicas" not in of_kind(manifests, "Deployment")["verifier"]["spec"], (
+        "the HPA owns the replica count"
+    )
 
 
 def test_only_the_gateway_takes_outside_traffic(manifests: list[dict[str, Any]]) -> None:
