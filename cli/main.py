@@ -55,6 +55,10 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--skip-smtp", action="store_true", help="syntax, DNS and lists only")
     verify.add_argument("--refresh", action="store_true", help="ignore cached verdicts")
     verify.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for every result")
+
+    from cli.data import add_data_parser
+
+    add_data_parser(commands)
     return root
 
 
@@ -68,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         from cli.verify import run_verify
 
         return asyncio.run(run_verify(args))
+    if args.command == "data":
+        from cli.data import run_data
+
+        return asyncio.run(run_data(args))
     from cli.admin import run_admin
 
     return asyncio.run(run_admin(args))

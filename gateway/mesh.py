@@ -5,6 +5,7 @@ from __future__ import annotations
 from grpc_health.v1 import health_pb2_grpc
 
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
+from leadmesh.intent.v1 import intent_service_pb2_grpc as intent_grpc
 from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
 from libs.channels import ChannelPool
 from libs.settings import MeshAddresses
@@ -18,6 +19,7 @@ class Mesh:
         self.channels = ChannelPool(default_timeout)
         self.billing = billing_grpc.BillingServiceStub(self.channels.get(addresses.billing_addr))
         self.scoring = scoring_grpc.ScoringServiceStub(self.channels.get(addresses.scoring_addr))
+        self.intent = intent_grpc.IntentServiceStub(self.channels.get(addresses.intent_addr))
 
     def health(self, service: str) -> health_pb2_grpc.HealthStub:
         return health_pb2_grpc.HealthStub(self.channels.get(self.addresses.of(service)))

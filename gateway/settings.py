@@ -13,4 +13,4 @@ class GatewaySettings(CommonSettings):
     # Default deadline of a call to a service, seconds.
     rpc_timeout: float = Field(default=5.0, gt=0)
     # Services whose health /healthz reports (and requires for a 200).
-    gateway_dependencies: list[str] = ["billing", "scoring"]
+    gateway_dependencies: list[str] = ["billing", "scoring", "intent"]

@@ -8,19 +8,23 @@ import httpx
 
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
+from leadmesh.intent.v1 import intent_service_pb2_grpc as intent_grpc
 from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
 from libs.grpc_server import GrpcServer
+from services.intent.app import IntentServer
 
 
 @dataclass
 class Stack:
-    """The gateway on a loopback port in front of real billing and scoring services."""
+    """The gateway on a loopback port in front of real billing, scoring and intent services."""
 
     http: httpx.AsyncClient
     billing: billing_grpc.BillingServiceStub
     billing_server: GrpcServer
     scoring: scoring_grpc.ScoringServiceStub
     scoring_server: GrpcServer
+    intent: intent_grpc.IntentServiceStub
+    intent_server: IntentServer
 
     async def new_account(self, credits: int = 0) -> tuple[str, str]:
         created = await self.billing.CreateAccount(

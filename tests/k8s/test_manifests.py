@@ -46,7 +46,7 @@ def test_every_resource_is_valid_against_the_kubernetes_schemas(manifests: list[
 
 def test_deployments_are_probed_limited_and_hardened(manifests: list[dict[str, Any]]) -> None:
     deployments = of_kind(manifests, "Deployment")
-    assert {"billing", "gateway", "scoring", "verifier"} <= set(deployments)
+    assert {"billing", "gateway", "providers", "scoring", "verifier", "intent"} <= set(deployments)
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True, name

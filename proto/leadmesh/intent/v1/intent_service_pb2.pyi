@@ -181,6 +181,7 @@ class WebEvent(_message.Message):
     TYPE_FIELD_NUMBER: _builtins.int
     OCCURRED_TIME_FIELD_NUMBER: _builtins.int
     URL_FIELD_NUMBER: _builtins.int
+    OCCURRED_TIME_TEXT_FIELD_NUMBER: _builtins.int
     domain: _builtins.str
     """Company domain, or empty when email is set."""
     email: _builtins.str
@@ -190,8 +191,14 @@ class WebEvent(_message.Message):
     "docs_view".
     """
     url: _builtins.str
+    occurred_time_text: _builtins.str
+    """The time as the client wrote it (RFC 3339), read when occurred_time is unset: the REST API
+    passes it through so that an unparseable time rejects only its own event.
+    """
     @_builtins.property
-    def occurred_time(self) -> _timestamp_pb2.Timestamp: ...
+    def occurred_time(self) -> _timestamp_pb2.Timestamp:
+        """Unset means when the service received the event (unless occurred_time_text is set)."""
+
     def __init__(
         self,
         *,
@@ -200,10 +207,11 @@ class WebEvent(_message.Message):
         type: _builtins.str = ...,
         occurred_time: _timestamp_pb2.Timestamp | None = ...,
         url: _builtins.str = ...,
+        occurred_time_text: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_time", b"occurred_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["domain", b"domain", "email", b"email", "occurred_time", b"occurred_time", "type", b"type", "url", b"url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["domain", b"domain", "email", b"email", "occurred_time", b"occurred_time", "occurred_time_text", b"occurred_time_text", "type", b"type", "url", b"url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -244,17 +252,24 @@ class RejectedEvent(_message.Message):
 
     INDEX_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
     index: _builtins.int
     reason: _builtins.str
+    """Stable snake_case, e.g. "unknown_type", "unparseable_time", "future_time",
+    "missing_domain".
+    """
+    message: _builtins.str
+    """For people: what was wrong with the event."""
     def __init__(
         self,
         *,
         index: _builtins.int = ...,
         reason: _builtins.str = ...,
+        message: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["index", b"index", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["index", b"index", "message", b"message", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

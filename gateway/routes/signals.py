@@ -1,0 +1,106 @@
+"""POST /v1/signals/events: first-party web activity a customer sends from its own site.
+
+Each event names a company (``domain``, or a visitor ``email`` whose domain is used), its
+``type`` and when it happened. The answer says how many were accepted and, for each rejected one,
+its index and why; the intent service decides (the gateway passes the time through as text so
+that an unparseable time rejects only its own event). At most 1,000 events per call. With an
+``Idempotency-Key`` a retried call records nothing twice.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.auth import CurrentCaller
+from leadmesh.intent.v1 import intent_service_pb2 as pb
+
+router = APIRouter(prefix="/v1", tags=["signals"])
+
+
+class WebEvent(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "domain": "acme.com",
+                    "email": "jane@acme.com",
+                    "type": "pricing_page_view",
+                    "occurred_at": "2026-11-20T10:00:00Z",
+                    "url": "https://yoursite.com/pricing",
+                }
+            ]
+        }
+    )
+
+    domain: str | None = Field(default=None, description="Company domain (or give `email`)")
+    email: str | None = Field(
+        default=None, description="Visitor work email; its domain is used without `domain`"
+    )
+    type: str | None = Field(
+        default=None,
+        description="e.g. pricing_page_view, competitor_comparison_view, demo_request, docs_view, "
+        "trial_signup, contact_sales",
+    )
+    occurred_at: str | None = Field(default=None, description="RFC 3339 time; when received if absent")
+    url: str | None = Field(default=None, description="The page, if any")
+
+
+class RecordEventsBody(BaseModel):
+    events: list[WebEvent] = Field(description="At most 1,000 events")
+
+
+class RejectedEvent(BaseModel):
+    index: int = Field(description="Position of the event in `events`, from 0")
+    reason: str = Field(
+        description="unknown_type, unparseable_time, future_time, missing_domain, invalid_domain, "
+        "invalid_email or personal_email"
+    )
+    message: str
+
+
+class RecordEventsResult(BaseModel):
+    accepted: int = Field(description="Events recorded")
+    rejected: list[RejectedEvent]
+
+
+@router.post(
+    "/signals/events",
+    response_model=RecordEventsResult,
+    summary="Record web activity from your own site as intent signals",
+)
+async def record_events(
+    request: Request,
+    body: RecordEventsBody,
+    caller: CurrentCaller,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=128,
+            description="A retry with the same key records nothing twice",
+        ),
+    ] = None,
+) -> RecordEventsResult:
+    answer = await request.app.state.mesh.intent.RecordEvents(
+        pb.RecordEventsRequest(
+            account_id=caller.account_id,
+            request_id=idempotency_key or "",
+            events=[
+                pb.WebEvent(
+                    domain=event.domain or "",
+                    email=event.email or "",
+                    type=event.type or "",
+                    occurred_time_text=event.occurred_at or "",
+                    url=event.url or "",
+                )
+                for event in body.events
+            ],
+        )
+    )
+    return RecordEventsResult(
+        accepted=answer.accepted_count,
+        rejected=[RejectedEvent(index=r.index, reason=r.reason, message=r.message) for r in answer.rejected],
+    )

@@ -1,0 +1,1 @@
+"""The intent service: buying-intent signals per company (hiring, technology, web activity)."""

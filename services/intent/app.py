@@ -1,0 +1,176 @@
+"""Composes intent from a database handle: the signal sources, the gRPC server and, when given a
+broker URL, the weekly refresh (scheduler and worker) in the same process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+from pymongo.asynchronous.database import AsyncDatabase
+
+from leadmesh.intent.v1 import intent_service_pb2_grpc as pb_grpc
+from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
+from libs.channels import ChannelPool
+from libs.grpc_server import GrpcServer
+from libs.mongo import Document, ping, utc_now
+from libs.safe_http import OutboundPolicy, guarded_client
+from services.intent.competitors import CompetitorDirectory
+from services.intent.domain import HalfLives, default_catalog
+from services.intent.event_store import EventStore
+from services.intent.intent_signals import IntentPolicy, IntentSignals
+from services.intent.refresh import RefreshRunner
+from services.intent.repository import IntentRepository
+from services.intent.servicer import IntentServicer
+from services.intent.settings import IntentSettings
+from services.intent.sources.boards import JobBoards
+from services.intent.sources.homepage import HomepageFetcher
+from services.intent.weekly import RefreshBroker
+
+__all__ = ["SERVICE_NAME", "IntentServer", "create_server"]
+
+SERVICE_NAME = "leadmesh.intent.v1.IntentService"
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IntentServer:
+    """The gRPC server and what it owns: the outbound HTTP client, the channel to scoring, the
+    fetches in flight and the broker link. ``start``/``stop`` like :class:`GrpcServer`."""
+
+    grpc: GrpcServer
+    signals: IntentSignals
+    runner: RefreshRunner
+    http: httpx.AsyncClient
+    channels: ChannelPool
+    broker: RefreshBroker | None = None
+    # Seconds start() gives the broker to connect, so that the first health answer is SERVING.
+    broker_wait: float = 5.0
+    port: int = field(default=0, init=False)
+
+    async def start(self) -> int:
+        if self.broker is not None:
+            self.broker.start()
+            if not await self.broker.wait_ready(self.broker_wait):
+                log.warning("broker not connected yet; NOT_SERVING until it is")
+        self.port = await self.grpc.start()
+        return self.port
+
+    async def stop(self) -> None:
+        """NOT_SERVING and drain, then stop consuming, cancel fetches and close the clients."""
+        await self.grpc.stop()
+        if self.broker is not None:
+            await self.broker.stop()
+        await self.runner.close()
+        await self.http.aclose()
+        await self.channels.close()
+
+    async def run(self) -> None:
+        """Serves until SIGTERM or SIGINT."""
+        await self.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+
+# Raw first-party events are kept this much longer than they count.
+EVENT_RETENTION_MARGIN_DAYS = 30
+
+
+def _policy(settings: IntentSettings) -> IntentPolicy:
+    return IntentPolicy(
+        half_lives=HalfLives(
+            hiring=settings.intent_half_life_hiring_days,
+            technology=settings.intent_half_life_technology_days,
+            engagement=settings.intent_half_life_engagement_days,
+        ),
+        engagement_window=timedelta(days=settings.intent_engagement_window_days),
+        event_retention=timedelta(days=settings.intent_engagement_window_days + EVENT_RETENTION_MARGIN_DAYS),
+        competitor_evaluation=timedelta(days=settings.intent_competitor_evaluation_days),
+        retry_failed_after=timedelta(seconds=settings.intent_retry_failed_after),
+        min_refresh_interval=timedelta(seconds=settings.intent_min_refresh_interval),
+        max_events=settings.intent_max_events,
+        max_batch_domains=settings.intent_max_batch_domains,
+    )
+
+
+async def create_server(
+    db: AsyncDatabase[Document], settings: IntentSettings, address: str, *, amqp_url: str | None = None
+) -> IntentServer:
+    """Ensures indexes and returns the (unstarted) server; with ``amqp_url`` it also schedules and
+    consumes the weekly refresh, and is ready only while the broker is connected."""
+    repository = IntentRepository(db)
+    await repository.ensure_indexes()
+    events = EventStore(db)
+    await events.ensure_indexes()
+    http = guarded_client(
+        OutboundPolicy.from_cidrs(settings.intent_allowed_networks),
+        timeout=settings.intent_fetch_timeout,
+        headers={"User-Agent": "leadmesh-intent/1.0 (+https://github.com/leadmesh)"},
+    )
+    catalog = default_catalog()
+    runner = RefreshRunner(
+        repository,
+        JobBoards(
+            http,
+            greenhouse_base_url=settings.intent_greenhouse_base_url,
+            lever_base_url=settings.intent_lever_base_url,
+            overrides=settings.intent_board_overrides,
+            max_bytes=settings.intent_board_max_bytes,
+            timeout=settings.intent_fetch_timeout,
+        ),
+        HomepageFetcher(
+            http,
+            settings.intent_homepage_overrides,
+            settings.intent_homepage_max_bytes,
+            settings.intent_fetch_timeout,
+        ),
+        catalog,
+        settings.intent_fetch_concurrency,
+        utc_now,
+    )
+    channels = ChannelPool(settings.intent_scoring_timeout)
+    competitors = CompetitorDirectory(
+        scoring_grpc.ScoringServiceStub(channels.get(settings.scoring_addr)),
+        settings.intent_scoring_timeout,
+        settings.intent_competitor_cache_seconds,
+    )
+    signals = IntentSignals(repository, events, runner, competitors, catalog, _policy(settings), utc_now)
+    servicer = IntentServicer(signals, settings.intent_first_fetch_wait, settings.intent_refresh_wait)
+    broker = (
+        RefreshBroker(
+            amqp_url,
+            signals,
+            repository,
+            prefetch=settings.intent_worker_prefetch,
+            track_days=settings.intent_track_days,
+            clock=utc_now,
+        )
+        if amqp_url
+        else None
+    )
+    readiness = [lambda: ping(db)]
+    maintenance: list[tuple[float, Callable[[], Awaitable[object]]]] = [
+        (settings.intent_purge_interval, signals.purge_expired)
+    ]
+    if broker is not None:
+        readiness.append(broker.ready)
+        maintenance.append((settings.intent_schedule_interval, broker.schedule))
+    server = GrpcServer(
+        name="intent",
+        address=address,
+        services={SERVICE_NAME: lambda server: pb_grpc.add_IntentServiceServicer_to_server(servicer, server)},
+        readiness=readiness,
+        grace=settings.shutdown_grace,
+        maintenance=maintenance,
+    )
+    return IntentServer(server, signals, runner, http, channels, broker, settings.intent_broker_connect_wait)

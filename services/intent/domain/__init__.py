@@ -1,0 +1,72 @@
+"""Intent's domain: signals and their decay, and how hiring, technology and web activity make them."""
+
+from services.intent.domain.company import CompanyState, FetchStatus, SourceState, due_sources
+from services.intent.domain.engagement import (
+    EVENT_TYPES,
+    AcceptedEvent,
+    EngagementTotal,
+    EventRecord,
+    Rejection,
+    WebEventInput,
+    engagement_signals,
+    total_events,
+    validate_events,
+)
+from services.intent.domain.hiring import HIRING_SIGNALS, JobPosting, hiring_signals
+from services.intent.domain.signals import (
+    FETCHED_SOURCES,
+    Category,
+    CurrentSignal,
+    HalfLives,
+    Signal,
+    Source,
+    count_boost,
+    current_signals,
+    refresh_period,
+)
+from services.intent.domain.technology import (
+    Detection,
+    PageFacts,
+    Sighting,
+    TechnologyCatalog,
+    default_catalog,
+    extract_page,
+    merge_sightings,
+    technology_signals,
+)
+
+__all__ = [
+    "EVENT_TYPES",
+    "FETCHED_SOURCES",
+    "HIRING_SIGNALS",
+    "AcceptedEvent",
+    "Category",
+    "CompanyState",
+    "CurrentSignal",
+    "Detection",
+    "EngagementTotal",
+    "EventRecord",
+    "FetchStatus",
+    "HalfLives",
+    "JobPosting",
+    "PageFacts",
+    "Rejection",
+    "Signal",
+    "Sighting",
+    "Source",
+    "SourceState",
+    "TechnologyCatalog",
+    "WebEventInput",
+    "count_boost",
+    "current_signals",
+    "default_catalog",
+    "due_sources",
+    "engagement_signals",
+    "extract_page",
+    "hiring_signals",
+    "merge_sightings",
+    "refresh_period",
+    "technology_signals",
+    "total_events",
+    "validate_events",
+]

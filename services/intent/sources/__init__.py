@@ -1,0 +1,1 @@
+"""Where intent signals are read from: job boards and company homepages."""

@@ -1,0 +1,1 @@
+"""The providers service: waterfall lookup of people and companies across data providers."""

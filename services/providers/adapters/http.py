@@ -1,0 +1,163 @@
+"""Calling one HTTP provider: the pooled client, the provider's own timeout, concurrency limit,
+retries on 429 (waiting what Retry-After asks), circuit breaker and outbound address guard.
+
+Every failure becomes a ``CallFailed`` with a stable reason (HTTP_500, RATE_LIMITED, TIMEOUT,
+MALFORMED_RESPONSE, CIRCUIT_OPEN, FORBIDDEN_ADDRESS, ...), which the adapters turn into a
+``ProviderFailure`` for the lead: a failing provider never fails the lookup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from services.providers.adapters.resilience import CircuitBreaker, retry_after_seconds
+
+__all__ = ["AddressGuard", "CallFailed", "CallPolicy", "HttpCaller", "NOT_FOUND"]
+
+log = logging.getLogger(__name__)
+
+# The answer of a call that found nothing (a configured "not found" status).
+NOT_FOUND: Any = object()
+
+
+class CallFailed(Exception):
+    def __init__(self, reason: str, timeout: bool = False, circuit_open: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.timeout = timeout
+        self.circuit_open = circuit_open
+
+
+@dataclass(frozen=True)
+class CallPolicy:
+    timeout: float = 5.0
+    concurrency: int = 8
+    max_retries: int = 2
+    max_retry_after: float = 10.0
+    breaker_failures: int = 5
+    breaker_cooldown: float = 30.0
+    not_found_status: frozenset[int] = frozenset({404})
+
+
+@dataclass
+class AddressGuard:
+    """Refuses URLs whose host is, or resolves to, a private, loopback, link-local or otherwise
+    non-public address (a provider URL must not reach into our network), unless allowed."""
+
+    allow_private: bool = False
+    ttl: float = 60.0
+    _checked: dict[str, float] = field(default_factory=dict)
+
+    async def check(self, url: str) -> None:
+        if self.allow_private:
+            return
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.scheme not in ("http", "https") or not host:
+            raise CallFailed("FORBIDDEN_ADDRESS")
+        now = time.monotonic()
+        if self._checked.get(host, 0.0) > now:
+            return
+        try:
+            addresses = [ipaddress.ip_address(host)]
+        except ValueError:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, parts.port or 443, type=socket.SOCK_STREAM
+                )
+            except OSError:
+                raise CallFailed("DNS_FAILURE") from None
+            addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+        if not addresses or any(not address.is_global for address in addresses):
+            raise CallFailed("FORBIDDEN_ADDRESS")
+        self._checked[host] = now + self.ttl
+
+
+class HttpCaller:
+    """The calls of one provider. GET/POST JSON, answer the decoded body or NOT_FOUND."""
+
+    def __init__(self, name: str, client: httpx.AsyncClient, policy: CallPolicy, guard: AddressGuard):
+        self.name = name
+        self.client = client
+        self.policy = policy
+        self.guard = guard
+        self.breaker = CircuitBreaker(policy.breaker_failures, policy.breaker_cooldown)
+        self.gate = asyncio.Semaphore(policy.concurrency)
+
+    async def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Any = None,
+        deadline: float | None = None,
+    ) -> Any:
+        """One request with its retries; ``deadline`` (time.monotonic()) bounds it all."""
+        await self.guard.check(url)
+        async with self.gate:
+            if not self.breaker.allow():
+                raise CallFailed("CIRCUIT_OPEN", circuit_open=True)
+            try:
+                answer = await self._attempts(method, url, params, headers, body, deadline)
+            except CallFailed:
+                self.breaker.failed()
+                raise
+            self.breaker.succeeded()
+            return answer
+
+    async def _attempts(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        body: Any,
+        deadline: float | None,
+    ) -> Any:
+        policy = self.policy
+        for attempt in range(policy.max_retries + 1):
+            remaining = (
+                policy.timeout if deadline is None else min(policy.timeout, deadline - time.monotonic())
+            )
+            if remaining <= 0:
+                raise CallFailed("DEADLINE_EXCEEDED", timeout=True)
+            try:
+                response = await self.client.request(
+                    method, url, params=params, headers=headers, json=body, timeout=remaining
+                )
+            except httpx.TimeoutException:
+                raise CallFailed("TIMEOUT", timeout=True) from None
+            except httpx.HTTPError as error:
+                log.info("provider unreachable", extra={"provider": self.name, "error": type(error).__name__})
+                raise CallFailed("UNREACHABLE") from None
+            status = response.status_code
+            if status == 429 or (status == 503 and "retry-after" in response.headers):
+                wait = retry_after_seconds(response.headers.get("retry-after"))
+                wait = min(0.25 * 2**attempt, 2.0) if wait is None else wait
+                left = float("inf") if deadline is None else deadline - time.monotonic()
+                if attempt == policy.max_retries or wait > policy.max_retry_after or wait >= left:
+                    raise CallFailed("RATE_LIMITED" if status == 429 else "HTTP_503")
+                await asyncio.sleep(wait)
+                continue
+            if status in policy.not_found_status:
+                return NOT_FOUND
+            if status >= 300:
+                raise CallFailed(f"HTTP_{status}")
+            try:
+                return json.loads(response.content)
+            except (ValueError, UnicodeDecodeError):
+                raise CallFailed("MALFORMED_RESPONSE") from None
+        raise CallFailed("RATE_LIMITED")

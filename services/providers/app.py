@@ -1,0 +1,88 @@
+"""Composes the providers service from a database handle and its configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from pymongo.asynchronous.database import AsyncDatabase
+
+from leadmesh.providers.v1 import providers_service_pb2_grpc as pb_grpc
+from libs.grpc_server import GrpcServer
+from libs.mongo import Document, ping
+from services.providers.adapters import build_external
+from services.providers.adapters.directory import DirectoryProvider
+from services.providers.cache import MongoLookupCache
+from services.providers.config import ProvidersConfig
+from services.providers.domain.waterfall import Waterfall, WaterfallPolicy
+from services.providers.lookup import ProviderLookup
+from services.providers.repository import DirectoryRepository
+from services.providers.servicer import ProvidersServicer
+from services.providers.settings import ProvidersSettings
+
+__all__ = ["SERVICE_NAME", "Resources", "create_lookup", "create_server"]
+
+SERVICE_NAME = "leadmesh.providers.v1.ProvidersService"
+
+
+@dataclass
+class Resources:
+    """What the service opened and must close at shutdown: the one pooled HTTP client."""
+
+    http: httpx.AsyncClient
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+async def create_lookup(
+    db: AsyncDatabase[Document], settings: ProvidersSettings, config: ProvidersConfig
+) -> tuple[ProviderLookup, Resources]:
+    """The lookup use cases over ``db`` with the configured providers (indexes ensured)."""
+    repository = DirectoryRepository(db, settings.providers_directory_point_queries)
+    await repository.ensure_indexes()
+    cache = MongoLookupCache(db)
+    await cache.ensure_indexes()
+    limits = httpx.Limits(
+        max_connections=settings.providers_http_max_connections,
+        max_keepalive_connections=settings.providers_http_max_connections,
+    )
+    http = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(10.0), follow_redirects=False)
+    directory = DirectoryProvider(repository, timeout=settings.providers_directory_timeout)
+    providers = [directory, *build_external(config, http, settings.providers_allow_private_urls)]
+    waterfall = Waterfall(
+        cache,
+        WaterfallPolicy(
+            threshold=settings.providers_confidence_threshold,
+            failure_penalty=settings.providers_failure_penalty,
+        ),
+    )
+    lookup = ProviderLookup(
+        providers,
+        config.order,
+        waterfall,
+        repository,
+        max_batch=settings.providers_max_batch,
+    )
+    return lookup, Resources(http)
+
+
+async def create_server(
+    db: AsyncDatabase[Document],
+    settings: ProvidersSettings,
+    address: str,
+    config: ProvidersConfig | None = None,
+) -> tuple[GrpcServer, Resources]:
+    """The (unstarted) server and the resources to close after it stops."""
+    lookup, resources = await create_lookup(db, settings, config or ProvidersConfig())
+    servicer = ProvidersServicer(lookup)
+    server = GrpcServer(
+        name="providers",
+        address=address,
+        services={
+            SERVICE_NAME: lambda server: pb_grpc.add_ProvidersServiceServicer_to_server(servicer, server)
+        },
+        readiness=[lambda: ping(db)],
+        grace=settings.shutdown_grace,
+    )
+    return server, resources

@@ -1,0 +1,262 @@
+"""The providers service's directory collections: the customer's own people and companies.
+
+``providers_people`` and ``providers_companies`` hold normalised records with the matching keys
+(email, LinkedIn URL, name + domain, name + company) indexed. Every read and write is batched:
+a lookup batch is a handful of ``$in`` queries, an import a few bulk writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pymongo import ReplaceOne, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from libs.mongo import Document, IndexSpec, ensure_indexes, utc_now
+from libs.normalize import Seniority
+from services.providers.domain.models import COMPANY_FIELDS, PERSON_FIELDS, Fields
+
+__all__ = [
+    "EMBEDDED_CONTACTS",
+    "POINT_QUERIES",
+    "TOP_CONTACTS",
+    "DirectoryRepository",
+    "company_document",
+    "person_document",
+    "with_top_contacts",
+]
+
+# How many best-fit contacts a company record lists (ids) for company-only lookups, and how many
+# of them it carries whole, so that a company lead costs no second query.
+TOP_CONTACTS = 25
+EMBEDDED_CONTACTS = 5
+# Up to this many keys of one kind are looked up one equality query each (concurrently) rather
+# than with one $in: the embedded store answers an equality from its index but scans the whole
+# collection for an $in. (On MongoDB both use the index; the limit only keeps batches small.)
+POINT_QUERIES = 32
+# Documents per bulk write / insert.
+CHUNK = 5000
+
+
+# What a lookup reads of a person (less to encode and decode than the whole document).
+_LOOKUP_PROJECTION = dict.fromkeys(
+    (*PERSON_FIELDS, "company_domain", "company_name", "name_domain", "name_company", "updated_at"), 1
+)
+
+
+def _id(prefix: str, key: str) -> str:
+    return f"{prefix}_{hashlib.blake2b(key.encode(), digest_size=12).hexdigest()}"
+
+
+def _contact_rank(person: Fields) -> str:
+    """Sorts a company's people most senior first, then by name; unique per person."""
+    seniority = person.get("seniority")
+    rank = Seniority(seniority).rank if seniority else -1
+    last, first = person.get("last_name", "").lower(), person.get("first_name", "").lower()
+    return f"{9 - rank}|{last}|{first}|{person['_id']}"
+
+
+def person_document(
+    person: Fields, company: Fields, source: str, name_key: str, company_key: str
+) -> Document:
+    """A directory person from normalised fields, with its matching keys and deterministic id
+    (re-importing the same person replaces it)."""
+    domain = company.get("domain", "")
+    if person.get("email"):
+        identity = f"email:{person['email']}"
+    elif person.get("linkedin_url"):
+        identity = f"li:{person['linkedin_url']}"
+    else:
+        identity = f"nd:{name_key}|{domain or company_key}"
+    doc: Document = {"_id": _id("pp", identity), "person_key": identity}
+    doc.update({name: person[name] for name in PERSON_FIELDS if person.get(name) not in (None, "")})
+    doc["name_key"] = name_key
+    if company.get("name"):
+        doc["company_name"] = company["name"]
+    if domain:
+        doc["company_domain"] = domain
+    if company_key:
+        doc["company_key"] = company_key
+    if name_key and domain:
+        doc["name_domain"] = f"{name_key}|{domain}"
+    if name_key and company_key:
+        doc["name_company"] = f"{name_key}|{company_key}"
+    doc["contact_rank"] = _contact_rank(doc)
+    doc["source"] = source
+    doc["updated_at"] = utc_now()
+    return doc
+
+
+def company_document(company: Fields, source: str, name_key: str) -> Document:
+    """A directory company keyed by its domain (or by its name when it has none)."""
+    domain = company.get("domain", "")
+    doc: Document = {"_id": domain or f"name:{name_key}"}
+    doc.update({name: company[name] for name in COMPANY_FIELDS if company.get(name) not in (None, "", [])})
+    doc["name_key"] = name_key
+    doc["source"] = source
+    doc["updated_at"] = utc_now()
+    return doc
+
+
+def with_top_contacts(company: Document, people: Iterable[Document]) -> Document:
+    """``company`` with its best-fit contacts among ``people``: ids of the first TOP_CONTACTS
+    (most senior first) and the first EMBEDDED_CONTACTS whole."""
+    ranked = sorted(people, key=lambda person: person["contact_rank"])[:TOP_CONTACTS]
+    company["top_contacts"] = [person["_id"] for person in ranked]
+    company["contacts"] = [
+        {name: person[name] for name in PERSON_FIELDS if name in person}
+        for person in ranked[:EMBEDDED_CONTACTS]
+    ]
+    return company
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class DirectoryRepository:
+    def __init__(self, db: AsyncDatabase[Document], point_queries: int = POINT_QUERIES):
+        self.db = db
+        self.point_queries = point_queries
+        self.people = db["providers_people"]
+        self.companies = db["providers_companies"]
+        self.account_settings = db["providers_account_settings"]
+
+    async def ensure_indexes(self) -> None:
+        await ensure_indexes(self.people, [IndexSpec([("person_key", 1)], unique=True)])
+        await ensure_indexes(self.people, [IndexSpec([("email", 1)])])
+        await ensure_indexes(self.people, [IndexSpec([("linkedin_url", 1)])])
+        await ensure_indexes(self.people, [IndexSpec([("name_domain", 1)])])
+        await ensure_indexes(self.people, [IndexSpec([("name_company", 1)])])
+        await ensure_indexes(self.people, [IndexSpec([("company_domain", 1), ("contact_rank", 1)])])
+        await ensure_indexes(self.people, [IndexSpec([("company_key", 1), ("contact_rank", 1)])])
+        await ensure_indexes(self.companies, [IndexSpec([("domain", 1)])])
+        await ensure_indexes(self.companies, [IndexSpec([("name_key", 1)])])
+        await ensure_indexes(self.companies, [IndexSpec([("linkedin_url", 1)])])
+
+    # writes
+
+    async def insert_people(self, docs: Sequence[Document]) -> None:
+        """Bulk insert into an empty directory (the fastest path: seeding, benchmarks)."""
+        for chunk in _chunks(docs):
+            await self.people.insert_many(list(chunk), ordered=False)
+
+    async def insert_companies(self, docs: Sequence[Document]) -> None:
+        for chunk in _chunks(docs):
+            await self.companies.insert_many(list(chunk), ordered=False)
+
+    async def upsert_people(self, docs: Sequence[Document]) -> None:
+        """Insert or replace people by id (re-importing a file updates what it had loaded)."""
+        for chunk in _chunks(docs):
+            await self.people.bulk_write(
+                [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in chunk], ordered=False
+            )
+
+    async def upsert_companies(self, docs: Sequence[Document]) -> None:
+        """Insert or update companies; their top contacts are kept."""
+        for chunk in _chunks(docs):
+            ops = [
+                UpdateOne(
+                    {"_id": d["_id"]}, {"$set": {k: v for k, v in d.items() if k != "_id"}}, upsert=True
+                )
+                for d in chunk
+            ]
+            await self.companies.bulk_write(ops, ordered=False)
+
+    async def refresh_top_contacts(self, domains: Iterable[str]) -> int:
+        """Recomputes the best-fit contacts of these companies (most senior first) and creates a
+        company record for a domain that has people but none yet. Returns companies touched."""
+        touched = 0
+        for chunk in _chunks(sorted(set(domains)), 2000):
+            members: dict[str, list[Document]] = defaultdict(list)
+            async for doc in self.people.find({"company_domain": {"$in": list(chunk)}}):
+                members[doc["company_domain"]].append(doc)
+            ops = []
+            for domain, people in members.items():
+                best = with_top_contacts({}, people)
+                on_insert: Document = {"domain": domain, "updated_at": utc_now(), "source": "contacts"}
+                names = [p["company_name"] for p in people if p.get("company_name")]
+                if names:
+                    on_insert["name"] = names[0]
+                ops.append(UpdateOne({"_id": domain}, {"$set": best, "$setOnInsert": on_insert}, upsert=True))
+            if ops:
+                await self.companies.bulk_write(ops, ordered=False)
+            touched += len(ops)
+        return touched
+
+    # reads
+
+    async def people_by(self, key: str, values: Iterable[str]) -> list[Document]:
+        """People whose ``key`` (email, linkedin_url, name_domain, name_company, _id) is in
+        ``values``: their fields and matching keys, not the bookkeeping."""
+        return await self._find(self.people, key, values, _LOOKUP_PROJECTION)
+
+    async def companies_by(self, key: str, values: Iterable[str], contacts: bool = True) -> list[Document]:
+        """Companies whose ``key`` (domain, name_key) is in ``values``; without their embedded
+        contacts unless ``contacts``."""
+        return await self._find(self.companies, key, values, None if contacts else {"contacts": 0})
+
+    async def _find(
+        self,
+        collection: AsyncCollection[Document],
+        key: str,
+        values: Iterable[str],
+        projection: Mapping[str, int] | None = None,
+    ) -> list[Document]:
+        wanted = sorted(set(values))
+        if not wanted:
+            return []
+        if len(wanted) <= self.point_queries:
+            found = await asyncio.gather(
+                *(collection.find({key: value}, projection).to_list(None) for value in wanted)
+            )
+            return [doc for docs in found for doc in docs]
+        result: list[Document] = []
+        for chunk in _chunks(wanted, 20000):
+            result += await collection.find({key: {"$in": list(chunk)}}, projection).to_list(None)
+        return result
+
+    async def contacts_page(
+        self,
+        field: str,
+        value: str,
+        after_rank: str | None,
+        limit: int,
+        seniorities: Sequence[str] = (),
+        departments: Sequence[str] = (),
+    ) -> list[Document]:
+        """A company's people (``field`` is company_domain or company_key), most senior first,
+        after ``after_rank``."""
+        query: dict[str, Any] = {field: value}
+        if after_rank:
+            query["contact_rank"] = {"$gt": after_rank}
+        if seniorities:
+            query["seniority"] = {"$in": list(seniorities)}
+        if departments:
+            query["department"] = {"$in": list(departments)}
+        return await self.people.find(query).sort("contact_rank", 1).limit(limit).to_list(None)
+
+    async def counts(self) -> tuple[int, int]:
+        return await self.people.count_documents({}), await self.companies.count_documents({})
+
+    # per-account settings
+
+    async def provider_order(self, account_id: str) -> list[str]:
+        """The waterfall order an account chose, or [] for the configured one."""
+        if not account_id:
+            return []
+        doc = await self.account_settings.find_one({"_id": account_id}, {"provider_order": 1})
+        return list(doc.get("provider_order") or []) if doc else []
+
+    async def set_provider_order(self, account_id: str, order: Sequence[str]) -> None:
+        await self.account_settings.replace_one(
+            {"_id": account_id},
+            {"_id": account_id, "provider_order": list(order), "update_time": utc_now()},
+            upsert=True,
+        )

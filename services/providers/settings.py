@@ -1,0 +1,33 @@
+"""The providers service's settings (``LEADMESH_`` environment)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from libs.settings import CommonSettings
+
+__all__ = ["ProvidersSettings"]
+
+
+class ProvidersSettings(CommonSettings):
+    # The external providers and the waterfall order: a JSON or TOML file
+    # (LEADMESH_PROVIDERS_CONFIG) or the same document inline (LEADMESH_PROVIDERS_JSON).
+    providers_config: Path | None = None
+    providers_json: str | None = None
+    # A match, and a field, count only at or above this confidence.
+    providers_confidence_threshold: float = Field(default=0.8, gt=0, le=1)
+    # Each provider that failed for a lead multiplies its confidence by this.
+    providers_failure_penalty: float = Field(default=0.9, gt=0, le=1)
+    # Seconds the directory may take for one batch.
+    providers_directory_timeout: float = Field(default=20.0, gt=0)
+    providers_max_batch: int = Field(default=20000, ge=1)
+    # Key sets up to this size are looked up with one equality query per key instead of one $in
+    # (the embedded store scans a collection for an $in; see repository.POINT_QUERIES).
+    providers_directory_point_queries: int = Field(default=32, ge=0)
+    # Outbound provider URLs that resolve to private or loopback addresses are refused unless
+    # this is set (tests with loopback vendors).
+    providers_allow_private_urls: bool = False
+    # The one pooled HTTP client's connection limit, shared by every HTTP provider.
+    providers_http_max_connections: int = Field(default=100, ge=1)
