@@ -1,5 +1,5 @@
-"""Disposable domains (the ``disposable-email-domains`` package), role accounts and free mail
-providers (lists kept in ``data/``), each loaded once."""
+"""Disposable domains (the ``disposable-email-domains`` package), role accounts (a list kept in
+``data/``) and free mail providers (the list of ``libs.normalize``), each loaded once."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from functools import cache
 from importlib import resources
 
 from disposable_email_domains import blocklist
+
+from libs.normalize import is_free_email_domain
 
 __all__ = ["AddressLists", "address_lists"]
 
@@ -36,14 +38,13 @@ def _parents(domain: str) -> list[str]:
 class AddressLists:
     disposable_domains: frozenset[str]
     role_accounts: frozenset[str]
-    free_providers: frozenset[str]
 
     def is_disposable(self, domain: str) -> bool:
         """The domain or one of its parents is a known disposable-mail domain."""
         return any(candidate in self.disposable_domains for candidate in _parents(domain))
 
     def is_free_provider(self, domain: str) -> bool:
-        return domain.lower() in self.free_providers
+        return is_free_email_domain(domain)
 
     def is_role_account(self, local_part: str) -> bool:
         return _role_key(local_part) in self.role_accounts
@@ -54,5 +55,4 @@ def address_lists() -> AddressLists:
     return AddressLists(
         disposable_domains=frozenset(blocklist),
         role_accounts=frozenset(_role_key(entry) for entry in _read("role_accounts.txt")),
-        free_providers=_read("free_providers.txt"),
     )
