@@ -8,7 +8,6 @@ with 409 ``ICP_VERSION_CONFLICT`` unless that is still the current version.
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -17,76 +16,17 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from gateway.auth import CurrentCaller
 from gateway.errors import ApiError
-from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.scoring.v1 import scoring_service_pb2 as pb
+from libs.vocabulary import CompanySize, Department, Seniority, to_proto
+from libs.vocabulary import RevenueRange as Revenue
 
 router = APIRouter(prefix="/v1", tags=["icp"])
 
 
-class Seniority(enum.StrEnum):
-    ENTRY = "entry"
-    SENIOR = "senior"
-    MANAGER = "manager"
-    DIRECTOR = "director"
-    VP = "vp"
-    C_LEVEL = "c_level"
-    OWNER = "owner"
-    PARTNER = "partner"
-
-
-class Department(enum.StrEnum):
-    SALES = "sales"
-    MARKETING = "marketing"
-    REVENUE_OPERATIONS = "revenue_operations"
-    ENGINEERING = "engineering"
-    PRODUCT = "product"
-    FINANCE = "finance"
-    HR = "hr"
-    OPERATIONS = "operations"
-    IT = "it"
-    LEGAL = "legal"
-    CUSTOMER_SUCCESS = "customer_success"
-    EXECUTIVE = "executive"
-
-
-class CompanySize(enum.StrEnum):
-    S_1_10 = "1-10"
-    S_11_50 = "11-50"
-    S_51_200 = "51-200"
-    S_201_500 = "201-500"
-    S_501_1000 = "501-1000"
-    S_1001_5000 = "1001-5000"
-    S_5001_10000 = "5001-10000"
-    S_10001_PLUS = "10001+"
-
-
-class Revenue(enum.StrEnum):
-    R_0_1M = "$0-$1M"
-    R_1M_10M = "$1M-$10M"
-    R_10M_25M = "$10M-$25M"
-    R_25M_50M = "$25M-$50M"
-    R_50M_100M = "$50M-$100M"
-    R_100M_250M = "$100M-$250M"
-    R_250M_500M = "$250M-$500M"
-    R_500M_1B = "$500M-$1B"
-    R_1B_PLUS = "$1B+"
-
-
-def _numbers(public: type[enum.StrEnum], proto: Any, prefix: str, strip: str = "") -> dict[Any, int]:
-    """Public name -> proto enum number, matched by member name (C_LEVEL -> SENIORITY_C_LEVEL)."""
-    return {member: proto.Value(prefix + member.name.removeprefix(strip)) for member in public}
-
-
-_TO_PROTO: dict[Any, int] = {
-    **_numbers(Seniority, common.Seniority, "SENIORITY_"),
-    **_numbers(Department, common.Department, "DEPARTMENT_"),
-    **_numbers(CompanySize, common.CompanySize, "COMPANY_SIZE_", "S_"),
-    **_numbers(Revenue, common.RevenueRange, "REVENUE_RANGE_", "R_"),
-}
-_SENIORITIES = {number: member for member, number in _TO_PROTO.items() if isinstance(member, Seniority)}
-_DEPARTMENTS = {number: member for member, number in _TO_PROTO.items() if isinstance(member, Department)}
-_SIZES = {number: member for member, number in _TO_PROTO.items() if isinstance(member, CompanySize)}
-_REVENUES = {number: member for member, number in _TO_PROTO.items() if isinstance(member, Revenue)}
+_SENIORITIES = {to_proto(member): member for member in Seniority}
+_DEPARTMENTS = {to_proto(member): member for member in Department}
+_SIZES = {to_proto(member): member for member in CompanySize}
+_REVENUES = {to_proto(member): member for member in Revenue}
 
 
 def _lower(value: object) -> object:
@@ -184,7 +124,7 @@ class IcpProfileVersions(BaseModel):
 
 def _to_proto(body: IcpProfileIn) -> pb.IcpProfile:
     def numbers(values: list[Any]) -> list[Any]:
-        return [_TO_PROTO[value] for value in values]
+        return [to_proto(value) for value in values]
 
     def keywords(criterion: KeywordCriterion) -> pb.KeywordCriterion:
         return pb.KeywordCriterion(values=criterion.values, weight=criterion.weight)

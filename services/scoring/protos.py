@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.scoring.v1 import scoring_service_pb2 as pb
+from libs.vocabulary import to_proto
 from services.scoring.domain import (
     CompanySize,
     Criterion,
@@ -37,17 +38,18 @@ __all__ = [
 ]
 
 E = TypeVar("E", bound=enum.Enum)
+V = TypeVar("V", bound=enum.StrEnum)
 
 
-def _table(domain: type[E], proto: Any, prefix: str, strip: str = "") -> dict[int, E]:
-    """Proto enum number -> domain member, matched by name (SENIORITY_C_LEVEL -> C_LEVEL)."""
-    return {proto.Value(prefix + member.name.removeprefix(strip)): member for member in domain}
+def _table(domain: type[V]) -> dict[int, V]:
+    """Proto enum number -> domain member."""
+    return {to_proto(member): member for member in domain}
 
 
-SENIORITY = _table(Seniority, common.Seniority, "SENIORITY_")
-DEPARTMENT = _table(Department, common.Department, "DEPARTMENT_")
-COMPANY_SIZE = _table(CompanySize, common.CompanySize, "COMPANY_SIZE_", "S_")
-REVENUE = _table(RevenueRange, common.RevenueRange, "REVENUE_RANGE_", "R_")
+SENIORITY = _table(Seniority)
+DEPARTMENT = _table(Department)
+COMPANY_SIZE = _table(CompanySize)
+REVENUE = _table(RevenueRange)
 INTENT_CATEGORY = {
     common.INTENT_CATEGORY_HIRING: IntentCategory.HIRING,
     common.INTENT_CATEGORY_TECHNOLOGY: IntentCategory.TECHNOLOGY,
