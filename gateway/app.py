@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from gateway.errors import install_error_handlers
 from gateway.mesh import Mesh
 from gateway.middleware import RequestIdMiddleware
-from gateway.routes import credits, health, icp, signals
+from gateway.routes import credits, enrich, health, icp, signals
 from gateway.settings import GatewaySettings
 
 __all__ = ["create_app"]
@@ -49,4 +49,5 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(credits.router)
     app.include_router(icp.router)
     app.include_router(signals.router)
+    app.include_router(enrich.router)
     return app

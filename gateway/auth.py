@@ -1,7 +1,15 @@
-"""Bearer API-key authentication through the billing service."""
+"""Bearer API-key authentication through the billing service.
+
+Successful answers are cached in-process for ``AUTH_CACHE_TTL`` seconds (keyed by the SHA-256 of
+the key, at most ``AUTH_CACHE_SIZE`` entries, least recently used dropped first), so a revoked key
+keeps working for up to that long on a gateway that saw it recently. Failures are never cached.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -16,6 +24,8 @@ from libs.errors import error_from_rpc
 __all__ = ["Caller", "CurrentCaller"]
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+AUTH_CACHE_TTL = 5.0
+AUTH_CACHE_SIZE = 10_000
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer lm_live_...`")
 
 
@@ -36,7 +46,17 @@ async def authenticate(
         )
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise ApiError(401, "the Authorization header must be `Bearer <key>`", "API_KEY_INVALID", _CHALLENGE)
-    mesh = request.app.state.mesh
+    state = request.app.state
+    cache: OrderedDict[str, tuple[float, Caller]] | None = getattr(state, "auth_cache", None)
+    if cache is None:
+        cache = state.auth_cache = OrderedDict()
+    digest = hashlib.sha256(credentials.credentials.encode()).hexdigest()
+    now = time.monotonic()
+    hit = cache.get(digest)
+    if hit is not None and hit[0] > now:
+        cache.move_to_end(digest)
+        return hit[1]
+    mesh = state.mesh
     try:
         response = await mesh.billing.Authenticate(
             billing_pb.AuthenticateRequest(api_key=credentials.credentials)
@@ -46,11 +66,16 @@ async def authenticate(
             error = error_from_rpc(exc)
             raise ApiError(401, error.message, error.reason, _CHALLENGE) from None
         raise
-    return Caller(
+    caller = Caller(
         account_id=response.account_id,
         key_prefix=response.api_key.prefix,
         test_mode=response.api_key.mode == billing_pb.API_KEY_MODE_TEST,
     )
+    cache[digest] = (now + AUTH_CACHE_TTL, caller)
+    cache.move_to_end(digest)
+    while len(cache) > AUTH_CACHE_SIZE:
+        cache.popitem(last=False)
+    return caller
 
 
 CurrentCaller = Annotated[Caller, Depends(authenticate)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from grpc_health.v1 import health_pb2_grpc
 
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
+from leadmesh.enrichment.v1 import enrichment_service_pb2_grpc as enrichment_grpc
 from leadmesh.intent.v1 import intent_service_pb2_grpc as intent_grpc
 from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
 from libs.channels import ChannelPool
@@ -20,6 +21,7 @@ class Mesh:
         self.billing = billing_grpc.BillingServiceStub(self.channels.get(addresses.billing_addr))
         self.scoring = scoring_grpc.ScoringServiceStub(self.channels.get(addresses.scoring_addr))
         self.intent = intent_grpc.IntentServiceStub(self.channels.get(addresses.intent_addr))
+        self.enrichment = enrichment_grpc.EnrichmentServiceStub(self.channels.get(addresses.enrichment_addr))
 
     def health(self, service: str) -> health_pb2_grpc.HealthStub:
         return health_pb2_grpc.HealthStub(self.channels.get(self.addresses.of(service)))

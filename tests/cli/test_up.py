@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.auth import AUTH_CACHE_TTL
 from libs.embedded_store import free_port
 
 LEADMESH = [sys.executable, "-m", "cli.main"]
@@ -104,7 +105,13 @@ def test_up_serves_the_api_and_admin_commands_reach_it(
     assert str(second["api_key"]).startswith("lm_test_")
     revoked = admin(admin_env, tmp_path, "keys", "revoke", key[:16])
     assert revoked["revoked"] is True
-    after = httpx.get(f"{gateway}/v1/credits", headers={"Authorization": f"Bearer {key}"})
+    # The gateway caches a successful authentication for AUTH_CACHE_TTL seconds.
+    deadline = time.monotonic() + AUTH_CACHE_TTL + 5
+    while (
+        after := httpx.get(f"{gateway}/v1/credits", headers={"Authorization": f"Bearer {key}"})
+    ).status_code == 200:
+        assert time.monotonic() < deadline, "a revoked key still works after the auth cache expired"
+        time.sleep(0.25)
     assert after.json()["error"]["code"] == "API_KEY_REVOKED"
 
     process.send_signal(signal.SIGTERM)

@@ -259,16 +259,24 @@ class EnrichLeadResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     RECORD_FIELD_NUMBER: _builtins.int
+    CREDITS_REMAINING_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    credits_remaining: _builtins.int
+    """The account's balance after this request (after the charge, if any)."""
+    replayed: _builtins.bool
+    """True when the request id had already been answered: this is the first answer again."""
     @_builtins.property
     def record(self) -> Global___EnrichmentRecord: ...
     def __init__(
         self,
         *,
         record: Global___EnrichmentRecord | None = ...,
+        credits_remaining: _builtins.int = ...,
+        replayed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credits_remaining", b"credits_remaining", "record", b"record", "replayed", b"replayed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

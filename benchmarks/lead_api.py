@@ -1,0 +1,359 @@
+"""The public single-lead API end to end: POST /v1/enrich/lead through the whole mesh.
+
+    .venv/bin/python benchmarks/lead_api.py [--people 3000] [--requests 3000] [--latency-requests 600]
+
+Starts its own embedded store, bulk-inserts the deterministic demo directory, serves every
+company's mail from one loopback SMTP server (loopback DNS) and their homepages/job boards from a
+loopback web server, then starts `python -m services.{billing,providers,verifier,scoring,intent,
+enrichment}` and `python -m gateway` as separate processes. It sends sustained POST /v1/enrich/lead
+(emails of directory people, a few unknown; each request a new lead charge) with 32 concurrent
+clients (throughput) and 4 (latency), after a warm-up pass over every company (first intent fetch,
+verifier domain cache). Last, the same pipeline code (services.enrichment.pipeline) runs in this
+process with each service's servicer called directly (no HTTP, no gRPC, no auth), over the same
+store: the ratio is the cost of the mesh. Intent runs without a broker (the weekly refresh is not on
+this path). Goals on 2 cores: 300 leads/s at 32 clients, p99 < 50 ms at 4, overhead < 2x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "proto"))
+
+import grpc  # noqa: E402
+import httpx  # noqa: E402
+from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+
+from leadmesh.billing.v1 import billing_service_pb2 as billing_pb  # noqa: E402
+from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc  # noqa: E402
+from leadmesh.common.v1 import common_pb2 as common  # noqa: E402
+from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb  # noqa: E402
+from libs.embedded_store import EmbeddedStore, free_port  # noqa: E402
+from libs.ids import new_id  # noqa: E402
+from libs.mongo import connect  # noqa: E402
+from services.providers.demo import DemoDirectory, demo_directory  # noqa: E402
+from services.providers.repository import DirectoryRepository  # noqa: E402
+from tests.services.intent.web import SITE, Page, Web  # noqa: E402
+from tests.services.verifier.mailservers import KnownMailboxes, LoopbackDns, MailFarm  # noqa: E402
+
+SERVICES = ("billing", "providers", "verifier", "scoring", "intent", "enrichment")
+SERVICE_NAMES = {
+    "billing": "leadmesh.billing.v1.BillingService",
+    "providers": "leadmesh.providers.v1.ProvidersService",
+    "verifier": "leadmesh.verifier.v1.VerifierService",
+    "scoring": "leadmesh.scoring.v1.ScoringService",
+    "intent": "leadmesh.intent.v1.IntentService",
+    "enrichment": "leadmesh.enrichment.v1.EnrichmentService",
+}
+
+
+def say(text: str) -> None:
+    print(text, flush=True)  # noqa: T201
+
+
+async def seed(uri: str, people: int) -> DemoDirectory:
+    directory = demo_directory(seed=11, companies=max(1, people // 10), people=people)
+    client = connect(uri, app_name="bench", operation_timeout_ms=600_000)
+    try:
+        repository = DirectoryRepository(client["leadmesh"])
+        await repository.ensure_indexes()
+        await repository.insert_companies(directory.companies)
+        await repository.insert_people(directory.people)
+    finally:
+        await client.close()
+    return directory
+
+
+async def wait_serving(address: str, service: str) -> None:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        for _ in range(600):
+            try:
+                reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{service} did not start")
+
+
+async def measure(
+    label: str, total: int, clients: int, call: Callable[[int], Awaitable[object]]
+) -> tuple[float, float, float]:
+    latencies: list[float] = []
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        for n in counter:
+            began = time.perf_counter()
+            await call(n)
+            latencies.append(time.perf_counter() - began)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    elapsed = time.perf_counter() - began
+    cuts = statistics.quantiles(latencies, n=100)
+    rate, p50, p99 = total / elapsed, cuts[49] * 1000, cuts[98] * 1000
+    say(f"{label:38} {rate:7.0f} leads/s   p50 {p50:7.1f} ms   p99 {p99:7.1f} ms")
+    return rate, p50, p99
+
+
+class _Context:
+    """What the servicers read of a gRPC context in-process: the time left."""
+
+    def time_remaining(self) -> float:
+        return 8.0
+
+
+# Seconds spent in each service method in-process: where the time goes.
+SPENT: dict[str, list[float]] = {}
+
+
+class _InProcess:
+    """A stub whose methods call a servicer directly (the servicer's own proto in, proto out)."""
+
+    def __init__(self, servicer: Any):
+        self.servicer = servicer
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self.servicer, name)
+        spent = SPENT.setdefault(f"{type(self.servicer).__name__}.{name}", [])
+
+        if name == "VerifyBatch":
+
+            async def stream(request: Any, timeout: float | None = None) -> AsyncIterator[Any]:
+                began = time.perf_counter()
+                async for item in method(request, _Context()):
+                    yield item
+                spent.append(time.perf_counter() - began)
+
+            return stream
+
+        async def call(request: Any, timeout: float | None = None) -> Any:
+            began = time.perf_counter()
+            try:
+                return await method(request, _Context())
+            finally:
+                spent.append(time.perf_counter() - began)
+
+        return call
+
+
+async def in_process(uri: str, env: dict[str, str]) -> AsyncIterator[Any]:
+    """The enrichment pipeline over in-process servicers of every service (same store)."""
+    from services.billing.accounts import AccountDirectory
+    from services.billing.ledger import CreditLedger
+    from services.billing.repository import BillingRepository
+    from services.billing.servicer import BillingServicer
+    from services.enrichment.pipeline import Downstream, Pipeline
+    from services.enrichment.repository import RecordRepository
+    from services.enrichment.settings import EnrichmentSettings
+    from services.intent.app import create_server as create_intent
+    from services.intent.servicer import IntentServicer
+    from services.intent.settings import IntentSettings
+    from services.providers.app import create_lookup
+    from services.providers.config import ProvidersConfig
+    from services.providers.servicer import ProvidersServicer
+    from services.providers.settings import ProvidersSettings
+    from services.scoring.profiles import IcpProfiles
+    from services.scoring.repository import ScoringRepository
+    from services.scoring.servicer import ScoringServicer
+    from services.verifier.app import build_verifier
+    from services.verifier.servicer import VerifierServicer
+    from services.verifier.settings import VerifierSettings
+
+    os.environ.update({k: v for k, v in env.items() if k.startswith("LEADMESH_")})
+    client = connect(uri, app_name="bench-inproc")
+    db = client["leadmesh"]
+    billing_repo = BillingRepository(db)
+    ledger = CreditLedger(billing_repo, 0)
+    lookup, resources = await create_lookup(db, ProvidersSettings(), ProvidersConfig())
+    verifier = await build_verifier(db, VerifierSettings())
+    intent = await create_intent(db, IntentSettings(), "127.0.0.1:0")
+    scoring_repo = ScoringRepository(db)
+    downstream = Downstream(
+        providers=_InProcess(ProvidersServicer(lookup)),  # type: ignore[arg-type]
+        verifier=_InProcess(VerifierServicer(verifier, 50_000)),  # type: ignore[arg-type]
+        intent=_InProcess(IntentServicer(intent.signals, 2.0, 2.0)),  # type: ignore[arg-type]
+        scoring=_InProcess(ScoringServicer(IcpProfiles(scoring_repo), 100_000, 1_000)),  # type: ignore[arg-type]
+        billing=_InProcess(BillingServicer(AccountDirectory(billing_repo, ledger), ledger)),  # type: ignore[arg-type]
+    )
+    pipeline = Pipeline(downstream, RecordRepository(db), EnrichmentSettings())
+    try:
+        yield pipeline
+    finally:
+        await resources.close()
+        await intent.http.aclose()
+        await intent.channels.close()
+        await client.close()
+
+
+async def run(args: argparse.Namespace) -> None:
+    mailboxes = KnownMailboxes(exists=lambda address: True)
+    farm = await MailFarm({"mx": mailboxes}).start()
+    web = Web()
+    await web.start()
+    web.pages["/site/"] = Page.html(
+        "<html><head><script src='https://js.hs-scripts.com/1.js'></script></head></html>"
+    )
+    procs: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedStore(Path(tmp), free_port()) as store:
+        began = time.perf_counter()
+        directory = await seed(store.uri, args.people)
+        domains = sorted({str(c["domain"]) for c in directory.companies})
+        records: dict[str, dict[str, list[str]]] = {"mx.lmtest": {"A": [farm.addresses["mx"]]}}
+        records.update({domain: {"MX": ["10 mx.lmtest."]} for domain in domains})
+        dns = await LoopbackDns(records).start()
+        say(
+            f"directory: {len(directory.people)} people, {len(domains)} companies "
+            f"({time.perf_counter() - began:.1f}s)"
+        )
+        addresses = {name: f"127.0.0.1:{free_port()}" for name in (*SERVICES, "gateway")}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(Path.cwd()), str(Path.cwd() / "proto")]),
+            "LEADMESH_MONGODB_URI": store.uri,
+            "LEADMESH_LOG_LEVEL": "WARNING",
+            "LEADMESH_DNS_NAMESERVERS": dns.nameserver,
+            "LEADMESH_VERIFIER_SMTP_PORT": str(farm.port),
+            "LEADMESH_VERIFIER_ALLOW_PRIVATE_MX": "true",
+            "LEADMESH_VERIFIER_MX_RATE": "100000",
+            "LEADMESH_VERIFIER_HELO_NAME": "bench.lmtest",
+            "LEADMESH_VERIFIER_MAIL_FROM": "probe@bench.lmtest",
+            "LEADMESH_INTENT_HOMEPAGE_OVERRIDES": json.dumps({d: web.url("/site/") for d in domains}),
+            "LEADMESH_INTENT_GREENHOUSE_BASE_URL": web.url("/greenhouse"),
+            "LEADMESH_INTENT_LEVER_BASE_URL": web.url("/lever"),
+            "LEADMESH_INTENT_ALLOWED_NETWORKS": json.dumps([f"{SITE}/32"]),
+            "LEADMESH_ENRICH_RATE_PER_SECOND": "1000000",
+            "LEADMESH_ENRICH_RATE_BURST": "1000000",
+            "LEADMESH_FREE_TIER_MONTHLY_CREDITS": "0",
+            **{f"LEADMESH_{name.upper()}_ADDR": address for name, address in addresses.items()},
+        }
+        try:
+            for name in SERVICES:
+                procs.append(subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env))
+                await wait_serving(addresses[name], SERVICE_NAMES[name])
+            procs.append(subprocess.Popen([sys.executable, "-m", "gateway"], env=env))
+            await measure_api(args, directory, addresses, env, store.uri)
+        finally:
+            for proc in reversed(procs):
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=30)
+            await dns.stop()
+            await web.stop()
+            await farm.stop()
+
+
+async def measure_api(
+    args: argparse.Namespace,
+    directory: DemoDirectory,
+    addresses: dict[str, str],
+    env: dict[str, str],
+    uri: str,
+) -> None:
+    async with grpc.aio.insecure_channel(addresses["billing"]) as channel:
+        created = await billing_grpc.BillingServiceStub(channel).CreateAccount(
+            billing_pb.CreateAccountRequest(name="bench", initial_credits=10_000_000, create_api_key=True)
+        )
+    account, key = created.account.account_id, created.api_key_secret
+    rng = random.Random(5)
+    emails = [str(p["email"]) for p in directory.people if p.get("email")]
+    by_domain = {}
+    for email in emails:
+        by_domain.setdefault(email.rpartition("@")[2], email)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(
+        base_url=f"http://{addresses['gateway']}",
+        headers={"Authorization": f"Bearer {key}"},
+        limits=limits,
+        timeout=30.0,
+    ) as http:
+        for _ in range(300):
+            try:
+                if (await http.get("/healthz")).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+        statuses: dict[str, int] = {}
+
+        async def post(n: int) -> None:
+            email = rng.choice(emails) if n % 50 else f"nobody{n}@unknown-corp.example"
+            response = await http.post("/v1/enrich/lead", json={"email": email})
+            body = response.json()
+            label = body.get("status") or body.get("error", {}).get("code", str(response.status_code))
+            if body.get("meta", {}).get("degraded"):
+                label += "+degraded"
+            statuses[label] = statuses.get(label, 0) + 1
+
+        warm = list(by_domain.values())
+        began = time.perf_counter()
+        await measure(
+            "warm-up (every company once), 32 clients", len(warm), 32, lambda n: post_email(http, warm[n])
+        )
+        say(f"  warm-up took {time.perf_counter() - began:.1f}s")
+        await measure("POST /v1/enrich/lead, 32 clients", args.requests, 32, post)
+        await measure("POST /v1/enrich/lead, 4 clients", args.latency_requests, 4, post)
+        say(f"  answers: {dict(sorted(statuses.items()))}")
+    gen = in_process(uri, env)
+    pipeline = await gen.__anext__()
+    try:
+        options = pb.EnrichOptions()
+
+        async def direct(n: int) -> None:
+            email = rng.choice(emails) if n % 50 else f"nobody{n}@unknown-corp.example"
+            await pipeline.enrich_lead(
+                account, new_id("inproc"), common.LeadInput(email=email), options, _Context()
+            )
+
+        await measure("in-process pipeline, 32 concurrent", args.requests, 32, direct)
+        SPENT.clear()
+        total: list[float] = []
+
+        async def timed(n: int) -> None:
+            began = time.perf_counter()
+            await direct(n)
+            total.append(time.perf_counter() - began)
+
+        await measure("in-process pipeline, 4 concurrent", args.latency_requests, 4, timed)
+        say(
+            "  where the time goes at 4 concurrent "
+            f"(mean per request {statistics.mean(total) * 1000:.1f} ms):"
+        )
+        for name, spent in sorted(SPENT.items(), key=lambda item: -sum(item[1])):
+            say(f"    {name:36} {len(spent):5} calls   mean {statistics.mean(spent) * 1000:6.1f} ms")
+    finally:
+        await gen.aclose()
+
+
+async def post_email(http: httpx.AsyncClient, email: str) -> None:
+    await http.post("/v1/enrich/lead", json={"email": email})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--people", type=int, default=3000)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--latency-requests", type=int, default=600)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Composes enrichment from a database handle: the stubs of the services it calls, the pipeline
+and the gRPC server around it."""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
+from leadmesh.enrichment.v1 import enrichment_service_pb2_grpc as pb_grpc
+from leadmesh.intent.v1 import intent_service_pb2_grpc as intent_grpc
+from leadmesh.providers.v1 import providers_service_pb2_grpc as providers_grpc
+from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
+from leadmesh.verifier.v1 import verifier_service_pb2_grpc as verifier_grpc
+from libs.channels import ChannelPool
+from libs.grpc_server import GrpcServer
+from libs.mongo import Document, ping
+from services.enrichment.pipeline import Downstream, Pipeline
+from services.enrichment.repository import RecordRepository
+from services.enrichment.servicer import EnrichmentServicer
+from services.enrichment.settings import EnrichmentSettings
+
+__all__ = ["SERVICE_NAME", "create_server"]
+
+SERVICE_NAME = "leadmesh.enrichment.v1.EnrichmentService"
+
+
+def downstream(channels: ChannelPool, settings: EnrichmentSettings) -> Downstream:
+    return Downstream(
+        providers=providers_grpc.ProvidersServiceStub(channels.get(settings.providers_addr)),
+        verifier=verifier_grpc.VerifierServiceStub(channels.get(settings.verifier_addr)),
+        intent=intent_grpc.IntentServiceStub(channels.get(settings.intent_addr)),
+        scoring=scoring_grpc.ScoringServiceStub(channels.get(settings.scoring_addr)),
+        billing=billing_grpc.BillingServiceStub(channels.get(settings.billing_addr)),
+    )
+
+
+async def create_server(
+    db: AsyncDatabase[Document], settings: EnrichmentSettings, address: str
+) -> tuple[GrpcServer, ChannelPool]:
+    """The (unstarted) server and the channel pool to close after it stops. Readiness follows the
+    store only: the services it calls degrade answers, they do not make it unready."""
+    repository = RecordRepository(db)
+    await repository.ensure_indexes()
+    channels = ChannelPool(settings.enrichment_providers_timeout)
+    pipeline = Pipeline(downstream(channels, settings), repository, settings)
+    servicer = EnrichmentServicer(pipeline, settings.enrichment_max_batch)
+    server = GrpcServer(
+        name="enrichment",
+        address=address,
+        services={
+            SERVICE_NAME: lambda server: pb_grpc.add_EnrichmentServiceServicer_to_server(servicer, server)
+        },
+        readiness=[lambda: ping(db)],
+        grace=settings.shutdown_grace,
+    )
+    return server, channels

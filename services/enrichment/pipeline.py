@@ -1,0 +1,383 @@
+"""The pipeline over the mesh: providers lookup -> (verification || intent) -> ICP scoring ->
+charge -> stored record. One batch call per downstream service, whether for one lead or many.
+
+Verifier, intent and scoring failures degrade the answer (unknown email status, no signals, no
+score) and are listed in ``meta.degradations``; a providers or billing failure fails the call,
+nothing stored, so that a retry with the same request id can still succeed and is charged once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import grpc
+
+from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
+from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
+from leadmesh.common.v1 import common_pb2 as common
+from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb
+from leadmesh.intent.v1 import intent_service_pb2 as intent_pb
+from leadmesh.intent.v1 import intent_service_pb2_grpc as intent_grpc
+from leadmesh.providers.v1 import providers_service_pb2 as providers_pb
+from leadmesh.providers.v1 import providers_service_pb2_grpc as providers_grpc
+from leadmesh.scoring.v1 import scoring_service_pb2 as scoring_pb
+from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
+from leadmesh.verifier.v1 import verifier_service_pb2 as verifier_pb
+from leadmesh.verifier.v1 import verifier_service_pb2_grpc as verifier_grpc
+from libs.errors import Conflict, FailedPrecondition, Unavailable, error_from_rpc
+from libs.ids import new_id
+from services.enrichment.assembly import Stages, Subject, build_record
+from services.enrichment.domain import (
+    DEFAULT_CONTACTS,
+    MAX_CONTACTS,
+    Degradation,
+    charge_key,
+    cost,
+    fingerprint,
+    is_company_only,
+)
+from services.enrichment.repository import RecordRepository
+from services.enrichment.settings import EnrichmentSettings
+
+__all__ = ["Downstream", "EnrichedOne", "Pipeline"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Context = Any
+# What an empty ``fields`` option means (1 credit).
+DEFAULT_FIELDS = [
+    common.FIELD_GROUP_PERSON,
+    common.FIELD_GROUP_COMPANY,
+    common.FIELD_GROUP_EMAIL,
+    common.FIELD_GROUP_LINKEDIN,
+]
+
+
+@dataclass
+class Downstream:
+    providers: providers_grpc.ProvidersServiceStub
+    verifier: verifier_grpc.VerifierServiceStub
+    intent: intent_grpc.IntentServiceStub
+    scoring: scoring_grpc.ScoringServiceStub
+    billing: billing_grpc.BillingServiceStub
+
+
+@dataclass
+class EnrichedOne:
+    record: pb.EnrichmentRecord
+    credits_remaining: int
+    replayed: bool
+
+
+class _Budget:
+    """Per-call timeouts from the incoming deadline, keeping ``reserve`` back for charge and store."""
+
+    def __init__(self, context: Context, reserve: float):
+        remaining = context.time_remaining() if context is not None else None
+        self.deadline = None if remaining is None else time.monotonic() + float(remaining)
+        self.reserve = reserve
+
+    def timeout(self, cap: float, keep: float = 0.0) -> float:
+        if self.deadline is None:
+            return cap
+        return max(0.001, min(cap, self.deadline - time.monotonic() - keep - 0.01))
+
+
+async def _guarded(component: str, call: Awaitable[T], degradations: list[Degradation]) -> T | None:
+    try:
+        return await call
+    except grpc.aio.AioRpcError as exc:
+        log.warning("degraded", extra={"component": component, "grpc_code": exc.code().name})
+        degradations.append(Degradation(component, exc.code().name))
+        return None
+
+
+class Pipeline:
+    def __init__(
+        self,
+        downstream: Downstream,
+        repository: RecordRepository,
+        settings: EnrichmentSettings,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.mesh = downstream
+        self.repository = repository
+        self.settings = settings
+        self.clock = clock
+
+    # public use cases
+
+    async def enrich_lead(
+        self,
+        account_id: str,
+        request_id: str,
+        lead: common.LeadInput,
+        options: pb.EnrichOptions,
+        context: Context,
+    ) -> EnrichedOne:
+        budget = _Budget(context, self.settings.enrichment_reserve_seconds)
+        request_print = fingerprint(lead, options)
+        stored, balance, lookups = await asyncio.gather(
+            self.repository.by_request(account_id, request_id),
+            self._balance(account_id, budget),
+            self._lookup(account_id, [lead], options, budget),
+        )
+        if stored is not None:
+            if stored.fingerprint != request_print:
+                raise Conflict(
+                    "this idempotency key was used with a different request",
+                    reason="IDEMPOTENCY_KEY_REUSED",
+                )
+            return EnrichedOne(stored.record, balance, replayed=True)
+        found = lookups[0].found
+        price = cost(options) if found else 0
+        if price > balance:
+            raise FailedPrecondition(
+                f"this lead costs {price} credits and the balance is {balance}",
+                reason="INSUFFICIENT_CREDITS",
+                metadata={"required": str(price), "balance": str(balance)},
+            )
+        stages = await self._stages(account_id, [lead], lookups, options, budget)
+        record = build_record(self.clock(), account_id, lead, lookups[0], 0, stages, options, price)
+        if price:
+            balance = await self._charge(account_id, request_id, price, record.id, "", budget)
+        kept = await self.repository.insert(request_id, request_print, record)
+        return EnrichedOne(kept.record, balance, replayed=kept.record.id != record.id)
+
+    async def enrich_batch(
+        self, request: pb.EnrichBatchRequest, context: Context
+    ) -> list[tuple[int, pb.EnrichmentRecord]]:
+        budget = _Budget(context, self.settings.enrichment_reserve_seconds)
+        account_id, options = request.account_id, request.options
+        items = list(request.items)
+        keys = [item.charge_key or new_id("req") for item in items]
+        leads = [item.lead for item in items]
+        stored, lookups = await asyncio.gather(
+            self.repository.by_requests(account_id, [k for k in keys if k]),
+            self._lookup(account_id, leads, options, budget),
+        )
+        todo = [i for i, key in enumerate(keys) if key not in stored]
+        stages = await self._stages(
+            account_id, [leads[i] for i in todo], [lookups[i] for i in todo], options, budget
+        )
+        records: dict[int, pb.EnrichmentRecord] = {
+            i: stored[key].record for i, key in enumerate(keys) if key in stored
+        }
+        rows: list[tuple[str, str, pb.EnrichmentRecord]] = []
+        for position, i in enumerate(todo):
+            price = cost(options) if lookups[i].found else 0
+            record = build_record(
+                self.clock(), account_id, leads[i], lookups[i], position, stages, options, price
+            )
+            records[i] = record
+            rows.append((keys[i], fingerprint(leads[i], options), record))
+        if not request.skip_charge:
+            charges = [
+                self._charge(
+                    account_id, key, record.meta.credits_used, record.id, request.reservation_id, budget
+                )
+                for key, _, record in rows
+                if record.meta.credits_used
+            ]
+            outcomes = await asyncio.gather(*charges, return_exceptions=True)
+            failed = [o for o in outcomes if isinstance(o, BaseException)]
+            if failed:
+                # Keep the records whose charge went through, so a retry replays them.
+                charged = {
+                    r.id
+                    for r, o in zip([r for _, _, r in rows if r.meta.credits_used], outcomes, strict=True)
+                    if not isinstance(o, BaseException)
+                }
+                await self.repository.insert_many(
+                    [row for row in rows if not row[2].meta.credits_used or row[2].id in charged]
+                )
+                raise failed[0]
+        await self.repository.insert_many(rows)
+        return [(items[i].index, records[i]) for i in range(len(items))]
+
+    async def get(self, account_id: str, record_id: str) -> pb.EnrichmentRecord | None:
+        return await self.repository.get(account_id, record_id)
+
+    # stages
+
+    async def _balance(self, account_id: str, budget: _Budget) -> int:
+        try:
+            response = await self.mesh.billing.GetBalance(
+                billing_pb.GetBalanceRequest(account_id=account_id),
+                timeout=budget.timeout(self.settings.enrichment_billing_timeout),
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _unavailable("billing", exc) from None
+        return int(response.balance)
+
+    async def _lookup(
+        self, account_id: str, leads: list[common.LeadInput], options: pb.EnrichOptions, budget: _Budget
+    ) -> list[providers_pb.LookupResult]:
+        wanted = options.max_contacts or DEFAULT_CONTACTS
+        request = providers_pb.LookupBatchRequest(
+            account_id=account_id,
+            leads=leads,
+            options=providers_pb.LookupOptions(
+                fields=options.fields or DEFAULT_FIELDS,
+                refresh=options.refresh,
+                # More candidates than returned, so that the ICP ranking has a choice.
+                max_contacts=min(MAX_CONTACTS, max(wanted * 4, 20)),
+            ),
+        )
+        try:
+            response = await self.mesh.providers.LookupBatch(
+                request, timeout=budget.timeout(self.settings.enrichment_providers_timeout, budget.reserve)
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _unavailable("providers", exc) from None
+        return list(response.results)
+
+    async def _stages(
+        self,
+        account_id: str,
+        leads: list[common.LeadInput],
+        lookups: list[providers_pb.LookupResult],
+        options: pb.EnrichOptions,
+        budget: _Budget,
+    ) -> Stages:
+        stages = Stages()
+        phone = common.FIELD_GROUP_PHONE in options.fields
+        for item, (lead, result) in enumerate(zip(leads, lookups, strict=True)):
+            if not result.found:
+                continue
+            if not phone:  # paid for at 1 credit: no phone numbers
+                result.company.ClearField("phone")
+                result.person.ClearField("phone")
+                for contact in result.contacts:
+                    contact.ClearField("phone")
+            if is_company_only(lead):
+                stages.subjects.extend(Subject(item, person, result.company) for person in result.contacts)
+            else:
+                person = common.Person()
+                person.CopyFrom(result.person)
+                if not person.email and lead.email:
+                    person.email = lead.email.strip()
+                stages.subjects.append(Subject(item, person, result.company))
+        if not stages.subjects:
+            return stages
+        await asyncio.gather(self._verify(stages, options, budget), self._intent(account_id, stages, budget))
+        if not options.skip_icp:
+            await self._score(account_id, stages, budget)
+        return stages
+
+    async def _verify(self, stages: Stages, options: pb.EnrichOptions, budget: _Budget) -> None:
+        items = [
+            verifier_pb.VerifyBatchItem(index=n, email=s.person.email)
+            for n, s in enumerate(stages.subjects)
+            if s.person.email
+        ]
+        if not items:
+            return
+
+        async def run() -> None:
+            call = self.mesh.verifier.VerifyBatch(
+                verifier_pb.VerifyBatchRequest(
+                    items=items, options=verifier_pb.VerifyOptions(refresh=options.refresh)
+                ),
+                timeout=budget.timeout(self.settings.enrichment_verifier_timeout, budget.reserve),
+            )
+            async for answer in call:
+                stages.subjects[answer.index].verdict = answer.verdict
+
+        await _guarded("verifier", run(), stages.degradations)
+        for s in stages.subjects:
+            if s.person.email and s.verdict is None:
+                s.verdict = common.EmailVerdict(
+                    email=s.person.email, status=common.EMAIL_STATUS_UNKNOWN, reason="verifier unavailable"
+                )
+
+    async def _intent(self, account_id: str, stages: Stages, budget: _Budget) -> None:
+        domains = sorted({s.company.domain for s in stages.subjects if s.company.domain})
+        if not domains:
+            return
+        response = await _guarded(
+            "intent",
+            self.mesh.intent.GetSignalsBatch(
+                intent_pb.GetSignalsBatchRequest(account_id=account_id, company_domains=domains),
+                timeout=budget.timeout(self.settings.enrichment_intent_timeout, budget.reserve),
+            ),
+            stages.degradations,
+        )
+        if response is None:
+            return
+        by_domain = {c.company_domain: c for c in response.companies}
+        if any(c.pending_sources for c in response.companies):
+            stages.degradations.append(Degradation("intent", "PENDING_SOURCES"))
+        for s in stages.subjects:
+            found = by_domain.get(s.company.domain)
+            if found is not None:
+                s.signals = list(found.signals)
+
+    async def _score(self, account_id: str, stages: Stages, budget: _Budget) -> None:
+        response = await _guarded(
+            "scoring",
+            self.mesh.scoring.ScoreBatch(
+                scoring_pb.ScoreBatchRequest(
+                    account_id=account_id,
+                    subjects=[
+                        scoring_pb.ScoringSubject(
+                            person=s.person, company=s.company, intent_signals=s.signals
+                        )
+                        for s in stages.subjects
+                    ],
+                ),
+                timeout=budget.timeout(self.settings.enrichment_scoring_timeout, budget.reserve),
+            ),
+            stages.degradations,
+        )
+        if response is None:
+            return
+        stages.profile_version = response.profile_version
+        for s, score in zip(stages.subjects, response.scores, strict=True):
+            s.icp = score
+
+    async def _charge(
+        self,
+        account_id: str,
+        request_id: str,
+        amount: int,
+        record_id: str,
+        reservation_id: str,
+        budget: _Budget,
+    ) -> int:
+        try:
+            response = await self.mesh.billing.Charge(
+                billing_pb.ChargeRequest(
+                    account_id=account_id,
+                    idempotency_key=charge_key(request_id),
+                    amount=amount,
+                    description=f"enrichment {record_id}",
+                    reservation_id=reservation_id,
+                ),
+                timeout=budget.timeout(self.settings.enrichment_billing_timeout),
+            )
+        except grpc.aio.AioRpcError as exc:
+            error = error_from_rpc(exc)
+            if error.reason in {"INSUFFICIENT_CREDITS", "RESERVATION_EXHAUSTED"} or exc.code() in {
+                grpc.StatusCode.FAILED_PRECONDITION,
+                grpc.StatusCode.NOT_FOUND,
+                grpc.StatusCode.INVALID_ARGUMENT,
+            }:
+                raise error from None
+            raise _unavailable("billing", exc) from None
+        return int(response.balance)
+
+    # assembly
+
+
+def _unavailable(component: str, exc: grpc.aio.AioRpcError) -> Unavailable:
+    log.warning("dependency failed", extra={"component": component, "grpc_code": exc.code().name})
+    return Unavailable(
+        f"{component} is unavailable ({exc.code().name}); retry shortly",
+        reason=f"{component.upper()}_UNAVAILABLE",
+    )

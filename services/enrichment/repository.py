@@ -1,0 +1,82 @@
+"""Stored enrichment records (collection ``enrichment_records``), account-scoped, one per
+(account, request id) so a retried request finds its first answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb
+from libs.mongo import Document, IndexSpec, ensure_indexes, utc_now
+
+__all__ = ["RecordRepository", "StoredRecord"]
+
+COLLECTION = "enrichment_records"
+INDEXES = [IndexSpec([("account_id", 1), ("request_id", 1)], unique=True)]
+_DUPLICATE_KEY = 11000
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    record: pb.EnrichmentRecord
+    fingerprint: str
+
+
+def _document(request_id: str, fingerprint: str, record: pb.EnrichmentRecord) -> Document:
+    return {
+        "_id": record.id,
+        "account_id": record.account_id,
+        "request_id": request_id,
+        "fingerprint": fingerprint,
+        "record": record.SerializeToString(),
+        "create_time": utc_now(),
+    }
+
+
+def _stored(document: Document) -> StoredRecord:
+    return StoredRecord(pb.EnrichmentRecord.FromString(bytes(document["record"])), document["fingerprint"])
+
+
+class RecordRepository:
+    def __init__(self, db: AsyncDatabase[Document]):
+        self.records = db[COLLECTION]
+
+    async def ensure_indexes(self) -> None:
+        await ensure_indexes(self.records, INDEXES)
+
+    async def get(self, account_id: str, record_id: str) -> pb.EnrichmentRecord | None:
+        document = await self.records.find_one({"_id": record_id, "account_id": account_id})
+        return None if document is None else _stored(document).record
+
+    async def by_request(self, account_id: str, request_id: str) -> StoredRecord | None:
+        document = await self.records.find_one({"account_id": account_id, "request_id": request_id})
+        return None if document is None else _stored(document)
+
+    async def by_requests(self, account_id: str, request_ids: list[str]) -> dict[str, StoredRecord]:
+        cursor = self.records.find({"account_id": account_id, "request_id": {"$in": request_ids}})
+        return {document["request_id"]: _stored(document) async for document in cursor}
+
+    async def insert(self, request_id: str, fingerprint: str, record: pb.EnrichmentRecord) -> StoredRecord:
+        """Stores the record; when the request id was stored meanwhile, returns that one."""
+        try:
+            await self.records.insert_one(_document(request_id, fingerprint, record))
+        except DuplicateKeyError:
+            existing = await self.by_request(record.account_id, request_id)
+            if existing is None:
+                raise
+            return existing
+        return StoredRecord(record, fingerprint)
+
+    async def insert_many(self, rows: list[tuple[str, str, pb.EnrichmentRecord]]) -> None:
+        """Stores the records; those whose request id was stored meanwhile keep the first."""
+        if not rows:
+            return
+        try:
+            await self.records.insert_many(
+                [_document(request_id, fp, record) for request_id, fp, record in rows], ordered=False
+            )
+        except BulkWriteError as exc:
+            if any(error.get("code") != _DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
+                raise

@@ -1,0 +1,22 @@
+"""Enrichment's settings (``LEADMESH_`` environment)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from libs.settings import CommonSettings
+
+__all__ = ["EnrichmentSettings"]
+
+
+class EnrichmentSettings(CommonSettings):
+    # Caps of each downstream call, seconds; the incoming deadline lowers them further.
+    enrichment_providers_timeout: float = Field(default=5.0, gt=0)
+    enrichment_verifier_timeout: float = Field(default=3.0, gt=0)
+    enrichment_intent_timeout: float = Field(default=1.5, gt=0)
+    enrichment_scoring_timeout: float = Field(default=1.5, gt=0)
+    enrichment_billing_timeout: float = Field(default=3.0, gt=0)
+    # Time kept back from the verifier/intent/scoring stages for the charge and the store write.
+    enrichment_reserve_seconds: float = Field(default=0.3, ge=0)
+    # Items of one EnrichBatch call.
+    enrichment_max_batch: int = Field(default=1_000, ge=1)
