@@ -26,7 +26,7 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cli.state import StackState
-from libs.embedded_store import EmbeddedStore
+from libs.embedded_store import EmbeddedStore, die_with_parent
 from libs.settings import CommonSettings
 
 __all__ = ["SERVICES", "Stack", "run_up"]
@@ -129,6 +129,7 @@ class Stack:
                 stdout=log_file,
                 stderr=log_file,
                 env=env,
+                preexec_fn=die_with_parent,  # no orphans even if `up` itself is killed
             )
         child = Child(name, process, log_path)
         self.children.append(child)

@@ -6,6 +6,8 @@ its own data directory, pid file and log file, so several can run on one machine
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import socket
 import subprocess
 import sys
@@ -13,7 +15,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["EmbeddedStore", "free_port"]
+__all__ = ["EmbeddedStore", "die_with_parent", "free_port"]
+
+
+def die_with_parent() -> None:
+    """In a child before exec: ask Linux to SIGTERM it when its parent dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -66,6 +78,7 @@ class EmbeddedStore:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + self.startup_timeout
         while not _accepts(self.host, self.port):

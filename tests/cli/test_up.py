@@ -66,7 +66,11 @@ def running_stack(
         pytest.fail("leadmesh up did not come up:\n" + "\n".join(lines))
     yield process, lines
     if process.poll() is None:
-        process.kill()
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
     process.wait()
     process.stdout.close()
 
@@ -134,6 +138,27 @@ def processes_of(home: Path) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def test_children_do_not_outlive_a_killed_up(
+    running_stack: tuple[subprocess.Popen[str], list[str]], stack_env: dict[str, str]
+) -> None:
+    home = Path(stack_env["LEADMESH_HOME"])
+    children = [pid for pid in processes_of(home) if pid != running_stack[0].pid]
+    assert children
+    running_stack[0].kill()  # SIGKILL: `up` cannot stop anything itself
+    running_stack[0].wait()
+    deadline = time.monotonic() + 30
+    while alive := [pid for pid in children if Path(f"/proc/{pid}").exists() and not _zombie(pid)]:
+        assert time.monotonic() < deadline, f"orphans left running: {alive}"
+        time.sleep(0.2)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except OSError:
+        return True
 
 
 def test_a_second_up_from_the_same_home_refuses(
