@@ -90,6 +90,7 @@ def _key_part(text: str) -> str:
     return _KEY_CHARS.sub("", "".join(ch for ch in folded if not unicodedata.combining(ch)))
 
 
+@lru_cache(maxsize=65536)
 def person_name_key(first: str = "", last: str = "", full: str = "") -> str:
     """``"michael chen"`` for Mike Chen, MICHAEL CHEN or "Chen, Michael": ASCII, lower-case, the
     first given name with common short forms expanded. Empty without both names."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 
 from libs.jsonlog import setup_logging
@@ -19,6 +20,11 @@ async def serve(settings: ProvidersSettings) -> None:
     server, resources = await create_server(
         client[settings.mongodb_database], settings, settings.providers_addr, config
     )
+    # A 10,000-lead batch allocates millions of short-lived objects; with the default thresholds
+    # the collector runs hundreds of times per batch, several times over the whole heap (a
+    # tenth of the batch's time). What start-up made lives for good: out of the collector's way.
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
     await server.run(on_stop=[resources.close, client.close])
 
 

@@ -37,16 +37,13 @@ TOP_CONTACTS = 25
 EMBEDDED_CONTACTS = 5
 # Up to this many keys of one kind are looked up one equality query each (concurrently) rather
 # than with one $in: the embedded store answers an equality from its index but scans the whole
-# collection for an $in. (On MongoDB both use the index; the limit only keeps batches small.)
+# collection for an $in (except an $in on _id). (On MongoDB both use the index.)
 POINT_QUERIES = 32
 # Documents per bulk write / insert.
 CHUNK = 5000
 
 
-# What a lookup reads of a person (less to encode and decode than the whole document).
-_LOOKUP_PROJECTION = dict.fromkeys(
-    (*PERSON_FIELDS, "company_domain", "company_name", "name_domain", "name_company", "updated_at"), 1
-)
+_NO_CONTACTS = {"contacts": 0}
 
 
 def _id(prefix: str, key: str) -> str:
@@ -194,13 +191,29 @@ class DirectoryRepository:
 
     async def people_by(self, key: str, values: Iterable[str]) -> list[Document]:
         """People whose ``key`` (email, linkedin_url, name_domain, name_company, _id) is in
-        ``values``: their fields and matching keys, not the bookkeeping."""
-        return await self._find(self.people, key, values, _LOOKUP_PROJECTION)
+        ``values``.
+
+        By email they are read by id: a person with an email has the id ``person_document``
+        derives from it (one per email), and an id lookup is a primary-key read on any store,
+        where the embedded store scans the collection for an ``$in`` on another field. Whole
+        documents: the embedded store copies a document to project it, which costs more than
+        the few bookkeeping fields it would leave out."""
+        if key == "email":
+            emails = set(values)
+            ids = [_id("pp", f"email:{email}") for email in emails]
+            return [doc for doc in await self._find(self.people, "_id", ids) if doc.get("email") in emails]
+        return await self._find(self.people, key, values)
 
     async def companies_by(self, key: str, values: Iterable[str], contacts: bool = True) -> list[Document]:
         """Companies whose ``key`` (domain, name_key) is in ``values``; without their embedded
-        contacts unless ``contacts``."""
-        return await self._find(self.companies, key, values, None if contacts else {"contacts": 0})
+        contacts unless ``contacts``. A company with a domain has it as its id
+        (``company_document``), so by domain they are read by id."""
+        projection = None if contacts else _NO_CONTACTS
+        if key == "domain":
+            domains = set(values)
+            found = await self._find(self.companies, "_id", domains, projection)
+            return [doc for doc in found if doc.get("domain") in domains]
+        return await self._find(self.companies, key, values, projection)
 
     async def _find(
         self,
@@ -212,7 +225,7 @@ class DirectoryRepository:
         wanted = sorted(set(values))
         if not wanted:
             return []
-        if len(wanted) <= self.point_queries:
+        if key != "_id" and len(wanted) <= self.point_queries:
             found = await asyncio.gather(
                 *(collection.find({key: value}, projection).to_list(None) for value in wanted)
             )

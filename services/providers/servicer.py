@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.providers.v1 import providers_service_pb2 as pb
@@ -15,22 +14,14 @@ from leadmesh.providers.v1 import providers_service_pb2_grpc as pb_grpc
 from libs.errors import InvalidArgument
 from libs.normalize import Department, Seniority
 from services.providers.domain.fields import lead_from_input
-from services.providers.domain.models import (
-    Attempt,
-    FieldGroup,
-    FieldSource,
-    Lead,
-    LookupResult,
-    Outcome,
-    Record,
-)
+from services.providers.domain.models import FieldGroup, Lead
 from services.providers.domain.waterfall import DEFAULT_GROUPS, LookupRequest
 from services.providers.lookup import ProviderLookup
+from services.providers.wire import Convert, Encoder, RecordKind
 
 __all__ = ["ProvidersServicer"]
 
 Context = Any
-M = TypeVar("M", bound=Message)
 
 _GROUPS = {
     common.FIELD_GROUP_PERSON: FieldGroup.PERSON,
@@ -64,16 +55,6 @@ _REVENUE: dict[str, int] = {
     "$500M-$1B": common.REVENUE_RANGE_500M_1B,
     "$1B+": common.REVENUE_RANGE_1B_PLUS,
 }
-_OUTCOME = {
-    Outcome.MATCHED: pb.ProviderAttempt.OUTCOME_MATCHED,
-    Outcome.NO_MATCH: pb.ProviderAttempt.OUTCOME_NO_MATCH,
-    Outcome.LOW_CONFIDENCE: pb.ProviderAttempt.OUTCOME_LOW_CONFIDENCE,
-    Outcome.ERROR: pb.ProviderAttempt.OUTCOME_ERROR,
-    Outcome.TIMEOUT: pb.ProviderAttempt.OUTCOME_TIMEOUT,
-    Outcome.CIRCUIT_OPEN: pb.ProviderAttempt.OUTCOME_CIRCUIT_OPEN,
-    Outcome.CACHED: pb.ProviderAttempt.OUTCOME_CACHED,
-    Outcome.SKIPPED: pb.ProviderAttempt.OUTCOME_SKIPPED,
-}
 _CONVERT: dict[str, dict[str, int]] = {
     "seniority": _SENIORITY,
     "department": _DEPARTMENT,
@@ -98,88 +79,33 @@ _STRING_COMPANY = frozenset({"name", "domain", "industry", "country", "linkedin_
 MAX_CONTACTS = 50
 
 
-class _Sources:
-    """What one response shares: a FieldSource message per distinct source (every field one
-    match filled has the same), and the converted contacts of a company (its leads share them).
+def _enum(numbers: dict[str, int]) -> Convert:
+    def convert(value: Any) -> int:
+        return numbers.get(str(value), 0)
 
-    Messages are built as plain dicts and made into protobuf in one constructor call per
-    response: far cheaper than a message object per field that is then copied into its parent.
-    """
-
-    def __init__(self) -> None:
-        self._made: dict[FieldSource, common.FieldSource] = {}
-        self.contacts: dict[int, dict[str, Any]] = {}
-
-    def of(self, source: FieldSource) -> common.FieldSource:
-        made = self._made.get(source)
-        if made is None:
-            stamp = Timestamp()
-            stamp.FromDatetime(source.observed_at)
-            made = common.FieldSource(
-                provider=source.provider, confidence=source.confidence, observed_time=stamp
-            )
-            self._made[source] = made
-        return made
+    return convert
 
 
-def _fields(record: Record, strings: frozenset[str], sources: _Sources) -> dict[str, Any]:
-    """A Person or Company as a dict: converted values and their sources."""
-    fields: dict[str, Any] = {}
-    field_sources: dict[str, common.FieldSource] = {}
-    for name, value in record.values.items():
-        if name in strings:
-            fields[name] = str(value)
-        elif name in _CONVERT:
-            fields[name] = _CONVERT[name].get(str(value), 0)
-        elif name == "employee_count":
-            fields[name] = int(value)
-        elif name == "technologies":
-            fields[name] = [str(t) for t in value]
-        else:
-            continue
-        field_sources[name] = sources.of(record.sources[name])
-    fields["field_sources"] = field_sources
-    return fields
+def _strings(values: Any) -> list[str]:
+    return [str(v) for v in values]
 
 
-def _contact(record: Record, sources: _Sources) -> dict[str, Any]:
-    made = sources.contacts.get(id(record))
-    if made is None:
-        made = sources.contacts[id(record)] = _fields(record, _STRING_PERSON, sources)
-    return made
+def _kind(message: type[Message], strings: frozenset[str]) -> RecordKind:
+    """A record's fields as the message has them: strings, enums from their names, the employee
+    count and the technologies; anything else is left out."""
+    convert: dict[str, Convert] = dict.fromkeys(strings, str)
+    convert.update({name: _enum(numbers) for name, numbers in _CONVERT.items() if name not in strings})
+    convert.setdefault("employee_count", int)
+    convert.setdefault("technologies", _strings)
+    return RecordKind(message, convert)
 
 
-def _attempt(attempt: Attempt) -> dict[str, Any]:
-    nanos = int(attempt.duration * 1e9)
-    return {
-        "provider": attempt.provider,
-        "outcome": _OUTCOME[attempt.outcome],
-        "duration": {"seconds": nanos // 1_000_000_000, "nanos": nanos % 1_000_000_000},
-        "reason": attempt.reason,
-    }
+_PERSON = _kind(common.Person, _STRING_PERSON)
+_COMPANY = _kind(common.Company, _STRING_COMPANY)
 
 
-def _result(result: LookupResult, sources: _Sources) -> dict[str, Any]:
-    """A LookupResult as a dict (see _Sources)."""
-    message: dict[str, Any] = {
-        "found": result.found,
-        "providers_queried": result.providers_queried,
-        "providers_matched": result.providers_matched,
-        "confidence": result.confidence,
-        "attempts": [_attempt(a) for a in result.attempts],
-    }
-    if result.person:
-        message["person"] = _fields(result.person, _STRING_PERSON, sources)
-    if result.company:
-        message["company"] = _fields(result.company, _STRING_COMPANY, sources)
-    if result.contacts:
-        message["contacts"] = [_contact(c, sources) for c in result.contacts]
-    return message
-
-
-def _message(kind: type[M], fields: dict[str, Any]) -> M:
-    """A message from a tree of dicts (the generated stubs type only message arguments)."""
-    return kind(**fields)
+def _encoder() -> Encoder:
+    return Encoder(_PERSON, _COMPANY)
 
 
 def _lead(lead: common.LeadInput) -> Lead:
@@ -235,7 +161,7 @@ class ProvidersServicer(pb_grpc.ProvidersServiceServicer):
         results = await self.lookup.lookup(
             request.account_id, [lead], options, list(request.options.provider_order)
         )
-        return _message(pb.LookupResponse, {"result": _result(results[0], _Sources())})
+        return _encoder().single_response(results[0])
 
     async def LookupBatch(self, request: pb.LookupBatchRequest, context: Context) -> pb.LookupBatchResponse:
         leads = [_lead(lead) for lead in request.leads]
@@ -243,8 +169,7 @@ class ProvidersServicer(pb_grpc.ProvidersServiceServicer):
         results = await self.lookup.lookup(
             request.account_id, leads, options, list(request.options.provider_order)
         )
-        sources = _Sources()
-        return _message(pb.LookupBatchResponse, {"results": [_result(r, sources) for r in results]})
+        return _encoder().batch_response(results)
 
     async def FindContacts(
         self, request: pb.FindContactsRequest, context: Context
@@ -257,11 +182,4 @@ class ProvidersServicer(pb_grpc.ProvidersServiceServicer):
             request.page_size,
             request.page_token,
         )
-        sources = _Sources()
-        response: dict[str, Any] = {
-            "contacts": [_fields(c, _STRING_PERSON, sources) for c in page.contacts],
-            "next_page_token": page.next_page_token,
-        }
-        if page.company:
-            response["company"] = _fields(page.company, _STRING_COMPANY, sources)
-        return _message(pb.FindContactsResponse, response)
+        return _encoder().contacts_response(page.company, page.contacts, page.next_page_token)

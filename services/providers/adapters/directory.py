@@ -102,23 +102,44 @@ class DirectoryProvider:
             },
             "name_company": {f"{p.name_key}|{p.company_key}" for p in people if p.name_key and p.company_key},
         }
-        found = await asyncio.gather(*(repo.people_by(key, values) for key, values in keys.items()))
+        # Company leads need the contacts their company record carries (asked for alongside the
+        # people: it does not depend on them); person leads do not.
+        company_domains = {lead.company_domain for lead in leads if lead.company_only and lead.company_domain}
+        found, with_contacts = await asyncio.gather(
+            asyncio.gather(*(repo.people_by(key, values) for key, values in keys.items())),
+            repo.companies_by("domain", company_domains),
+        )
         by_key = {key: _index(docs, key) for key, docs in zip(keys, found, strict=True)}
         found_people = [self._pick(lead, by_key) for lead in leads]
 
-        # Company leads need the contacts their company record carries; person leads do not.
-        company_domains = {lead.company_domain for lead in leads if lead.company_only and lead.company_domain}
         other_domains = {lead.company_domain for lead in leads if lead.company_domain}
         other_domains |= {
             doc["company_domain"] for doc, _ in found_people if doc and doc.get("company_domain")
         }
-        name_keys = {lead.company_key for lead in leads if lead.company_key and not lead.company_domain}
-        with_contacts, without_contacts, named = await asyncio.gather(
-            repo.companies_by("domain", company_domains),
+        # A company is found by name only for a lead without a domain whose person gives none
+        # (or one the directory has no company for: asked below, once the domains are known).
+        by_name_leads = [
+            (lead, person)
+            for lead, (person, _) in zip(leads, found_people, strict=True)
+            if lead.company_key and not lead.company_domain
+        ]
+        name_keys = {
+            lead.company_key for lead, person in by_name_leads if not (person or {}).get("company_domain")
+        }
+        without_contacts, named = await asyncio.gather(
             repo.companies_by("domain", other_domains - company_domains, contacts=False),
             repo.companies_by("name_key", name_keys),
         )
         by_domain = {doc["domain"]: doc for doc in [*without_contacts, *with_contacts] if doc.get("domain")}
+        unknown_domain = {
+            lead.company_key
+            for lead, person in by_name_leads
+            if person is not None
+            and person.get("company_domain")
+            and person["company_domain"] not in by_domain
+        }
+        if unknown_domain - name_keys:
+            named += await repo.companies_by("name_key", unknown_domain - name_keys)
         by_name = _index(named, "name_key")
 
         companies = [

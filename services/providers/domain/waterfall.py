@@ -61,6 +61,8 @@ class _State:
     original: Lead
     groups: frozenset[FieldGroup]
     wants_contacts: bool
+    # original.company_only
+    company_only: bool
     person: Record = field(default_factory=Record)
     company: Record = field(default_factory=Record)
     contacts: list[Record] = field(default_factory=list)
@@ -68,12 +70,15 @@ class _State:
     matched: int = 0
     failures: int = 0
 
+    def _record(self, scope: str) -> Record:
+        return self.person if scope == "person" else self.company
+
     def missing(self, threshold: float) -> set[FieldGroup]:
-        records = {"person": self.person, "company": self.company}
         missing = set()
         for group in self.groups:
             for scope, name in GROUP_FIELDS[group]:
-                if records[scope].confidence(name) < threshold:
+                source = self._record(scope).sources.get(name)
+                if source is None or source.confidence < threshold:
                     missing.add(group)
                     break
         return missing
@@ -86,11 +91,10 @@ class _State:
         return bool(self.missing(threshold) & provider.provides)
 
     def group_confidence(self, group: FieldGroup) -> float:
-        records = {"person": self.person, "company": self.company}
         required = GROUP_FIELDS[group]
         total = 0.0
         for scope, name in required:
-            total += records[scope].confidence(name)
+            total += self._record(scope).confidence(name)
         return total / len(required)
 
 
@@ -107,14 +111,24 @@ def _merge(
     overrides = match.field_confidence
     shared = FieldSource(provider, round(confidence, 4), observed)
     values, sources = record.values, record.sources
+    if not overrides:
+        if shared.confidence < threshold:
+            return
+        for name, value in values_in.items():
+            if not value and (value is None or value == "" or value == [] or value == ()):
+                continue
+            current = sources.get(name)
+            if current is None or current.confidence < threshold:
+                values[name] = value
+                sources[name] = shared
+        return
     for name, value in values_in.items():
-        if value is None or value == "" or value == [] or value == ():
+        if not value and (value is None or value == "" or value == [] or value == ()):
             continue
         source = shared
-        if overrides:
-            override = overrides.get(f"{scope}.{name}")
-            if override is not None and override < confidence:
-                source = FieldSource(provider, round(override, 4), observed)
+        override = overrides.get(f"{scope}.{name}")
+        if override is not None and override < confidence:
+            source = FieldSource(provider, round(override, 4), observed)
         if source.confidence < threshold:
             continue
         current = sources.get(name)
@@ -132,14 +146,14 @@ class Waterfall:
         self, leads: Sequence[Lead], plan: Sequence[Provider], request: LookupRequest
     ) -> list[LookupResult]:
         states = []
+        company_groups = frozenset({FieldGroup.COMPANY})
+        wants_people = request.max_contacts > 0 and bool(
+            request.groups & {FieldGroup.PERSON, FieldGroup.EMAIL}
+        )
         for lead in leads:
-            groups = frozenset({FieldGroup.COMPANY}) if lead.company_only else request.groups
-            wants = (
-                lead.company_only
-                and request.max_contacts > 0
-                and bool(request.groups & {FieldGroup.PERSON, FieldGroup.EMAIL})
-            )
-            states.append(_State(lead, lead, groups, wants))
+            company_only = lead.company_only
+            groups = company_groups if company_only else request.groups
+            states.append(_State(lead, lead, groups, company_only and wants_people, company_only))
         for position, provider in enumerate(plan):
             todo = [s for s in states if s.lead.identifiable and s.needs(provider, self.policy.threshold)]
             asked = {id(s) for s in todo}
@@ -267,7 +281,7 @@ class Waterfall:
             state.attempts.append(Attempt(name, Outcome.LOW_CONFIDENCE, duration, reason))
             return
         threshold = self.policy.threshold
-        if not state.original.company_only:
+        if not state.company_only:
             _merge(state.person, answer.person, answer, "person", name, confidence, threshold)
         _merge(state.company, answer.company, answer, "company", name, confidence, threshold)
         if state.wants_contacts and not state.contacts and answer.contacts:
@@ -295,7 +309,7 @@ class Waterfall:
         """Found when the lead's person (its company, for a company lead) was matched; a company
         found for a person lead is still returned, as not found."""
         queried = sum(1 for a in state.attempts if a.outcome is not Outcome.SKIPPED)
-        found = bool(state.company if state.original.company_only else state.person)
+        found = bool(state.company if state.company_only else state.person)
         if not found:
             person = Record()
             return LookupResult(False, person, state.company, [], queried, state.matched, 0.0, state.attempts)
