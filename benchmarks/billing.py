@@ -21,24 +21,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from harness import wait_serving  # noqa: E402
 
 from leadmesh.billing.v1 import billing_service_pb2 as pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
 from libs.embedded_store import EmbeddedStore, free_port
-
-
-async def wait_serving(channel: grpc.aio.Channel) -> None:
-    stub = health_pb2_grpc.HealthStub(channel)
-    for _ in range(200):
-        try:
-            reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-            if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                return
-        except grpc.aio.AioRpcError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError("billing did not start")
 
 
 async def measure(name: str, total: int, concurrency: int, call: Callable[[int], Awaitable[object]]) -> None:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from harness import wait_serving  # noqa: E402
 
 from leadmesh.intent.v1 import intent_service_pb2 as pb
 from leadmesh.intent.v1 import intent_service_pb2_grpc as pb_grpc
@@ -82,19 +82,6 @@ async def serve_site(port: int) -> asyncio.Server:
         writer.close()
 
     return await asyncio.start_server(handle, SITE, port)
-
-
-async def wait_serving(channel: grpc.aio.Channel) -> None:
-    stub = health_pb2_grpc.HealthStub(channel)
-    for _ in range(300):
-        try:
-            reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-            if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                return
-        except grpc.aio.AioRpcError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError("intent did not start")
 
 
 async def measure(

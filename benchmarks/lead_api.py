@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "proto"))
 
 import grpc  # noqa: E402
 import httpx  # noqa: E402
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+from harness import wait_serving  # noqa: E402
 
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb  # noqa: E402
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc  # noqa: E402
@@ -75,20 +75,6 @@ async def seed(uri: str, people: int) -> DemoDirectory:
     finally:
         await client.close()
     return directory
-
-
-async def wait_serving(address: str, service: str) -> None:
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        for _ in range(600):
-            try:
-                reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{service} did not start")
 
 
 async def measure(

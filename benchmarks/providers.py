@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from harness import wait_serving  # noqa: E402
 
 from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.providers.v1 import providers_service_pb2 as pb
@@ -41,19 +41,6 @@ SERVICE = "leadmesh.providers.v1.ProvidersService"
 
 def say(message: str) -> None:
     print(message, flush=True)  # noqa: T201 - a benchmark prints its figures
-
-
-async def wait_serving(channel: grpc.aio.Channel) -> None:
-    stub = health_pb2_grpc.HealthStub(channel)
-    for _ in range(300):
-        try:
-            reply = await stub.Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=1)
-            if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                return
-        except grpc.aio.AioRpcError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError("providers did not start")
 
 
 def mixed_leads(directory: DemoDirectory, count: int, rng: random.Random) -> list[common.LeadInput]:
@@ -95,7 +82,7 @@ async def seed(uri: str, people: int) -> DemoDirectory:
 async def run(address: str, uri: str, people: int, count: int, rounds: int) -> None:
     options = [("grpc.max_receive_message_length", 256 * 1024 * 1024)]
     async with grpc.aio.insecure_channel(address, options=options) as channel:
-        await wait_serving(channel)
+        await wait_serving(channel, SERVICE)
         directory = await seed(uri, people)
         stub = pb_grpc.ProvidersServiceStub(channel)
         rng = random.Random(11)

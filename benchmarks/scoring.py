@@ -24,7 +24,7 @@ from pathlib import Path
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from harness import wait_serving  # noqa: E402
 
 from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.scoring.v1 import scoring_service_pb2 as pb
@@ -117,26 +117,13 @@ def make_subject(rng: random.Random, now: float) -> pb.ScoringSubject:
     return subject
 
 
-async def wait_serving(channel: grpc.aio.Channel) -> None:
-    stub = health_pb2_grpc.HealthStub(channel)
-    for _ in range(200):
-        try:
-            reply = await stub.Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=1)
-            if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                return
-        except grpc.aio.AioRpcError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError("scoring did not start")
-
-
 async def run(leads: int, batch: int, concurrency: int, address: str) -> None:
     options = [
         ("grpc.max_receive_message_length", MAX_MESSAGE),
         ("grpc.max_send_message_length", MAX_MESSAGE),
     ]
     async with grpc.aio.insecure_channel(address, options=options) as channel:
-        await wait_serving(channel)
+        await wait_serving(channel, SERVICE)
         scoring = pb_grpc.ScoringServiceStub(channel)
         updated = await scoring.UpdateIcpProfile(
             pb.UpdateIcpProfileRequest(account_id="acct_bench", profile=example_profile()), timeout=10

@@ -26,10 +26,11 @@ from collections import Counter
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 # The loopback servers live with the verifier's tests.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness import wait_serving  # noqa: E402
 
 from leadmesh.common.v1 import common_pb2  # noqa: E402
 from leadmesh.verifier.v1 import verifier_service_pb2 as pb  # noqa: E402
@@ -68,19 +69,6 @@ def addresses(count: int, domains: int) -> list[str]:
     ][:count]
 
 
-async def wait_serving(channel: grpc.aio.Channel) -> None:
-    stub = health_pb2_grpc.HealthStub(channel)
-    for _ in range(300):
-        try:
-            reply = await stub.Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=1)
-            if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                return
-        except grpc.aio.AioRpcError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError("the verifier did not start")
-
-
 async def one_batch(stub: pb_grpc.VerifierServiceStub, emails: list[str], label: str) -> Counter[str]:
     request = pb.VerifyBatchRequest(
         items=[pb.VerifyBatchItem(index=n, email=e) for n, e in enumerate(emails)]
@@ -113,7 +101,7 @@ async def run(args: argparse.Namespace, address: str, farm: MailFarm) -> None:
     async with grpc.aio.insecure_channel(
         address, options=[("grpc.max_receive_message_length", -1)]
     ) as channel:
-        await wait_serving(channel)
+        await wait_serving(channel, SERVICE)
         stub = pb_grpc.VerifierServiceStub(channel)
         statuses = await one_batch(stub, emails, "fresh")
         sessions = farm.sessions()
