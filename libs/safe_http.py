@@ -6,7 +6,10 @@ host is resolved once, each address is checked against the :class:`OutboundPolic
 connection is made to the checked address (so a DNS answer cannot change between check and
 use). TLS still verifies the certificate against the host name. Loopback, private, link-local
 (cloud metadata at 169.254.169.254), multicast and reserved addresses are refused unless a
-network of the policy allows them; tests allow the loopback addresses of their own servers.
+network of the policy allows them; tests allow the loopback addresses of their own servers. An IPv6
+address that leads to an IPv4 one (IPv4-mapped or -compatible, 6to4, Teredo, NAT64) is judged by
+that IPv4 address too. ``OutboundPolicy.allows`` is the one test of "may we connect there", also
+for connections that are not HTTP (the verifier's mail hosts).
 """
 
 from __future__ import annotations
@@ -49,6 +52,39 @@ class ResponseTooLarge(InvalidArgument):
     default_reason = "RESPONSE_TOO_LARGE"
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits (RFC 6052 NAT64 with a /96
+# prefix: the well-known one and the local-use one, and the deprecated IPv4-compatible ::/96).
+_LAST_32_BITS_IPV4 = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("::/96"),
+)
+# Not public although Python 3.11's ``is_global`` says so: the local-use NAT64 prefix (RFC 8215).
+_NON_PUBLIC = (ipaddress.IPv6Network("64:ff9b:1::/48"),)
+
+
+def _address(address: IPAddress | str) -> IPAddress | None:
+    if not isinstance(address, str):
+        return address
+    try:
+        return ipaddress.ip_address(address)
+    except ValueError:
+        return None
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: 6to4, Teredo (server and client), NAT64 and
+    IPv4-compatible addresses (IPv4-mapped ones are their IPv4 address, see ``allows``)."""
+    found: list[ipaddress.IPv4Address] = []
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if any(address in prefix for prefix in _LAST_32_BITS_IPV4):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF))
+    return found
+
+
 @dataclass(frozen=True)
 class OutboundPolicy:
     """Public addresses are allowed; other addresses only inside ``allowed_networks``."""
@@ -59,12 +95,30 @@ class OutboundPolicy:
     def from_cidrs(cls, cidrs: Iterable[str]) -> OutboundPolicy:
         return cls(tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs if cidr.strip()))
 
-    def allows(self, address: IPAddress) -> bool:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
+    def allows(self, address: IPAddress | str) -> bool:
+        """Whether we may connect to ``address`` (an IP address or its text; other text is refused).
+
+        An IPv6 address that leads to an IPv4 address (IPv4-mapped, IPv4-compatible, 6to4, Teredo,
+        NAT64) is allowed only when the IPv4 address is allowed too: ``64:ff9b::7f00:1`` is
+        127.0.0.1 behind a NAT64 gateway.
+        """
+        parsed = _address(address)
+        if parsed is None:
+            return False
+        if isinstance(parsed, ipaddress.IPv4Address):
+            return self._allows(parsed)
+        if parsed.ipv4_mapped is not None:
+            return self._allows(parsed.ipv4_mapped)
+        return self._allows(parsed) and all(self._allows(ipv4) for ipv4 in _embedded_ipv4(parsed))
+
+    def _allows(self, address: IPAddress) -> bool:
         if any(address in network for network in self.allowed_networks):
             return True
-        return address.is_global and not address.is_multicast
+        return (
+            address.is_global
+            and not address.is_multicast
+            and not any(address in network for network in _NON_PUBLIC)
+        )
 
 
 def check_url(url: str) -> httpx.URL:
@@ -83,7 +137,7 @@ def check_url(url: str) -> httpx.URL:
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves, checks, then connects to the checked address."""
+    """Resolves, checks every address, then connects to a checked one (the next when one fails)."""
 
     def __init__(self, policy: OutboundPolicy):
         self.policy = policy
@@ -97,19 +151,34 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        address = await self._checked_address(host, port)
-        return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+        """Each checked address in resolver order, until one connects, within ``timeout``."""
+        clock = asyncio.get_running_loop().time
+        deadline = None if timeout is None else clock() + timeout
+        *others, last = await self._checked_addresses(host, port, timeout)
+        for address in others:
+            left = None if deadline is None else max(0.0, deadline - clock())
+            try:
+                return await self._inner.connect_tcp(address, port, left, local_address, socket_options)
+            except httpcore.ConnectError:
+                continue
+        left = None if deadline is None else max(0.0, deadline - clock())
+        return await self._inner.connect_tcp(last, port, left, local_address, socket_options)
 
-    async def _checked_address(self, host: str, port: int) -> str:
+    async def _checked_addresses(self, host: str, port: int, timeout: float | None) -> list[str]:
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            async with asyncio.timeout(timeout):  # the connect timeout bounds the lookup too
+                infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror:
             raise httpcore.ConnectError(f"cannot resolve {host}") from None
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
         addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} has no address")
         refused = [a for a in addresses if not self.policy.allows(a)]
         if refused:
             raise UnsafeDestination(f"{host} resolves to a non-public address ({refused[0]}); not connecting")
-        return str(addresses[0])
+        return list(dict.fromkeys(str(address) for address in addresses))
 
     async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
         raise UnsafeDestination("unix sockets are not fetched")
@@ -119,21 +188,35 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
 
 def guarded_client(
-    policy: OutboundPolicy, *, timeout: float = 10.0, max_redirects: int = 5, **client_options: Any
+    policy: OutboundPolicy,
+    *,
+    timeout: float | httpx.Timeout = 10.0,
+    max_redirects: int = 5,
+    follow_redirects: bool = True,
+    limits: httpx.Limits | None = None,
+    **client_options: Any,
 ) -> httpx.AsyncClient:
-    """A long-lived client whose every connection obeys ``policy``; redirects are followed."""
+    """A long-lived client whose every connection obeys ``policy``; redirects are followed unless
+    ``follow_redirects`` is False (and each one is checked like the first request)."""
+    max_connections = client_options.pop("max_connections", 100)
+    if limits is None:
+        limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+        )
     transport = httpx.AsyncHTTPTransport(retries=0)
     transport._pool = httpcore.AsyncConnectionPool(  # the only way to give httpx a network backend
         ssl_context=httpx.create_ssl_context(),
-        max_connections=client_options.pop("max_connections", 100),
-        max_keepalive_connections=20,
-        keepalive_expiry=5.0,
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
         network_backend=GuardedBackend(policy),
     )
     return httpx.AsyncClient(
         transport=transport,
         timeout=timeout,
-        follow_redirects=True,
+        follow_redirects=follow_redirects,
         max_redirects=max_redirects,
         trust_env=False,
         **client_options,

@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from leadmesh.providers.v1 import providers_service_pb2_grpc as pb_grpc
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
+from libs.safe_http import OutboundPolicy, guarded_client
 from services.providers.adapters import build_external
 from services.providers.adapters.directory import DirectoryProvider
 from services.providers.cache import MongoLookupCache
@@ -20,7 +21,7 @@ from services.providers.repository import DirectoryRepository
 from services.providers.servicer import ProvidersServicer
 from services.providers.settings import ProvidersSettings
 
-__all__ = ["SERVICE_NAME", "Resources", "create_lookup", "create_server"]
+__all__ = ["SERVICE_NAME", "Resources", "create_lookup", "create_server", "outbound_policy"]
 
 SERVICE_NAME = "leadmesh.providers.v1.ProvidersService"
 
@@ -35,6 +36,14 @@ class Resources:
         await self.http.aclose()
 
 
+def outbound_policy(settings: ProvidersSettings) -> OutboundPolicy:
+    """Where provider calls may connect: public addresses and the allowed networks, or anywhere
+    when private URLs are allowed (tests with loopback vendors)."""
+    if settings.providers_allow_private_urls:
+        return OutboundPolicy.from_cidrs(["0.0.0.0/0", "::/0"])
+    return OutboundPolicy.from_cidrs(settings.providers_allowed_networks)
+
+
 async def create_lookup(
     db: AsyncDatabase[Document], settings: ProvidersSettings, config: ProvidersConfig
 ) -> tuple[ProviderLookup, Resources]:
@@ -47,9 +56,11 @@ async def create_lookup(
         max_connections=settings.providers_http_max_connections,
         max_keepalive_connections=settings.providers_http_max_connections,
     )
-    http = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(10.0), follow_redirects=False)
+    http = guarded_client(
+        outbound_policy(settings), limits=limits, timeout=httpx.Timeout(10.0), follow_redirects=False
+    )
     directory = DirectoryProvider(repository, timeout=settings.providers_directory_timeout)
-    providers = [directory, *build_external(config, http, settings.providers_allow_private_urls)]
+    providers = [directory, *build_external(config, http)]
     waterfall = Waterfall(
         cache,
         WaterfallPolicy(

@@ -30,6 +30,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
@@ -52,6 +53,22 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 LEAD_PLACEHOLDERS = frozenset(
     {"email", "first_name", "last_name", "full_name", "company_name", "company_domain", "linkedin_url"}
 )
+
+
+def _check_url_template(name: str, url: str) -> None:
+    """An http(s) URL with a fixed host: placeholders only in its path and query, so that a lead's
+    value can never choose where the call goes."""
+    parts = urlsplit(url)
+    outside = _PLACEHOLDER.findall(f"{parts.scheme}://{parts.netloc}#{parts.fragment}")
+    if outside:
+        raise ValueError(
+            f"{name}: placeholders {sorted(set(outside))} are only allowed in the url's path and "
+            f"query, not in its scheme, host, port or fragment: {url!r}"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"{name}: the url must be http(s) with a host (placeholders only in its path and query): {url!r}"
+        )
 
 
 class _Common(BaseModel):
@@ -107,6 +124,7 @@ class HttpJsonConfig(_Common):
 
     @model_validator(mode="after")
     def _check(self) -> HttpJsonConfig:
+        _check_url_template(self.name, self.url)
         unknown = self.placeholders - LEAD_PLACEHOLDERS
         if unknown:
             raise ValueError(f"{self.name}: unknown placeholders {sorted(unknown)}")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from libs.settings import CommonSettings
 
@@ -27,7 +28,16 @@ class ProvidersSettings(CommonSettings):
     # (the embedded store scans a collection for an $in; see repository.POINT_QUERIES).
     providers_directory_point_queries: int = Field(default=32, ge=0)
     # Outbound provider URLs that resolve to private or loopback addresses are refused unless
-    # this is set (tests with loopback vendors).
+    # this is set (tests with loopback vendors), or unless they are inside one of the allowed
+    # networks (CIDRs, e.g. ["10.20.0.0/16"]).
     providers_allow_private_urls: bool = False
+    providers_allowed_networks: list[str] = Field(default_factory=list)
     # The one pooled HTTP client's connection limit, shared by every HTTP provider.
     providers_http_max_connections: int = Field(default=100, ge=1)
+
+    @field_validator("providers_allowed_networks")
+    @classmethod
+    def _valid_networks(cls, networks: list[str]) -> list[str]:
+        for network in filter(str.strip, networks):
+            ipaddress.ip_network(network.strip(), strict=False)  # ValueError names the bad one
+        return networks

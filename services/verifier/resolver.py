@@ -2,13 +2,14 @@
 
 MX records in preference order (equal preferences shuffled, RFC 5321 §5.1), the domain's own
 A/AAAA as the implicit MX when it has none, null MX (RFC 7505) and NXDOMAIN as "takes no mail",
-and mail hosts on non-public addresses refused unless allowed.
+and mail hosts on non-public addresses refused unless allowed (judged by the outbound HTTP
+policy, :class:`libs.safe_http.OutboundPolicy`: an AAAA such as ``64:ff9b::7f00:1`` or
+``::ffff:127.0.0.1`` is loopback too).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import random
 import time
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ import dns.rdatatype
 import dns.resolver
 from dns.rdtypes.ANY.MX import MX
 
+from libs.safe_http import OutboundPolicy
 from services.verifier.domain import DomainOutcome, MailHost
 
 __all__ = ["MailRoute", "MailRouteResolver"]
@@ -63,6 +65,7 @@ class MailRouteResolver:
         self._resolver.timeout = min(2.0, timeout)
         self.timeout = timeout
         self.allow_private = allow_private
+        self._policy = OutboundPolicy()
 
     def _lifetime(self, deadline: float | None) -> float:
         if deadline is None:
@@ -171,11 +174,7 @@ class MailRouteResolver:
         public = [
             MailHost(host.name, host.preference, kept)
             for host in hosts
-            if (
-                kept := tuple(
-                    address for address in host.addresses if ipaddress.ip_address(address).is_global
-                )
-            )
+            if (kept := tuple(address for address in host.addresses if self._policy.allows(address)))
         ]
         if not public:
             return MailRoute(

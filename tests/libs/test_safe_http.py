@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import AsyncIterator
 
 import pytest
@@ -82,9 +83,31 @@ async def test_a_redirect_to_a_private_address_is_refused(site: Site, path: str)
     assert site.hits == [path]  # nothing reached the loopback copy of the site
 
 
+# IPv6 addresses that lead to loopback, private or metadata IPv4 addresses.
+IPV6_CARRYING_IPV4 = {
+    "IPv4-mapped": "::ffff:127.0.0.1",
+    "NAT64 well-known prefix": "64:ff9b::7f00:1",
+    "NAT64 to metadata": "64:ff9b::a9fe:a9fe",
+    "NAT64 local-use prefix": "64:ff9b:1::7f00:1",
+    "6to4": "2002:7f00:1::",
+    "6to4 to private": "2002:a00:1::1",
+    "IPv4-compatible": "::7f00:1",
+    "Teredo client": "2001:0:4136:e378:8000:63bf:80ff:fffe",  # client 127.0.0.1
+}
+
+
 @pytest.mark.parametrize(
     "host",
-    ["127.0.0.1", "localhost", "[::1]", "[::ffff:127.0.0.1]", "2130706433", "10.0.0.1", "169.254.169.254"],
+    [
+        "127.0.0.1",
+        "localhost",
+        "[::1]",
+        "[::ffff:127.0.0.1]",
+        "2130706433",
+        "10.0.0.1",
+        "169.254.169.254",
+        *(f"[{address}]" for address in IPV6_CARRYING_IPV4.values()),
+    ],
 )
 async def test_private_and_loopback_hosts_are_refused_before_connecting(site: Site, host: str) -> None:
     async with guarded_client(OutboundPolicy()) as client:
@@ -113,3 +136,46 @@ async def test_urls_that_are_not_plain_http_are_invalid(url: str) -> None:
     async with guarded_client(OutboundPolicy()) as client:
         with pytest.raises(InvalidArgument):
             await fetch_limited(client, url, max_bytes=1000, deadline=1)
+
+
+@pytest.mark.parametrize("address", IPV6_CARRYING_IPV4.values(), ids=IPV6_CARRYING_IPV4.keys())
+def test_an_ipv6_address_is_judged_by_the_ipv4_address_it_carries(address: str) -> None:
+    assert not OutboundPolicy().allows(address)
+    assert not OutboundPolicy().allows(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["8.8.8.8", "2606:4700:4700::1111", "64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8"],
+)
+def test_public_addresses_stay_allowed_whatever_their_form(address: str) -> None:
+    assert OutboundPolicy().allows(address)
+
+
+def test_text_that_is_not_an_address_is_refused() -> None:
+    assert not OutboundPolicy().allows("example.com")
+    assert not OutboundPolicy.from_cidrs(["0.0.0.0/0", "::/0"]).allows("")
+
+
+def test_an_allowed_ipv4_network_allows_its_addresses_in_ipv6_form() -> None:
+    loopback = OutboundPolicy.from_cidrs(["127.0.0.0/8"])
+    assert loopback.allows("::ffff:127.0.0.1") and loopback.allows("64:ff9b::7f00:1")
+    assert not loopback.allows("::ffff:10.0.0.1") and not loopback.allows("64:ff9b::a00:1")
+
+
+async def test_a_mapped_address_of_an_allowed_network_is_fetched(site: Site) -> None:
+    async with guarded_client(POLICY) as client:
+        page = await fetch_limited(
+            client, f"http://[::ffff:{SITE}]:{site.port}/", max_bytes=10_000, deadline=5
+        )
+    assert (page.status_code, page.body) == (200, b"<html>hello</html>")
+    async with guarded_client(OutboundPolicy()) as client:
+        with pytest.raises(UnsafeDestination):
+            await fetch_limited(client, f"http://[::ffff:{SITE}]:{site.port}/", max_bytes=10_000, deadline=5)
+    assert site.hits == ["/"]
+
+
+async def test_redirects_are_not_followed_when_asked_not_to(site: Site) -> None:
+    async with guarded_client(POLICY, follow_redirects=False) as client:
+        page = await fetch_limited(client, f"http://{SITE}:{site.port}/to-home", max_bytes=10_000, deadline=5)
+    assert (page.status_code, site.hits) == (301, ["/to-home"])

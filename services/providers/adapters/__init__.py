@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from services.providers.adapters.email_vendor import EmailFinderProvider
-from services.providers.adapters.http import AddressGuard, CallPolicy, HttpCaller
+from services.providers.adapters.http import CallPolicy, HttpCaller
 from services.providers.adapters.http_json import HttpJsonProvider
 from services.providers.adapters.person_vendor import PersonVendorProvider
 from services.providers.config import EmailFinderConfig, HttpJsonConfig, PersonVendorConfig, ProvidersConfig
@@ -14,10 +14,10 @@ from services.providers.domain.ports import Provider
 __all__ = ["build_external"]
 
 
-def build_external(config: ProvidersConfig, http: httpx.AsyncClient, allow_private: bool) -> list[Provider]:
-    """The configured external providers, all on the one pooled HTTP client, each with its own
-    timeout, concurrency limit, retry policy and circuit breaker."""
-    guard = AddressGuard(allow_private=allow_private)
+def build_external(config: ProvidersConfig, http: httpx.AsyncClient) -> list[Provider]:
+    """The configured external providers, all on the one pooled HTTP client (a
+    :func:`libs.safe_http.guarded_client`), each with its own timeout, concurrency limit, retry
+    policy and circuit breaker."""
     providers: list[Provider] = []
     for entry in config.providers:
         policy = CallPolicy(
@@ -31,7 +31,7 @@ def build_external(config: ProvidersConfig, http: httpx.AsyncClient, allow_priva
             if isinstance(entry, HttpJsonConfig)
             else frozenset({404}),
         )
-        caller = HttpCaller(entry.name, http, policy, guard)
+        caller = HttpCaller(entry.name, http, policy)
         secret = config.secrets.get(entry.name)
         if isinstance(entry, HttpJsonConfig):
             providers.append(HttpJsonProvider(entry, caller, secret))

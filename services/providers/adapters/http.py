@@ -1,5 +1,7 @@
 """Calling one HTTP provider: the pooled client, the provider's own timeout, concurrency limit,
-retries on 429 (waiting what Retry-After asks), circuit breaker and outbound address guard.
+retries on 429 (waiting what Retry-After asks) and circuit breaker. The client is a
+:func:`libs.safe_http.guarded_client`: it checks each address it connects to, and a provider URL
+that resolves to a non-public address fails with FORBIDDEN_ADDRESS.
 
 Every failure becomes a ``CallFailed`` with a stable reason (HTTP_500, RATE_LIMITED, TIMEOUT,
 MALFORMED_RESPONSE, CIRCUIT_OPEN, FORBIDDEN_ADDRESS, ...), which the adapters turn into a
@@ -9,21 +11,19 @@ MALFORMED_RESPONSE, CIRCUIT_OPEN, FORBIDDEN_ADDRESS, ...), which the adapters tu
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
-import socket
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
+from libs.safe_http import UnsafeDestination
 from services.providers.adapters.resilience import CircuitBreaker, retry_after_seconds
 
-__all__ = ["AddressGuard", "CallFailed", "CallPolicy", "HttpCaller", "NOT_FOUND"]
+__all__ = ["CallFailed", "CallPolicy", "HttpCaller", "NOT_FOUND"]
 
 log = logging.getLogger(__name__)
 
@@ -50,48 +50,13 @@ class CallPolicy:
     not_found_status: frozenset[int] = frozenset({404})
 
 
-@dataclass
-class AddressGuard:
-    """Refuses URLs whose host is, or resolves to, a private, loopback, link-local or otherwise
-    non-public address (a provider URL must not reach into our network), unless allowed."""
-
-    allow_private: bool = False
-    ttl: float = 60.0
-    _checked: dict[str, float] = field(default_factory=dict)
-
-    async def check(self, url: str) -> None:
-        if self.allow_private:
-            return
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if parts.scheme not in ("http", "https") or not host:
-            raise CallFailed("FORBIDDEN_ADDRESS")
-        now = time.monotonic()
-        if self._checked.get(host, 0.0) > now:
-            return
-        try:
-            addresses = [ipaddress.ip_address(host)]
-        except ValueError:
-            try:
-                infos = await asyncio.get_running_loop().getaddrinfo(
-                    host, parts.port or 443, type=socket.SOCK_STREAM
-                )
-            except OSError:
-                raise CallFailed("DNS_FAILURE") from None
-            addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-        if not addresses or any(not address.is_global for address in addresses):
-            raise CallFailed("FORBIDDEN_ADDRESS")
-        self._checked[host] = now + self.ttl
-
-
 class HttpCaller:
     """The calls of one provider. GET/POST JSON, answer the decoded body or NOT_FOUND."""
 
-    def __init__(self, name: str, client: httpx.AsyncClient, policy: CallPolicy, guard: AddressGuard):
+    def __init__(self, name: str, client: httpx.AsyncClient, policy: CallPolicy):
         self.name = name
         self.client = client
         self.policy = policy
-        self.guard = guard
         self.breaker = CircuitBreaker(policy.breaker_failures, policy.breaker_cooldown)
         self.gate = asyncio.Semaphore(policy.concurrency)
 
@@ -106,7 +71,6 @@ class HttpCaller:
         deadline: float | None = None,
     ) -> Any:
         """One request with its retries; ``deadline`` (time.monotonic()) bounds it all."""
-        await self.guard.check(url)
         async with self.gate:
             if not self.breaker.allow():
                 raise CallFailed("CIRCUIT_OPEN", circuit_open=True)
@@ -140,6 +104,9 @@ class HttpCaller:
                 )
             except httpx.TimeoutException:
                 raise CallFailed("TIMEOUT", timeout=True) from None
+            except UnsafeDestination as refused:
+                log.warning("provider address refused", extra={"provider": self.name, "error": str(refused)})
+                raise CallFailed("FORBIDDEN_ADDRESS") from None
             except httpx.HTTPError as error:
                 log.info("provider unreachable", extra={"provider": self.name, "error": type(error).__name__})
                 raise CallFailed("UNREACHABLE") from None

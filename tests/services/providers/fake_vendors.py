@@ -70,8 +70,8 @@ class FakeVendors:
         return f"http://127.0.0.1:{self.port}"
 
     def fail(self, path: str, *modes: str) -> None:
-        """Queue how the next calls to ``path`` behave: ok, slow, 500, 429, malformed, partial,
-        wrong_person. An empty queue behaves normally."""
+        """Queue how the next calls to ``path`` behave: ok, slow, 500, 429, redirect, malformed,
+        partial, wrong_person. An empty queue behaves normally."""
         self.modes[path].extend(modes)
 
     def always(self, path: str, mode: str, times: int = 1000) -> None:
@@ -92,6 +92,8 @@ class FakeVendors:
             return JSONResponse({"error": "rate limited"}, status_code=429, headers={"Retry-After": "0.2"})
         elif mode == "429-long":
             return JSONResponse({"error": "rate limited"}, status_code=429, headers={"Retry-After": "3600"})
+        elif mode == "redirect":  # to the same request: a client that followed it would succeed
+            return Response(status_code=302, headers={"Location": str(request.url)})
         elif mode == "malformed":
             return Response(b'{"status": 200, "data": {"full_na', media_type="application/json")
         elif mode in ("partial", "wrong_person"):

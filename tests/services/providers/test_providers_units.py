@@ -1,5 +1,5 @@
-"""Pure parts of the providers service: configuration, circuit breaker, Retry-After, address
-guard, and the identity check that keeps a confident wrong person out."""
+"""Pure parts of the providers service: configuration, circuit breaker, Retry-After, outbound
+policy settings, and the identity check that keeps a confident wrong person out."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from pydantic import ValidationError
 
 from libs.mongo import utc_now
-from services.providers.adapters.http import AddressGuard, CallFailed
 from services.providers.adapters.remote import dig
 from services.providers.adapters.resilience import BreakerState, CircuitBreaker, retry_after_seconds
+from services.providers.app import outbound_policy
 from services.providers.config import HttpJsonConfig, load_config, parse_config
 from services.providers.domain.fields import lead_from_input
 from services.providers.domain.identity import agreement
@@ -97,20 +97,55 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
     assert 25 < (retry_after_seconds(later) or 0) <= 30
 
 
-async def test_the_address_guard_refuses_private_and_loopback_hosts() -> None:
-    guard = AddressGuard(allow_private=False)
-    for url in (
-        "http://127.0.0.1:8080/x",
-        "http://10.1.2.3/",
-        "http://[::1]/",
-        "http://localhost/",
-        "ftp://a.example/",
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://{company_domain}/v1/person",
+        "https://api.{company_domain}/v1/person?email={email}",
+        "https://{email}@api.acme.example/v1/person",
+        "https://api.acme.example:{first_name}/v1/person?email={email}",
+        "{linkedin_url}/v1/person",
+        "https://api.acme.example/v1/person?email={email}#{last_name}",
+    ],
+)
+def test_a_placeholder_outside_the_path_and_query_is_refused_at_load(url: str) -> None:
+    with pytest.raises(
+        ValidationError,
+        match=r"(only allowed in the url's path and query|placeholders only in its path and query)",
     ):
-        with pytest.raises(CallFailed) as refused:
-            await guard.check(url)
-        assert refused.value.reason == "FORBIDDEN_ADDRESS"
-    await AddressGuard(allow_private=True).check("http://127.0.0.1/")
-    await guard.check("https://8.8.8.8/")
+        parse_config(json.dumps({"providers": [{**GENERIC, "url": url}]}), {"ACME_TOKEN": "t"})
+
+
+def test_a_placeholder_in_the_host_names_the_rule_and_the_placeholder() -> None:
+    with pytest.raises(ValidationError) as refused:
+        parse_config(
+            json.dumps(
+                {"providers": [{**GENERIC, "url": "https://{company_domain}.api.example/p?e={email}"}]}
+            ),
+            {"ACME_TOKEN": "t"},
+        )
+    message = str(refused.value)
+    assert "acme: placeholders ['company_domain'] are only allowed in the url's path and query" in message
+
+
+def test_placeholders_in_the_path_and_query_are_accepted() -> None:
+    url = "http://api.acme.example:8080/v1/{company_domain}/people?email={email}&first={first_name}"
+    config = parse_config(json.dumps({"providers": [{**GENERIC, "url": url}]}), {"ACME_TOKEN": "t"})
+    provider = config.providers[0]
+    assert isinstance(provider, HttpJsonConfig)
+    assert provider.placeholders == {"company_domain", "email", "first_name"}
+
+
+def test_the_outbound_policy_follows_the_settings() -> None:
+    strict = outbound_policy(ProvidersSettings())
+    assert not strict.allows("127.0.0.1") and not strict.allows("64:ff9b::7f00:1")
+    assert strict.allows("8.8.8.8")
+    lan = outbound_policy(ProvidersSettings(providers_allowed_networks=["10.20.0.0/16"]))
+    assert lan.allows("10.20.1.2") and not lan.allows("10.21.0.1") and not lan.allows("127.0.0.1")
+    anywhere = outbound_policy(ProvidersSettings(providers_allow_private_urls=True))
+    assert anywhere.allows("127.0.0.1") and anywhere.allows("::1") and anywhere.allows("10.0.0.1")
+    with pytest.raises(ValidationError, match="does not appear to be an IPv4 or IPv6 network"):
+        ProvidersSettings(providers_allowed_networks=["10.20.0.0/99"])
 
 
 def test_dig_follows_dotted_paths() -> None:

@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.providers.v1 import providers_service_pb2 as pb
 from leadmesh.providers.v1 import providers_service_pb2_grpc as pb_grpc
+from libs.embedded_store import free_port
 from libs.mongo import Document
 from services.providers.repository import DirectoryRepository
 from tests.services.providers.fake_vendors import ENRICH, JANE, FakeVendors, running_vendors, vendor_config
@@ -297,15 +298,64 @@ async def test_a_generic_provider_declared_in_configuration(
     assert ("generic", Outcome.OUTCOME_NO_MATCH, "") in attempts(missing)
 
 
+@pytest.mark.parametrize("allowed_networks", [[], ["10.0.0.0/8", "::1/128"]])
 async def test_private_addresses_are_refused_unless_allowed(
-    db: AsyncDatabase[Document], vendors: FakeVendors
+    db: AsyncDatabase[Document], vendors: FakeVendors, allowed_networks: list[str]
 ) -> None:
     config = vendor_config(vendors.url, order=["people_vendor"])
-    async with serve(db, config, providers_allow_private_urls=False) as stub:
+    settings = {"providers_allow_private_urls": False, "providers_allowed_networks": allowed_networks}
+    async with serve(db, config, **settings) as stub:
         result = await lookup(stub, email="jane.doe@initech.com")
     assert not result.found
     assert ("people_vendor", Outcome.OUTCOME_ERROR, "FORBIDDEN_ADDRESS") in attempts(result)
     assert vendors.count(ENRICH) == 0
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]"])
+async def test_a_vendor_inside_the_allowed_networks_is_called(
+    db: AsyncDatabase[Document], vendors: FakeVendors, host: str
+) -> None:
+    url = vendors.url.replace("127.0.0.1", host)
+    config = vendor_config(url, order=["people_vendor"])
+    loopback = ["127.0.0.0/8", "::1/128"]  # localhost may resolve to ::1 as well
+    settings = {"providers_allow_private_urls": False, "providers_allowed_networks": loopback}
+    async with serve(db, config, **settings) as stub:
+        result = await lookup(stub, email="jane.doe@initech.com")
+    assert result.found and result.person.full_name == "Jane Doe"
+    assert vendors.count(ENRICH) == 1
+
+
+@pytest.mark.parametrize("host", ["[::ffff:127.0.0.1]", "[64:ff9b::7f00:1]", "[2002:7f00:1::]"])
+async def test_ipv6_forms_of_loopback_are_refused(
+    db: AsyncDatabase[Document], vendors: FakeVendors, host: str
+) -> None:
+    config = vendor_config(vendors.url.replace("127.0.0.1", host), order=["people_vendor"])
+    async with serve(db, config, providers_allow_private_urls=False) as stub:
+        result = await lookup(stub, email="jane.doe@initech.com")
+    assert ("people_vendor", Outcome.OUTCOME_ERROR, "FORBIDDEN_ADDRESS") in attempts(result)
+    assert vendors.count(ENRICH) == 0
+
+
+async def test_proxy_environment_variables_are_ignored(
+    db: AsyncDatabase[Document], vendors: FakeVendors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead_proxy = f"http://127.0.0.1:{free_port()}"  # nothing listens: a call through it would fail
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, dead_proxy)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("no_grpc_proxy", "127.0.0.1")  # the test's own channel to the service
+    async with serve(db, vendor_config(vendors.url, order=["people_vendor"])) as stub:
+        result = await lookup(stub, email="jane.doe@initech.com")
+    assert result.found and vendors.count(ENRICH) == 1
+
+
+async def test_a_vendor_redirect_is_not_followed(db: AsyncDatabase[Document], vendors: FakeVendors) -> None:
+    vendors.fail(ENRICH, "redirect")
+    async with serve(db, vendor_config(vendors.url, order=["people_vendor"])) as stub:
+        result = await lookup(stub, email="jane.doe@initech.com")
+    assert ("people_vendor", Outcome.OUTCOME_ERROR, "HTTP_302") in attempts(result)
+    assert vendors.count(ENRICH) == 1
 
 
 async def test_the_callers_deadline_bounds_a_slow_vendor(

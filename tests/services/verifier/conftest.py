@@ -88,6 +88,11 @@ def build_records(farm: MailFarm) -> Records:
             "empty-corp.com": {"TXT": ['"v=spf1 -all"']},
             "private-corp.com": mx((10, "mx-private.lmtest")),
             "mx-private.lmtest": {"A": ["10.1.2.3"]},
+            # IPv6 forms of loopback: IPv4-mapped and NAT64 (64:ff9b::/96).
+            "mapped-corp.com": mx((10, "mx-mapped.lmtest")),
+            "mx-mapped.lmtest": {"AAAA": ["::ffff:127.0.0.1"]},
+            "nat64-corp.com": mx((10, "mx-nat64.lmtest")),
+            "mx-nat64.lmtest": {"AAAA": ["64:ff9b::7f00:1"]},
             "dnsfail-corp.com": {"SERVFAIL": []},
             "mailinator.com": mx((10, "mx-known.lmtest")),
             "gmail.com": mx((10, "mx-known.lmtest")),

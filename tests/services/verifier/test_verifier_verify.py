@@ -148,6 +148,17 @@ async def test_mx_on_private_addresses_is_refused_unless_allowed(
     assert farm.sessions() == 0
 
 
+async def test_mx_on_ipv6_forms_of_loopback_is_refused_unless_allowed(
+    start_verifier: VerifierFactory, farm: MailFarm
+) -> None:
+    strict = (await start_verifier(verifier_allow_private_mx=False)).stub
+    for email in ("someone@mapped-corp.com", "someone@nat64-corp.com"):
+        verdict = await verify(strict, email)
+        assert verdict.status == common.EMAIL_STATUS_INVALID, verdict.reason
+        assert "private or loopback" in verdict.reason
+    assert farm.sessions() == 0
+
+
 async def test_lists_disposable_role_and_free(verifier: Stub) -> None:
     disposable = await verify(verifier, "temp1@mailinator.com")
     assert disposable.status == common.EMAIL_STATUS_DISPOSABLE and disposable.is_disposable
