@@ -2,6 +2,10 @@
 
 Every error body is ``{"error": {"type", "code", "message", "request_id"}}``: ``type`` is the
 class of error a client branches on, ``code`` the stable reason (e.g. ``INSUFFICIENT_CREDITS``).
+
+Only a status one of our services produced (it carries our ``ErrorInfo``) passes its message on;
+a status gRPC made itself, on either side (a message over the size limit, no connection, ...),
+answers a fixed message for its HTTP status, never gRPC's own text.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from libs.errors import LeadmeshError, error_from_rpc
+from libs.errors import ERROR_DOMAIN, LeadmeshError, error_from_rpc
 from libs.jsonlog import request_id_var
 
 __all__ = ["ApiError", "error_response", "install_error_handlers", "status_for"]
@@ -56,8 +62,23 @@ _REASON_TO_HTTP = {
     "INSUFFICIENT_CREDITS": 402,
     "PAYLOAD_TOO_LARGE": 413,
     "TOO_MANY_ROWS": 413,
+    "FILE_TOO_LARGE": 413,
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "UNSUPPORTED_ENCODING": 415,
+    "INVALID_CSV": 422,
+    "NO_MAPPED_COLUMNS": 422,
+}
+
+# What a client reads when the status did not come from our services.
+_GENERIC_MESSAGES = {
+    400: "invalid request",
+    401: "authentication failed",
+    403: "permission denied",
+    404: "not found",
+    409: "conflict; retry",
+    413: "request too large",
+    429: "too many requests; retry shortly",
+    503: "a service is unavailable; retry shortly",
 }
 
 
@@ -99,13 +120,41 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, grpc.aio.AioRpcError)
+    if not _from_our_services(exc):
+        return _unexplained_rpc_error(exc)
     error = error_from_rpc(exc)
     status = status_for(error)
     if status >= 500:
         log.warning("service call failed", extra={"grpc_code": str(exc.code()), "reason": error.reason})
-        message = "a service is unavailable; retry shortly" if status == 503 else "internal error"
-        return error_response(status, error.reason, message)
+        return error_response(status, error.reason, _GENERIC_MESSAGES.get(status, "internal error"))
     return error_response(status, error.reason, error.message)
+
+
+def _from_our_services(exc: grpc.aio.AioRpcError) -> bool:
+    """Whether the status carries our ErrorInfo, i.e. one of our services raised it."""
+    try:
+        status = rpc_status.from_call(exc)
+    except ValueError:  # details that contradict the status: not ours
+        return False
+    if status is None:
+        return False
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return bool(info.domain == ERROR_DOMAIN)
+    return False
+
+
+def _unexplained_rpc_error(exc: grpc.aio.AioRpcError) -> JSONResponse:
+    """A status gRPC made (e.g. RESOURCE_EXHAUSTED for a message over the size limit): a fixed
+    message, and a message too large is the client's 413, not a rate limit."""
+    code = exc.code() or grpc.StatusCode.UNKNOWN
+    log.warning("service call failed in gRPC", extra={"grpc_code": str(code), "grpc_details": exc.details()})
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return error_response(413, "PAYLOAD_TOO_LARGE", _GENERIC_MESSAGES[413])
+    status = _GRPC_TO_HTTP.get(code, 500)
+    return error_response(status, code.name, _GENERIC_MESSAGES.get(status, "internal error"))
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

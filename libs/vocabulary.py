@@ -13,7 +13,38 @@ from typing import Any, TypeVar
 from leadmesh.common.v1 import common_pb2 as common
 from libs.normalize.taxonomy import CompanySize, Department, RevenueRange, Seniority
 
-__all__ = ["CompanySize", "Department", "RevenueRange", "Seniority", "from_proto", "to_proto"]
+__all__ = [
+    "EMAIL_STATUS_NAMES",
+    "ICP_TIER_NAMES",
+    "INTENT_CATEGORY_NAMES",
+    "CompanySize",
+    "Department",
+    "RevenueRange",
+    "Seniority",
+    "from_proto",
+    "to_proto",
+]
+
+# Public names of the other enums a lead carries (UNSPECIFIED has none).
+EMAIL_STATUS_NAMES: dict[int, str] = {
+    common.EMAIL_STATUS_VALID: "valid",
+    common.EMAIL_STATUS_INVALID: "invalid",
+    common.EMAIL_STATUS_RISKY: "risky",
+    common.EMAIL_STATUS_CATCH_ALL: "catch-all",
+    common.EMAIL_STATUS_DISPOSABLE: "disposable",
+    common.EMAIL_STATUS_ROLE_BASED: "role-based",
+    common.EMAIL_STATUS_UNKNOWN: "unknown",
+}
+ICP_TIER_NAMES: dict[int, str] = {
+    common.ICP_TIER_HIGH_PRIORITY: "high_priority",
+    common.ICP_TIER_NURTURE: "nurture",
+    common.ICP_TIER_DEPRIORITIZE: "deprioritize",
+}
+INTENT_CATEGORY_NAMES: dict[int, str] = {
+    common.INTENT_CATEGORY_HIRING: "hiring",
+    common.INTENT_CATEGORY_TECHNOLOGY: "technology",
+    common.INTENT_CATEGORY_ENGAGEMENT: "engagement",
+}
 
 V = TypeVar("V", bound=StrEnum)
 

@@ -28,7 +28,15 @@ from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb
 from libs.errors import error_from_rpc
 from libs.ids import new_id
-from libs.vocabulary import CompanySize, RevenueRange, Seniority, from_proto
+from libs.vocabulary import (
+    EMAIL_STATUS_NAMES,
+    ICP_TIER_NAMES,
+    INTENT_CATEGORY_NAMES,
+    CompanySize,
+    RevenueRange,
+    Seniority,
+    from_proto,
+)
 
 router = APIRouter(prefix="/v1", tags=["enrich"])
 
@@ -40,25 +48,6 @@ _GROUPS = {
     "email": common.FIELD_GROUP_EMAIL,
     "phone": common.FIELD_GROUP_PHONE,
     "linkedin": common.FIELD_GROUP_LINKEDIN,
-}
-_EMAIL_STATUS = {
-    common.EMAIL_STATUS_VALID: "valid",
-    common.EMAIL_STATUS_INVALID: "invalid",
-    common.EMAIL_STATUS_RISKY: "risky",
-    common.EMAIL_STATUS_CATCH_ALL: "catch-all",
-    common.EMAIL_STATUS_DISPOSABLE: "disposable",
-    common.EMAIL_STATUS_ROLE_BASED: "role-based",
-    common.EMAIL_STATUS_UNKNOWN: "unknown",
-}
-_TIERS = {
-    common.ICP_TIER_HIGH_PRIORITY: "high_priority",
-    common.ICP_TIER_NURTURE: "nurture",
-    common.ICP_TIER_DEPRIORITIZE: "deprioritize",
-}
-_CATEGORIES = {
-    common.INTENT_CATEGORY_HIRING: "hiring",
-    common.INTENT_CATEGORY_TECHNOLOGY: "technology",
-    common.INTENT_CATEGORY_ENGAGEMENT: "engagement",
 }
 Text = Annotated[str | None, Field(default=None, max_length=MAX_FIELD)]
 
@@ -250,7 +239,9 @@ def lead_json(lead: pb.EnrichedLead) -> dict[str, Any]:
     has_icp = lead.HasField("icp")
     return {
         "email": _or_none(person.email),
-        "email_status": _EMAIL_STATUS.get(lead.email_verdict.status, "unknown") if person.email else None,
+        "email_status": EMAIL_STATUS_NAMES.get(lead.email_verdict.status, "unknown")
+        if person.email
+        else None,
         "first_name": _or_none(person.first_name),
         "last_name": _or_none(person.last_name),
         "title": _or_none(person.title),
@@ -263,12 +254,12 @@ def lead_json(lead: pb.EnrichedLead) -> dict[str, Any]:
         "phone": _or_none(person.phone),
         "linkedin_url": _or_none(person.linkedin_url),
         "icp_score": lead.icp.score if has_icp else None,
-        "icp_tier": _TIERS.get(lead.icp.tier) if has_icp else None,
+        "icp_tier": ICP_TIER_NAMES.get(lead.icp.tier) if has_icp else None,
         "icp_signals": [s.name for s in lead.icp.signals],
         "intent_signals": [
             {
                 "name": s.name,
-                "category": _CATEGORIES.get(s.category),
+                "category": INTENT_CATEGORY_NAMES.get(s.category),
                 "strength": s.strength,
                 "observed_time": s.observed_time.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z")
                 if s.HasField("observed_time")

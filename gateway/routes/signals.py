@@ -12,12 +12,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.auth import CurrentCaller
+from gateway.errors import ApiError
 from leadmesh.intent.v1 import intent_service_pb2 as pb
 
 router = APIRouter(prefix="/v1", tags=["signals"])
+# The intent service's default limit (``intent_max_events``), refused here before parsing them.
+MAX_EVENTS = 1000
 
 
 class WebEvent(BaseModel):
@@ -35,21 +38,36 @@ class WebEvent(BaseModel):
         }
     )
 
-    domain: str | None = Field(default=None, description="Company domain (or give `email`)")
+    domain: str | None = Field(default=None, max_length=253, description="Company domain (or give `email`)")
     email: str | None = Field(
-        default=None, description="Visitor work email; its domain is used without `domain`"
+        default=None, max_length=320, description="Visitor work email; its domain is used without `domain`"
     )
     type: str | None = Field(
         default=None,
+        max_length=64,
         description="e.g. pricing_page_view, competitor_comparison_view, demo_request, docs_view, "
         "trial_signup, contact_sales",
     )
-    occurred_at: str | None = Field(default=None, description="RFC 3339 time; when received if absent")
-    url: str | None = Field(default=None, description="The page, if any")
+    occurred_at: str | None = Field(
+        default=None, max_length=64, description="RFC 3339 time; when received if absent"
+    )
+    url: str | None = Field(default=None, max_length=2048, description="The page, if any")
 
 
 class RecordEventsBody(BaseModel):
-    events: list[WebEvent] = Field(description="At most 1,000 events")
+    events: list[WebEvent] = Field(
+        description=f"At most {MAX_EVENTS:,} events", json_schema_extra={"maxItems": MAX_EVENTS}
+    )
+
+    @field_validator("events", mode="before")
+    @classmethod
+    def _at_most_max_events(cls, events: object) -> object:
+        # Counted before any event is parsed, and answered as the intent service answers it.
+        if isinstance(events, list) and len(events) > MAX_EVENTS:
+            raise ApiError(
+                400, f"at most {MAX_EVENTS} events per call, got {len(events)}; split them", "TOO_MANY_EVENTS"
+            )
+        return events
 
 
 class RejectedEvent(BaseModel):

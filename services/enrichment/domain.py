@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb
 from libs.errors import InvalidArgument
+from libs.leads import BASE_COST, PHONE_COST, lead_cost, validate_lead
 
 __all__ = [
     "BASE_COST",
@@ -23,13 +24,10 @@ __all__ = [
     "validate_lead",
 ]
 
-BASE_COST = 1
-PHONE_COST = 11
 # Each degraded component keeps this share of the providers' confidence.
 DEGRADED_SHARE = 0.85
 DEFAULT_CONTACTS = 5
 MAX_CONTACTS = 50
-MAX_FIELD_LENGTH = 320
 
 
 @dataclass(frozen=True)
@@ -40,7 +38,7 @@ class Degradation:
 
 def cost(options: pb.EnrichOptions) -> int:
     """Credits of one enriched lead: 11 when the phone is asked for, else 1."""
-    return PHONE_COST if common.FIELD_GROUP_PHONE in options.fields else BASE_COST
+    return lead_cost(options.fields)
 
 
 def confidence(providers_confidence: float, degradations: Iterable[Degradation]) -> float:
@@ -77,41 +75,6 @@ def charge_key(request_id: str) -> str:
 def is_company_only(lead: common.LeadInput) -> bool:
     has_person = bool(lead.email or lead.linkedin_url or lead.full_name or lead.first_name or lead.last_name)
     return not has_person and bool(lead.company_name or lead.company_domain)
-
-
-def validate_lead(lead: common.LeadInput, field: str = "lead") -> None:
-    """A usable identifier: an email, a name with a company, a company, or a LinkedIn URL."""
-    for name in (
-        "email",
-        "first_name",
-        "last_name",
-        "full_name",
-        "company_name",
-        "company_domain",
-        "linkedin_url",
-    ):
-        if len(getattr(lead, name)) > MAX_FIELD_LENGTH:
-            raise InvalidArgument(
-                f"{field}.{name} is longer than {MAX_FIELD_LENGTH} characters",
-                reason="FIELD_TOO_LONG",
-                metadata={"field": f"{field}.{name}"},
-            )
-    if lead.email:
-        local, _, domain = lead.email.strip().rpartition("@")
-        if not local or "." not in domain or " " in lead.email.strip():
-            raise InvalidArgument(
-                f"{field}.email is not an email address", reason="INVALID_EMAIL", metadata={"field": "email"}
-            )
-        return
-    has_name = bool(lead.full_name or (lead.first_name and lead.last_name))
-    if lead.linkedin_url or lead.company_name or lead.company_domain:
-        return
-    what = "a company or company_domain with the name" if has_name else "an identifier"
-    raise InvalidArgument(
-        f"{field} needs {what}: email, name + company, company_domain or linkedin_url",
-        reason="NO_IDENTIFIER",
-        metadata={"field": field},
-    )
 
 
 def validate_options(options: pb.EnrichOptions) -> None:

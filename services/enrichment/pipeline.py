@@ -129,10 +129,7 @@ class Pipeline:
         )
         if stored is not None:
             if stored.fingerprint != request_print:
-                raise Conflict(
-                    "this idempotency key was used with a different request",
-                    reason="IDEMPOTENCY_KEY_REUSED",
-                )
+                raise _key_reused()
             return EnrichedOne(stored.record, balance, replayed=True)
         found = lookups[0].found
         price = cost(options) if found else 0
@@ -147,6 +144,8 @@ class Pipeline:
         if price:
             balance = await self._charge(account_id, request_id, price, record.id, "", budget)
         kept = await self.repository.insert(request_id, request_print, record)
+        if kept.fingerprint != request_print:  # a request with another body stored it meanwhile
+            raise _key_reused()
         return EnrichedOne(kept.record, balance, replayed=kept.record.id != record.id)
 
     async def enrich_batch(
@@ -363,6 +362,8 @@ class Pipeline:
             )
         except grpc.aio.AioRpcError as exc:
             error = error_from_rpc(exc)
+            if error.reason == "IDEMPOTENCY_KEY_REUSED":  # the key was charged another amount
+                raise _key_reused() from None
             if error.reason in {"INSUFFICIENT_CREDITS", "RESERVATION_EXHAUSTED"} or exc.code() in {
                 grpc.StatusCode.FAILED_PRECONDITION,
                 grpc.StatusCode.NOT_FOUND,
@@ -373,6 +374,10 @@ class Pipeline:
         return int(response.balance)
 
     # assembly
+
+
+def _key_reused() -> Conflict:
+    return Conflict("this idempotency key was used with a different request", reason="IDEMPOTENCY_KEY_REUSED")
 
 
 def _unavailable(component: str, exc: grpc.aio.AioRpcError) -> Unavailable:

@@ -3,6 +3,7 @@ service of the mesh (embedded store, RabbitMQ for intent, loopback DNS, SMTP and
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -162,6 +163,38 @@ async def test_same_idempotency_key_with_another_body_is_409(mesh: Mesh) -> None
     assert other.status_code == 409, other.text
     assert other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
     assert await mesh.balance(account) == 9
+
+
+async def race(mesh: Mesh, key: str, bodies: list[dict[str, Any]]) -> tuple[Any, Any, dict[str, Any]]:
+    """Sends the bodies at once with one Idempotency-Key: (the 200, the other answer, its body)."""
+    responses = await asyncio.gather(*(enrich(mesh, key, b, **{"Idempotency-Key": "race-1"}) for b in bodies))
+    assert sorted(r.status_code for r in responses) == [200, 409], [r.text for r in responses]
+    won = 0 if responses[0].status_code == 200 else 1
+    return responses[won], responses[1 - won], bodies[won]
+
+
+async def test_racing_bodies_with_one_idempotency_key_one_wins_the_other_is_409(mesh: Mesh) -> None:
+    account, key = await mesh.new_account(credits=10)
+    bodies = [{"email": "mike.chen@techflow.io"}, {"email": "ana@techflow.io"}]
+    won, lost, body = await race(mesh, key, bodies)
+    assert won.json()["lead"]["email"] == body["email"]
+    assert lost.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert await mesh.balance(account) == 9
+    for retry in bodies:  # afterwards the winner's body replays its record, the other's stays a 409
+        again = await enrich(mesh, key, retry, **{"Idempotency-Key": "race-1"})
+        if retry is body:
+            assert again.status_code == 200 and again.json() == won.json()
+        else:
+            assert again.status_code == 409 and again.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert await mesh.balance(account) == 9
+
+
+async def test_racing_bodies_of_different_prices_charge_the_winners_price_once(mesh: Mesh) -> None:
+    account, key = await mesh.new_account(credits=20)
+    bodies = [{"email": "mike.chen@techflow.io"}, {"email": "mike.chen@techflow.io", "fields": ["phone"]}]
+    won, lost, _ = await race(mesh, key, bodies)
+    assert lost.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert await mesh.balance(account) == 20 - won.json()["meta"]["credits_used"]
 
 
 async def test_insufficient_credits_is_402_and_charges_nothing(mesh: Mesh) -> None:

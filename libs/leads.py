@@ -1,0 +1,60 @@
+"""What every entry point agrees on about a raw lead: when it is usable, and what it costs.
+
+The enrichment pipeline refuses an unusable lead; CSV jobs check each row with the same rule
+(so that one bad row is reported as ``invalid_input`` instead of failing its whole chunk) and
+reserve credits at the same price.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from leadmesh.common.v1 import common_pb2 as common
+from libs.errors import InvalidArgument
+
+__all__ = ["BASE_COST", "MAX_FIELD_LENGTH", "PHONE_COST", "lead_cost", "validate_lead"]
+
+BASE_COST = 1
+PHONE_COST = 11
+MAX_FIELD_LENGTH = 320
+_TEXT_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "full_name",
+    "company_name",
+    "company_domain",
+    "linkedin_url",
+)
+
+
+def lead_cost(fields: Iterable[int]) -> int:
+    """Credits of one enriched lead: 11 when the phone field group is asked for, else 1."""
+    return PHONE_COST if common.FIELD_GROUP_PHONE in set(fields) else BASE_COST
+
+
+def validate_lead(lead: common.LeadInput, field: str = "lead") -> None:
+    """A usable identifier: an email, a name with a company, a company, or a LinkedIn URL."""
+    for name in _TEXT_FIELDS:
+        if len(getattr(lead, name)) > MAX_FIELD_LENGTH:
+            raise InvalidArgument(
+                f"{field}.{name} is longer than {MAX_FIELD_LENGTH} characters",
+                reason="FIELD_TOO_LONG",
+                metadata={"field": f"{field}.{name}"},
+            )
+    if lead.email:
+        local, _, domain = lead.email.strip().rpartition("@")
+        if not local or "." not in domain or " " in lead.email.strip():
+            raise InvalidArgument(
+                f"{field}.email is not an email address", reason="INVALID_EMAIL", metadata={"field": "email"}
+            )
+        return
+    has_name = bool(lead.full_name or (lead.first_name and lead.last_name))
+    if lead.linkedin_url or lead.company_name or lead.company_domain:
+        return
+    what = "a company or company_domain with the name" if has_name else "an identifier"
+    raise InvalidArgument(
+        f"{field} needs {what}: email, name + company, company_domain or linkedin_url",
+        reason="NO_IDENTIFIER",
+        metadata={"field": field},
+    )
