@@ -116,7 +116,7 @@ class Stack:
         self.started_broker = True
         say(f"broker: RabbitMQ at {host}:{port} (started by leadmesh up)")
 
-    async def spawn(self, name: str, module: str, env: dict[str, str]) -> Child:
+    async def spawn(self, name: str, module: str, env: dict[str, str], *args: str) -> Child:
         logs = self.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"{name}.log"
@@ -125,6 +125,7 @@ class Stack:
                 sys.executable,
                 "-m",
                 module,
+                *args,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=log_file,
@@ -200,6 +201,8 @@ async def _supervise(stack: Stack) -> int:
         env = stack.child_env(mongodb_uri)
         for name in existing_services():
             await stack.wait_serving(await stack.spawn(name, f"services.{name}", env))
+        if "batch" in existing_services():  # CSV jobs need a worker; it serves no port to wait on
+            stack.check_alive(await stack.spawn("batch-worker", "services.batch", env, "worker"))
         gateway_url = await stack.wait_gateway(await stack.spawn("gateway", "gateway", env))
         addresses = {name: stack.settings.of(name) for name in (*existing_services(), "gateway")}
         StackState(os.getpid(), mongodb_uri, stack.settings.amqp_url, addresses).save(stack.home)

@@ -9,8 +9,8 @@ from fastapi import FastAPI
 
 from gateway.errors import install_error_handlers
 from gateway.mesh import Mesh
-from gateway.middleware import RequestIdMiddleware
-from gateway.routes import credits, enrich, health, icp, signals
+from gateway.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from gateway.routes import credits, enrich, health, icp, jobs, signals
 from gateway.settings import GatewaySettings
 
 __all__ = ["create_app"]
@@ -44,10 +44,16 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.gateway_max_body_bytes,
+        upload_limit=settings.gateway_max_upload_bytes,
+    )
+    app.add_middleware(RequestIdMiddleware)  # outermost: the 413 carries the request id too
     app.include_router(health.router)
     app.include_router(credits.router)
     app.include_router(icp.router)
     app.include_router(signals.router)
     app.include_router(enrich.router)
+    app.include_router(jobs.router)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from grpc_health.v1 import health_pb2_grpc
 
+from leadmesh.batch.v1 import batch_service_pb2_grpc as batch_grpc
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
 from leadmesh.enrichment.v1 import enrichment_service_pb2_grpc as enrichment_grpc
 from leadmesh.intent.v1 import intent_service_pb2_grpc as intent_grpc
@@ -21,6 +22,7 @@ class Mesh:
         self.billing = billing_grpc.BillingServiceStub(self.channels.get(addresses.billing_addr))
         self.scoring = scoring_grpc.ScoringServiceStub(self.channels.get(addresses.scoring_addr))
         self.intent = intent_grpc.IntentServiceStub(self.channels.get(addresses.intent_addr))
+        self.batch = batch_grpc.BatchServiceStub(self.channels.get(addresses.batch_addr))
         self.enrichment = enrichment_grpc.EnrichmentServiceStub(self.channels.get(addresses.enrichment_addr))
 
     def health(self, service: str) -> health_pb2_grpc.HealthStub:

@@ -19,3 +19,13 @@ class GatewaySettings(CommonSettings):
     # Per-API-key rate limit of the enrich endpoints (token bucket per key, per gateway process).
     enrich_rate_per_second: float = Field(default=50.0, gt=0)
     enrich_rate_burst: int = Field(default=100, ge=1)
+    # Largest request body, bytes: JSON endpoints, and the CSV upload (paths under /v1/enrich/csv).
+    gateway_max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    gateway_max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    # CSV uploads: below this many data rows the answer is the enriched file itself, waited for at
+    # most csv_sync_timeout seconds (then 202 with the job); larger files are always 202.
+    csv_sync_max_rows: int = Field(default=10_000, ge=0)
+    csv_sync_timeout: float = Field(default=300.0, gt=0)
+    # Deadline of receiving and storing one upload, and of streaming one result file.
+    csv_upload_timeout: float = Field(default=600.0, gt=0)
+    csv_result_timeout: float = Field(default=600.0, gt=0)

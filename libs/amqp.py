@@ -50,6 +50,7 @@ __all__ = [
     "connect",
     "consume",
     "declare_topology",
+    "publish_to_queue",
     "queue_depth",
 ]
 
@@ -172,22 +173,7 @@ class Publisher:
         headers: Mapping[str, FieldValue] | None = None,
     ) -> None:
         """Publish ``message`` persistently and wait for the confirm; raise PublishError otherwise."""
-        message_type = message.DESCRIPTOR.full_name
-        attributes = {"messaging.system": "rabbitmq", "messaging.destination.name": routing_key}
-        with tracer(__name__).start_as_current_span(
-            f"publish {routing_key}", kind=SpanKind.PRODUCER, attributes=attributes
-        ):
-            amqp_headers: dict[str, FieldValue] = dict(headers or {})
-            inject_headers(amqp_headers)
-            outgoing = aio_pika.Message(
-                body=message.SerializeToString(),
-                headers=amqp_headers,
-                content_type=CONTENT_TYPE,
-                type=message_type,
-                delivery_mode=DeliveryMode.PERSISTENT,
-                message_id=message_id or uuid.uuid4().hex,
-            )
-            await _publish_confirmed(self._exchange, outgoing, routing_key, self._timeout)
+        await _publish_traced(self._exchange, routing_key, message, message_id, headers, self._timeout)
 
     async def close(self) -> None:
         await self._channel.close()
@@ -319,3 +305,44 @@ def _retry_message(incoming: AbstractIncomingMessage, attempt: int) -> aio_pika.
         type=incoming.type,
         app_id=incoming.app_id,
     )
+
+
+async def publish_to_queue(
+    channel: AbstractChannel,
+    queue_name: str,
+    message: Message,
+    *,
+    message_id: str | None = None,
+    headers: Mapping[str, FieldValue] | None = None,
+    timeout: float = PUBLISH_TIMEOUT,
+) -> None:
+    """Publish ``message`` straight into queue ``queue_name`` (a delay queue, say) through the default
+    exchange, persistently and with the trace context, and wait for the confirm of ``channel`` (a
+    channel opened with publisher confirms, aio-pika's default); raise PublishError otherwise."""
+    await _publish_traced(channel.default_exchange, queue_name, message, message_id, headers, timeout)
+
+
+async def _publish_traced(
+    exchange: AbstractExchange,
+    routing_key: str,
+    message: Message,
+    message_id: str | None,
+    headers: Mapping[str, FieldValue] | None,
+    timeout: float,
+) -> None:
+    """One persistent message carrying the trace context, confirmed, in a producer span."""
+    attributes = {"messaging.system": "rabbitmq", "messaging.destination.name": routing_key}
+    with tracer(__name__).start_as_current_span(
+        f"publish {routing_key}", kind=SpanKind.PRODUCER, attributes=attributes
+    ):
+        amqp_headers: dict[str, FieldValue] = dict(headers or {})
+        inject_headers(amqp_headers)
+        outgoing = aio_pika.Message(
+            body=message.SerializeToString(),
+            headers=amqp_headers,
+            content_type=CONTENT_TYPE,
+            type=message.DESCRIPTOR.full_name,
+            delivery_mode=DeliveryMode.PERSISTENT,
+            message_id=message_id or uuid.uuid4().hex,
+        )
+        await _publish_confirmed(exchange, outgoing, routing_key, timeout)

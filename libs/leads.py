@@ -12,12 +12,21 @@ from collections.abc import Iterable
 from leadmesh.common.v1 import common_pb2 as common
 from libs.errors import InvalidArgument
 
-__all__ = ["BASE_COST", "MAX_FIELD_LENGTH", "PHONE_COST", "lead_cost", "validate_lead"]
+__all__ = [
+    "BASE_COST",
+    "FIELD_GROUPS",
+    "INPUT_FIELDS",
+    "MAX_FIELD_LENGTH",
+    "PHONE_COST",
+    "lead_cost",
+    "validate_lead",
+]
 
 BASE_COST = 1
 PHONE_COST = 11
 MAX_FIELD_LENGTH = 320
-_TEXT_FIELDS = (
+# The inputs of a lead, as the API and a CSV mapping name them.
+INPUT_FIELDS = (
     "email",
     "first_name",
     "last_name",
@@ -26,6 +35,14 @@ _TEXT_FIELDS = (
     "company_domain",
     "linkedin_url",
 )
+# The field groups a caller may ask for, by their API names; phone is the expensive one.
+FIELD_GROUPS = {
+    "person": common.FIELD_GROUP_PERSON,
+    "company": common.FIELD_GROUP_COMPANY,
+    "email": common.FIELD_GROUP_EMAIL,
+    "phone": common.FIELD_GROUP_PHONE,
+    "linkedin": common.FIELD_GROUP_LINKEDIN,
+}
 
 
 def lead_cost(fields: Iterable[int]) -> int:
@@ -35,7 +52,7 @@ def lead_cost(fields: Iterable[int]) -> int:
 
 def validate_lead(lead: common.LeadInput, field: str = "lead") -> None:
     """A usable identifier: an email, a name with a company, a company, or a LinkedIn URL."""
-    for name in _TEXT_FIELDS:
+    for name in INPUT_FIELDS:
         if len(getattr(lead, name)) > MAX_FIELD_LENGTH:
             raise InvalidArgument(
                 f"{field}.{name} is longer than {MAX_FIELD_LENGTH} characters",

@@ -28,6 +28,7 @@ from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb
 from libs.errors import error_from_rpc
 from libs.ids import new_id
+from libs.leads import FIELD_GROUPS
 from libs.vocabulary import (
     EMAIL_STATUS_NAMES,
     ICP_TIER_NAMES,
@@ -42,13 +43,6 @@ router = APIRouter(prefix="/v1", tags=["enrich"])
 
 MAX_FIELD = 320
 FieldName = Literal["person", "company", "email", "phone", "linkedin"]
-_GROUPS = {
-    "person": common.FIELD_GROUP_PERSON,
-    "company": common.FIELD_GROUP_COMPANY,
-    "email": common.FIELD_GROUP_EMAIL,
-    "phone": common.FIELD_GROUP_PHONE,
-    "linkedin": common.FIELD_GROUP_LINKEDIN,
-}
 Text = Annotated[str | None, Field(default=None, max_length=MAX_FIELD)]
 
 
@@ -91,7 +85,7 @@ def _company(value: str | None) -> tuple[str, str]:
 
 
 def _options(fields: list[FieldName] | None, **extra: Any) -> pb.EnrichOptions:
-    return pb.EnrichOptions(fields=sorted({_GROUPS[f] for f in fields or ()}), **extra)
+    return pb.EnrichOptions(fields=sorted({FIELD_GROUPS[f] for f in fields or ()}), **extra)
 
 
 async def rate_limited(request: Request, response: Response, caller: CurrentCaller) -> Caller:

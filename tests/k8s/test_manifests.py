@@ -12,8 +12,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from services.batch.settings import BatchSettings
+from services.batch.worker import chunk_queue
+
 OVERLAYS = ("dev", "prod")
 CUSTOM_KINDS = {"ScaledObject", "TriggerAuthentication"}  # KEDA: no schema in kubernetes-validate
+QUEUE_WORKERS = {"batch-worker"}  # Deployments that consume queues and serve nothing
 
 
 def render(repo_root: Path, overlay: str) -> list[dict[str, Any]]:
@@ -46,13 +50,26 @@ def test_every_resource_is_valid_against_the_kubernetes_schemas(manifests: list[
 
 def test_deployments_are_probed_limited_and_hardened(manifests: list[dict[str, Any]]) -> None:
     deployments = of_kind(manifests, "Deployment")
-    assert {"billing", "gateway", "providers", "scoring", "verifier", "intent"} <= set(deployments)
+    assert {
+        "billing",
+        "gateway",
+        "providers",
+        "scoring",
+        "verifier",
+        "intent",
+        "enrichment",
+        "batch",
+        "batch-worker",
+    } <= set(deployments)
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True, name
         assert pod["serviceAccountName"] == name
         for container in pod["containers"]:
-            assert container["readinessProbe"] and container["livenessProbe"], name
+            if name not in QUEUE_WORKERS:  # a worker serves no port a probe could ask
+                assert container["readinessProbe"] and container["livenessProbe"], name
+            else:
+                assert "ports" not in container, name
             assert {"cpu", "memory"} <= set(container["resources"]["requests"]), name
             assert {"cpu", "memory"} <= set(container["resources"]["limits"]), name
             hardened = container["securityContext"]
@@ -78,7 +95,7 @@ def test_grpc_services_use_native_grpc_readiness_probes_on_a_port_named_grpc(
 ) -> None:
     services = of_kind(manifests, "Service")
     for name, deployment in of_kind(manifests, "Deployment").items():
-        if name == "gateway":
+        if name == "gateway" or name in QUEUE_WORKERS:
             continue
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         probe = container["readinessProbe"]["grpc"]
@@ -93,6 +110,19 @@ def test_no_deployment_has_both_an_hpa_and_a_scaled_object(manifests: list[dict[
     keda_targets = [s["spec"]["scaleTargetRef"]["name"] for s in of_kind(manifests, "ScaledObject").values()]
     assert not set(hpa_targets) & set(keda_targets)
     assert len(hpa_targets) == len(set(hpa_targets))
+
+
+def test_the_batch_workers_scale_on_the_length_of_their_queue(manifests: list[dict[str, Any]]) -> None:
+    scaled = of_kind(manifests, "ScaledObject")["batch-worker"]
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "batch-worker"
+    assert scaled["spec"]["minReplicaCount"] >= 1  # it also consumes dead chunks and webhooks
+    [trigger] = scaled["spec"]["triggers"]
+    assert trigger["type"] == "rabbitmq"
+    assert trigger["metadata"]["queueName"] == chunk_queue(BatchSettings()).name
+    assert trigger["metadata"]["mode"] == "QueueLength"
+    auth = of_kind(manifests, "TriggerAuthentication")[trigger["authenticationRef"]["name"]]
+    assert auth["spec"]["secretTargetRef"][0]["key"] == "LEADMESH_AMQP_URL"
+    assert "replicas" not in of_kind(manifests, "Deployment")["batch-worker"]["spec"]
 
 
 def test_the_verifier_scales_on_its_own_cpu(manifests: list[dict[str, Any]]) -> None:

@@ -24,6 +24,9 @@ from leadmesh.enrichment.v1 import enrichment_service_pb2_grpc as enrichment_grp
 from libs.embedded_store import free_port
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document
+from services.batch.app import create_server as create_batch
+from services.batch.app import create_worker as create_batch_worker
+from services.batch.settings import BatchSettings
 from services.billing.app import create_server as create_billing
 from services.billing.settings import BillingSettings
 from services.enrichment.app import create_server as create_enrichment
@@ -94,8 +97,14 @@ class Mesh:
 
 @asynccontextmanager
 async def running_mesh(
-    db: AsyncDatabase[Document], amqp_url: str | None = None, **gateway: Any
+    db: AsyncDatabase[Document],
+    amqp_url: str | None = None,
+    batch: BatchSettings | None = None,
+    batch_worker: bool = True,
+    **gateway: Any,
 ) -> AsyncIterator[Mesh]:
+    """With ``batch`` (and ``amqp_url``), also the batch server and, unless ``batch_worker`` is
+    false, one in-process batch worker."""
     async with AsyncExitStack() as stack:
         farm, dns = await start_mail()
         stack.push_async_callback(farm.stop)
@@ -165,7 +174,20 @@ async def running_mesh(
         )
         stack.push_async_callback(channels.close)
         enrichment_addr = await serve(enrichment)
-        settings = GatewaySettings(**addresses, enrichment_addr=enrichment_addr, **gateway)
+        addresses["enrichment_addr"] = enrichment_addr
+        servers: dict[str, Any] = {}
+        if batch is not None:
+            assert amqp_url, "CSV jobs need the broker"
+            batch_settings = batch.model_copy(update=addresses)
+            batch_server = await create_batch(db, batch_settings, "127.0.0.1:0", amqp_url)
+            addresses["batch_addr"] = await serve(batch_server)
+            servers.update(batch=batch_server, batch_settings=batch_settings)
+            if batch_worker:
+                worker = await create_batch_worker(db, batch_settings, amqp_url)
+                await worker.start()
+                stack.push_async_callback(worker.stop)
+                servers["batch_worker"] = worker
+        settings = GatewaySettings(**addresses, **gateway)
         port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
@@ -188,5 +210,12 @@ async def running_mesh(
             http,
             billing_grpc.BillingServiceStub(billing_channel),
             enrichment_grpc.EnrichmentServiceStub(enrichment_channel),
-            {"verifier": verifier, "intent": intent, "scoring": scoring, "providers": providers},
+            {
+                "verifier": verifier,
+                "intent": intent,
+                "scoring": scoring,
+                "providers": providers,
+                "enrichment": enrichment,
+                **servers,
+            },
         )

@@ -64,6 +64,11 @@ class BatchServiceStub:
                 request_serializer=leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetJobResultRequest.SerializeToString,
                 response_deserializer=leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetJobResultResponse.FromString,
                 _registered_method=True)
+        self.GetWebhookSecret = channel.unary_unary(
+                '/leadmesh.batch.v1.BatchService/GetWebhookSecret',
+                request_serializer=leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetWebhookSecretRequest.SerializeToString,
+                response_deserializer=leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetWebhookSecretResponse.FromString,
+                _registered_method=True)
 
 
 class BatchServiceServicer:
@@ -109,6 +114,13 @@ class BatchServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetWebhookSecret(self, request, context):
+        """The secret an account's webhook receivers verify Leadmesh-Signature with.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BatchServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -141,6 +153,11 @@ def add_BatchServiceServicer_to_server(servicer, server):
                     servicer.GetJobResult,
                     request_deserializer=leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetJobResultRequest.FromString,
                     response_serializer=leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetJobResultResponse.SerializeToString,
+            ),
+            'GetWebhookSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWebhookSecret,
+                    request_deserializer=leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetWebhookSecretRequest.FromString,
+                    response_serializer=leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetWebhookSecretResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -305,6 +322,33 @@ class BatchService:
             '/leadmesh.batch.v1.BatchService/GetJobResult',
             leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetJobResultRequest.SerializeToString,
             leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetJobResultResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWebhookSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadmesh.batch.v1.BatchService/GetWebhookSecret',
+            leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetWebhookSecretRequest.SerializeToString,
+            leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetWebhookSecretResponse.FromString,
             options,
             channel_credentials,
             insecure,

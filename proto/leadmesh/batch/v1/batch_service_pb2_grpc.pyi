@@ -44,6 +44,8 @@ class BatchServiceStub:
     CancelJob: _grpc.UnaryUnaryMultiCallable[_batch_service_pb2.CancelJobRequest, _batch_service_pb2.CancelJobResponse]
     GetJobResult: _grpc.UnaryStreamMultiCallable[_batch_service_pb2.GetJobResultRequest, _batch_service_pb2.GetJobResultResponse]
     """Streams the result CSV in chunks."""
+    GetWebhookSecret: _grpc.UnaryUnaryMultiCallable[_batch_service_pb2.GetWebhookSecretRequest, _batch_service_pb2.GetWebhookSecretResponse]
+    """The secret an account's webhook receivers verify Leadmesh-Signature with."""
 
 @_typing.type_check_only
 class BatchServiceAsyncStub(BatchServiceStub):
@@ -59,6 +61,8 @@ class BatchServiceAsyncStub(BatchServiceStub):
     CancelJob: _aio.UnaryUnaryMultiCallable[_batch_service_pb2.CancelJobRequest, _batch_service_pb2.CancelJobResponse]  # type: ignore[assignment]
     GetJobResult: _aio.UnaryStreamMultiCallable[_batch_service_pb2.GetJobResultRequest, _batch_service_pb2.GetJobResultResponse]  # type: ignore[assignment]
     """Streams the result CSV in chunks."""
+    GetWebhookSecret: _aio.UnaryUnaryMultiCallable[_batch_service_pb2.GetWebhookSecretRequest, _batch_service_pb2.GetWebhookSecretResponse]  # type: ignore[assignment]
+    """The secret an account's webhook receivers verify Leadmesh-Signature with."""
 
 class BatchServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -107,5 +111,13 @@ class BatchServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_batch_service_pb2.GetJobResultResponse], _abc.AsyncIterator[_batch_service_pb2.GetJobResultResponse]]:
         """Streams the result CSV in chunks."""
+
+    @_abc_1.abstractmethod
+    def GetWebhookSecret(
+        self,
+        request: _batch_service_pb2.GetWebhookSecretRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_batch_service_pb2.GetWebhookSecretResponse, _abc.Awaitable[_batch_service_pb2.GetWebhookSecretResponse]]:
+        """The secret an account's webhook receivers verify Leadmesh-Signature with."""
 
 def add_BatchServiceServicer_to_server(servicer: BatchServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

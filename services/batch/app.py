@@ -1,0 +1,190 @@
+"""Composes batch's two roles from a database handle and the broker: the gRPC server (uploads,
+job state, result CSVs) and the worker (chunk, dead-chunk and webhook consumers)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import httpx
+from aio_pika.abc import AbstractRobustConnection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from leadmesh.batch.v1 import batch_events_pb2 as events_pb
+from leadmesh.batch.v1 import batch_service_pb2 as pb
+from leadmesh.batch.v1 import batch_service_pb2_grpc as pb_grpc
+from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
+from leadmesh.enrichment.v1 import enrichment_service_pb2_grpc as enrichment_grpc
+from libs import amqp
+from libs.channels import ChannelPool
+from libs.grpc_server import GrpcServer
+from libs.mongo import Document, ping
+from libs.safe_http import OutboundPolicy, guarded_client
+from services.batch.intake import Intake
+from services.batch.jobs import job_message
+from services.batch.repository import JobRepository
+from services.batch.servicer import BatchServicer
+from services.batch.settings import BatchSettings
+from services.batch.webhooks import WEBHOOK_QUEUE, WebhookDeliverer
+from services.batch.worker import ChunkWorker, chunk_queue
+
+__all__ = ["SERVICE_NAME", "BatchServer", "BatchWorker", "create_server", "create_worker"]
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "leadmesh.batch.v1.BatchService"
+COMPLETED_ROUTING_KEY = "batch.job.completed"
+# Finished-job events for whoever integrates with them (CRM syncs, notifications); kept a day.
+COMPLETED_QUEUE = amqp.QueueSpec("batch.jobs.completed", (COMPLETED_ROUTING_KEY,), message_ttl_ms=86_400_000)
+
+
+@dataclass
+class _Broker:
+    connection: AbstractRobustConnection
+    publisher: amqp.Publisher
+    http: httpx.AsyncClient
+    webhooks: WebhookDeliverer
+    channels: ChannelPool
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.publisher.close()
+        await self.connection.close()
+        await self.http.aclose()
+        await self.channels.close()
+
+    async def job_finished(self, job: Document) -> None:
+        """Publish ``batch.job.completed`` and the job's first webhook delivery."""
+        message = job_message(job)
+        await self.publisher.publish(
+            COMPLETED_ROUTING_KEY,
+            events_pb.JobCompleted(
+                job_id=message.job_id,
+                account_id=message.account_id,
+                state=message.state,
+                counts=message.counts,
+                credits_used=message.credits_used,
+                end_time=message.end_time,
+            ),
+            message_id=f"{message.job_id}:completed",
+        )
+        await self.webhooks.schedule(message)
+
+
+async def _broker(repository: JobRepository, settings: BatchSettings, amqp_url: str) -> _Broker:
+    connection = await amqp.connect(amqp_url)
+    publisher = await amqp.Publisher.open(connection)
+    channel = await connection.channel()
+    # Every queue this process publishes into exists before its first publish, whether or not a
+    # worker has started yet: a job uploaded while no worker runs waits in its queue.
+    await amqp.declare_topology(channel, [COMPLETED_QUEUE, chunk_queue(settings), WEBHOOK_QUEUE])
+    await channel.close()
+    http = guarded_client(
+        OutboundPolicy.from_cidrs(settings.batch_webhook_allowed_networks),
+        timeout=settings.batch_webhook_timeout,
+        follow_redirects=False,
+    )
+
+    async def load_job(account_id: str, job_id: str) -> pb.Job | None:
+        found = await repository.get_job(account_id, job_id)
+        return None if found is None else job_message(found)
+
+    webhooks = WebhookDeliverer(
+        load_job=load_job,
+        publisher=publisher,
+        client=http,
+        master_secret=settings.webhook_secret.get_secret_value(),
+        max_attempts=settings.batch_webhook_max_attempts,
+        base_delay=settings.batch_webhook_base_delay,
+        timeout=settings.batch_webhook_timeout,
+    )
+    return _Broker(connection, publisher, http, webhooks, ChannelPool(settings.batch_billing_timeout))
+
+
+@dataclass
+class BatchServer:
+    server: GrpcServer
+    broker: _Broker
+
+    async def start(self) -> int:
+        return await self.server.start()
+
+    async def stop(self) -> None:
+        await self.server.stop()
+        await self.broker.close()
+
+
+async def create_server(
+    db: AsyncDatabase[Document], settings: BatchSettings, address: str, amqp_url: str | None = None
+) -> BatchServer:
+    repository = JobRepository(db)
+    await repository.ensure_indexes()
+    broker = await _broker(repository, settings, amqp_url or settings.amqp_url)
+    billing = billing_grpc.BillingServiceStub(broker.channels.get(settings.billing_addr))
+    intake = Intake(repository, billing, broker.publisher, settings, on_finished=broker.job_finished)
+    servicer = BatchServicer(intake, repository, settings.webhook_secret.get_secret_value())
+
+    async def broker_open() -> bool:
+        return not broker.connection.is_closed
+
+    server = GrpcServer(
+        name="batch",
+        address=address,
+        services={SERVICE_NAME: lambda server: pb_grpc.add_BatchServiceServicer_to_server(servicer, server)},
+        readiness=[lambda: ping(db), broker_open],
+        grace=settings.shutdown_grace,
+    )
+    return BatchServer(server, broker)
+
+
+@dataclass
+class BatchWorker:
+    """Consumers of ``batch.chunks``, ``batch.chunks.dead`` and ``batch.webhooks``."""
+
+    worker: ChunkWorker
+    broker: _Broker
+    settings: BatchSettings
+    consumers: list[amqp.Consumer] = field(default_factory=list)
+
+    async def start(self) -> None:
+        channel = await self.broker.connection.channel()
+        spec = chunk_queue(self.settings)
+        self.consumers.append(
+            await amqp.consume(
+                channel,
+                spec,
+                events_pb.ChunkReady,
+                self.worker.handle,
+                prefetch=self.settings.batch_worker_prefetch,
+            )
+        )
+        dead_channel = await self.broker.connection.channel()
+        await dead_channel.set_qos(prefetch_count=1)
+        dead = await dead_channel.declare_queue(spec.dead_letter_queue, durable=True)
+        self.consumers.append(amqp.Consumer(dead, await dead.consume(self.worker.handle_dead)))
+        webhook_channel = await self.broker.connection.channel()
+        self.consumers.append(await self.broker.webhooks.start(webhook_channel))
+        log.info("batch worker consuming", extra={"queue": spec.name})
+
+    async def stop(self) -> None:
+        for consumer in self.consumers:
+            with contextlib.suppress(Exception):
+                await consumer.cancel()
+        await self.broker.close()
+
+
+async def create_worker(
+    db: AsyncDatabase[Document], settings: BatchSettings, amqp_url: str | None = None
+) -> BatchWorker:
+    repository = JobRepository(db)
+    await repository.ensure_indexes()
+    broker = await _broker(repository, settings, amqp_url or settings.amqp_url)
+    worker = ChunkWorker(
+        repository,
+        enrichment_grpc.EnrichmentServiceStub(broker.channels.get(settings.enrichment_addr)),
+        billing_grpc.BillingServiceStub(broker.channels.get(settings.billing_addr)),
+        settings,
+        broker.job_finished,
+    )
+    return BatchWorker(worker, broker, settings)

@@ -1,0 +1,38 @@
+"""Batch's settings (``LEADMESH_`` environment), shared by its gRPC server and its workers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+
+from libs.settings import CommonSettings
+
+__all__ = ["BatchSettings"]
+
+
+class BatchSettings(CommonSettings):
+    # Data rows of one file; more is refused before any work or charge.
+    batch_max_rows: int = Field(default=100_000, ge=1)
+    # Bytes of one upload.
+    batch_max_upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
+    # Rows of one chunk event (one EnrichBatch call).
+    batch_chunk_rows: int = Field(default=250, ge=1, le=1_000)
+    # Where uploads are spooled while they are parsed (deleted afterwards).
+    batch_spool_dir: Path | None = None
+    # Deliveries of a chunk before it goes to the dead-letter queue and its rows are failed.
+    batch_max_attempts: int = Field(default=4, ge=1)
+    # Unacked chunks per worker process.
+    batch_worker_prefetch: int = Field(default=2, ge=1)
+    # Seconds one EnrichBatch call of a chunk may take.
+    batch_enrich_timeout: float = Field(default=120.0, gt=0)
+    batch_billing_timeout: float = Field(default=10.0, gt=0)
+    # Charges of one chunk in flight at once.
+    batch_charge_concurrency: int = Field(default=32, ge=1)
+    # Master secret the per-account webhook signing secrets derive from.
+    webhook_secret: SecretStr = SecretStr("dev-only-webhook-secret-change-me")
+    # Networks webhooks may reach besides public addresses (tests: loopback).
+    batch_webhook_allowed_networks: list[str] = Field(default_factory=list)
+    batch_webhook_max_attempts: int = Field(default=8, ge=1)
+    batch_webhook_base_delay: float = Field(default=5.0, gt=0)
+    batch_webhook_timeout: float = Field(default=10.0, gt=0)

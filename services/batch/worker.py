@@ -1,0 +1,250 @@
+"""The chunk consumer: enrich a chunk's rows with one EnrichBatch call, write each row's result
+once, charge each matched row once, then ack; and finish the job when its last chunk is done.
+
+Every step is idempotent, so a chunk redelivered after a crash at any point is safe: rows that
+already have a result are not enriched again (the stored result stands; enrichment also replays
+its record for the row's charge key), and their charges are re-sent with the same idempotency key
+``job:<id>:row:<n>``, which billing applies at most once. A chunk that keeps failing reaches the
+dead-letter queue; :meth:`ChunkWorker.handle_dead` fails its remaining rows with the last error
+and counts the chunk done, so the job still completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+
+import grpc
+from aio_pika.abc import AbstractIncomingMessage
+
+from leadmesh.batch.v1 import batch_events_pb2 as events_pb
+from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
+from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
+from leadmesh.common.v1 import common_pb2 as common
+from leadmesh.enrichment.v1 import enrichment_service_pb2 as enrichment_pb
+from leadmesh.enrichment.v1 import enrichment_service_pb2_grpc as enrichment_grpc
+from libs.amqp import QueueSpec
+from libs.errors import error_from_rpc
+from libs.mongo import Document, utc_now
+from services.batch.jobs import TERMINAL, totals
+from services.batch.repository import JobRepository
+from services.batch.results import (
+    ENRICHED,
+    FAILED,
+    INVALID_INPUT,
+    NOT_FOUND,
+    STATUSES,
+    empty_cells,
+    enriched_cells,
+)
+from services.batch.settings import BatchSettings
+
+__all__ = ["ChunkWorker", "chunk_queue"]
+
+log = logging.getLogger(__name__)
+
+JobFinished = Callable[[Document], Awaitable[None]]
+
+
+def chunk_queue(settings: BatchSettings) -> QueueSpec:
+    return QueueSpec("batch.chunks", ("batch.chunk.ready",), max_attempts=settings.batch_max_attempts)
+
+
+def charge_key(job_id: str, row: int) -> str:
+    return f"job:{job_id}:row:{row}"
+
+
+def _row_number(document: Document) -> int:
+    return int(str(document["_id"]).rpartition(":")[2])
+
+
+def _result(key: str, status: str, cells: list[str], credits: int = 0, reason: str = "") -> Document:
+    return {
+        "_id": key,
+        "status": status,
+        "cells": cells,
+        "credits": credits,
+        "reason": reason,
+        "time": utc_now(),
+    }
+
+
+class ChunkWorker:
+    def __init__(
+        self,
+        repository: JobRepository,
+        enrichment: enrichment_grpc.EnrichmentServiceStub,
+        billing: billing_grpc.BillingServiceStub,
+        settings: BatchSettings,
+        on_finished: JobFinished,
+    ):
+        self.repository = repository
+        self.enrichment = enrichment
+        self.billing = billing
+        self.settings = settings
+        self.on_finished = on_finished
+
+    async def handle(self, message: events_pb.ChunkReady, incoming: AbstractIncomingMessage) -> None:
+        try:
+            await self._process(message)
+        except Exception as error:
+            await self.repository.record_chunk_error(message.job_id, message.chunk_index, _describe(error))
+            raise
+
+    async def _process(self, message: events_pb.ChunkReady) -> None:
+        job = await self.repository.job(message.job_id)
+        if job is None:
+            log.warning("chunk of an unknown job dropped", extra={"job_id": message.job_id})
+            return
+        if not await self.repository.is_chunk_done(job["_id"], message.chunk_index):
+            if job["state"] in TERMINAL:  # cancelled: what is left is not enriched
+                await self._fail_rest(job, message, "the job was cancelled")
+            else:
+                await self.repository.mark_running(job["_id"])
+                await self._enrich(job, message)
+        await self.finish_if_done(job["_id"])
+
+    async def _enrich(self, job: Document, message: events_pb.ChunkReady) -> None:
+        job_id = job["_id"]
+        rows = await self.repository.rows_of(job_id, message.first_row, message.row_count)
+        existing = await self.repository.results_of(job_id, message.first_row, message.row_count)
+        fresh: list[Document] = []
+        items: list[enrichment_pb.EnrichBatchItem] = []
+        keys: dict[int, str] = {}
+        for row in rows:
+            key = row["_id"]
+            if key in existing:
+                continue
+            if "problem" in row:
+                fresh.append(_result(key, INVALID_INPUT, empty_cells(), reason=row["problem"]))
+                continue
+            number = _row_number(row)
+            keys[number] = key
+            items.append(
+                enrichment_pb.EnrichBatchItem(
+                    index=number,
+                    lead=common.LeadInput.FromString(bytes(row["lead"])),
+                    charge_key=charge_key(job_id, number),
+                )
+            )
+        if items:
+            answer = await self.enrichment.EnrichBatch(
+                enrichment_pb.EnrichBatchRequest(
+                    account_id=job["account_id"],
+                    items=items,
+                    options=enrichment_pb.EnrichOptions(fields=job["fields"], skip_icp=job["skip_icp"]),
+                    reservation_id=job.get("reservation_id", ""),
+                    skip_charge=True,
+                ),
+                timeout=self.settings.batch_enrich_timeout,
+            )
+            for result in answer.results:
+                record = result.record
+                if record.state == enrichment_pb.EnrichmentRecord.STATE_COMPLETED:
+                    cells, status, credits = enriched_cells(record), ENRICHED, int(record.meta.credits_used)
+                else:
+                    cells, status, credits = empty_cells(), NOT_FOUND, 0
+                fresh.append(_result(keys[result.index], status, cells, credits))
+        await self.repository.insert_results(fresh)
+        results = {**existing, **{document["_id"]: document for document in fresh}}
+        await self._charge(job, results.values())
+        await self._chunk_done(job_id, message.chunk_index, results.values())
+
+    async def _charge(self, job: Document, results: Iterable[Document]) -> None:
+        gate = asyncio.Semaphore(self.settings.batch_charge_concurrency)
+        job_id = job["_id"]
+
+        async def charge(document: Document) -> None:
+            async with gate:
+                await self.billing.Charge(
+                    billing_pb.ChargeRequest(
+                        account_id=job["account_id"],
+                        idempotency_key=charge_key(job_id, _row_number(document)),
+                        amount=document["credits"],
+                        description=f"CSV job {job_id} row {_row_number(document)}",
+                        reservation_id=job.get("reservation_id", ""),
+                    ),
+                    timeout=self.settings.batch_billing_timeout,
+                )
+
+        await asyncio.gather(*(charge(d) for d in results if d["credits"] > 0))
+
+    async def _chunk_done(self, job_id: str, chunk: int, results: Iterable[Document]) -> None:
+        counts = dict.fromkeys(STATUSES, 0)
+        credits = 0
+        for document in results:
+            counts[document["status"]] += 1
+            credits += int(document["credits"])
+        await self.repository.chunk_done(job_id, chunk, counts, credits)
+
+    async def _fail_rest(self, job: Document, message: events_pb.ChunkReady, reason: str) -> None:
+        """Rows of the chunk without a result fail with ``reason``; the chunk is counted done."""
+        job_id = job["_id"]
+        rows = await self.repository.rows_of(job_id, message.first_row, message.row_count)
+        existing = await self.repository.results_of(job_id, message.first_row, message.row_count)
+        fresh = [
+            _result(row["_id"], FAILED, empty_cells(), reason=reason)
+            for row in rows
+            if row["_id"] not in existing
+        ]
+        await self.repository.insert_results(fresh)
+        await self._chunk_done(job_id, message.chunk_index, [*existing.values(), *fresh])
+
+    async def handle_dead(self, incoming: AbstractIncomingMessage) -> None:
+        """A chunk that exhausted its attempts: its rows without a result fail, the job goes on."""
+        try:
+            message = events_pb.ChunkReady.FromString(incoming.body)
+            job = await self.repository.job(message.job_id)
+            if job is not None and not await self.repository.is_chunk_done(job["_id"], message.chunk_index):
+                why = await self.repository.chunk_error(job["_id"], message.chunk_index)
+                reason = (
+                    f"processing failed {self.settings.batch_max_attempts} times: {why or 'unknown error'}"
+                )
+                log.error("chunk dead-lettered", extra={"job_id": job["_id"], "chunk": message.chunk_index})
+                await self._fail_rest(job, message, reason)
+                await self.finish_if_done(job["_id"])
+        except Exception:
+            log.exception("could not settle a dead-lettered chunk; requeueing")
+            await asyncio.sleep(1.0)
+            await incoming.nack(requeue=True)
+            return
+        await incoming.ack()
+
+    async def finish_if_done(self, job_id: str) -> None:
+        """When every chunk is done: settle the hold, mark the job finished once, tell the world."""
+        job = await self.repository.job(job_id)
+        if job is None or job.get("finalized"):
+            return
+        chunks = await self.repository.chunks_of(job_id)
+        if len(chunks) < job["chunks"]:
+            return
+        found = totals(chunks)
+        if job.get("reservation_id"):
+            await self.billing.SettleReservation(
+                billing_pb.SettleReservationRequest(
+                    account_id=job["account_id"], reservation_id=job["reservation_id"]
+                ),
+                timeout=self.settings.batch_billing_timeout,
+            )
+        if job["state"] == "cancelled":
+            state = "cancelled"
+        elif found.counts[FAILED] == job["total_rows"]:
+            state = "failed"
+        else:
+            state = "succeeded"
+        fields: Document = {"state": state, "counts": found.counts, "credits_used": found.credits}
+        if state != "cancelled":
+            fields["end_time"] = utc_now()
+        if state == "failed":
+            fields.update(error="every row failed to process", error_reason="ALL_ROWS_FAILED")
+        if await self.repository.finalize(job_id, fields):
+            log.info("job finished", extra={"job_id": job_id, "state": state, **found.counts})
+            await self.on_finished({**job, **fields, "finalized": True})
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, grpc.aio.AioRpcError):
+        known = error_from_rpc(error)
+        return f"{error.code().name}: {known.message}"
+    return f"{type(error).__name__}: {error}"

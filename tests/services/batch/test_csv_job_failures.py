@@ -1,0 +1,156 @@
+"""CSV jobs when things go wrong: a worker killed mid-job, chunks that keep failing, a cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
+from libs.mongo import Document
+from services.batch.settings import BatchSettings
+from tests.services.batch.test_csv_jobs import auth, batch_settings, parse, upload, wait_finished
+from tests.services.enrichment.mesh import Mesh, running_mesh
+
+EMAILS = ["mike.chen@techflow.io", "ana@techflow.io", "nobody@unknown-example.org"]
+
+
+def rows_text(count: int) -> str:
+    return "email,company\n" + "".join(f"{EMAILS[n % 3]},TechFlow\n" for n in range(count))
+
+
+async def result_count(db: AsyncDatabase[Document], job_id: str) -> int:
+    return await db["batch_results"].count_documents({"_id": {"$gt": f"{job_id}:", "$lt": f"{job_id};"}})
+
+
+def start_worker(
+    settings: BatchSettings, mongo_uri: str, db: AsyncDatabase[Document], amqp_url: str
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "LEADMESH_MONGODB_URI": mongo_uri,
+        "LEADMESH_MONGODB_DATABASE": db.name,
+        "LEADMESH_AMQP_URL": amqp_url,
+        "LEADMESH_ENRICHMENT_ADDR": settings.enrichment_addr,
+        "LEADMESH_BILLING_ADDR": settings.billing_addr,
+        "LEADMESH_BATCH_WORKER_PREFETCH": "1",
+        "LEADMESH_WEBHOOK_SECRET": settings.webhook_secret.get_secret_value(),
+        "LEADMESH_LOG_LEVEL": "WARNING",
+    }
+    root = Path(__file__).resolve().parents[3]
+    return subprocess.Popen([sys.executable, "-m", "services.batch", "worker"], cwd=root, env=env)
+
+
+async def charges_of(mesh: Mesh, account_id: str) -> list[billing_pb.LedgerEntry]:
+    found: list[billing_pb.LedgerEntry] = []
+    token = ""
+    while True:
+        page = await mesh.billing.ListLedgerEntries(
+            billing_pb.ListLedgerEntriesRequest(account_id=account_id, page_size=100, page_token=token)
+        )
+        found += [e for e in page.entries if e.kind == billing_pb.LEDGER_ENTRY_KIND_RESERVATION_CHARGE]
+        token = page.next_page_token
+        if not token:
+            return found
+
+
+async def test_a_worker_killed_mid_job_loses_nothing_and_charges_each_row_once(
+    db: AsyncDatabase[Document], amqp_url: str, mongo_uri: str
+) -> None:
+    settings = batch_settings(batch_chunk_rows=3, batch_max_rows=1_000)
+    async with running_mesh(db, amqp_url, batch=settings, batch_worker=False, csv_sync_max_rows=0) as mesh:
+        account, key = await mesh.new_account(credits=200)
+        response = await upload(mesh, key, rows_text(90))
+        assert response.status_code == 202, response.text
+        job_id = response.json()["job_id"]
+        worker_settings: BatchSettings = mesh.servers["batch_settings"]
+        first = start_worker(worker_settings, mongo_uri, db, amqp_url)
+        try:
+            for _ in range(600):
+                if await result_count(db, job_id) >= 6:
+                    break
+                await asyncio.sleep(0.02)
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+            killed_at = await result_count(db, job_id)
+            assert 6 <= killed_at < 90, killed_at  # killed mid-job
+        finally:
+            if first.poll() is None:
+                first.kill()
+        second = start_worker(worker_settings, mongo_uri, db, amqp_url)
+        try:
+            done = await wait_finished(mesh, key, job_id, timeout=120)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(20)
+        assert done["status"] == "succeeded"
+        assert done["counts"] == {
+            "enriched": 60,
+            "not_found": 30,
+            "invalid_input": 0,
+            "failed": 0,
+            "pending": 0,
+        }
+        assert await result_count(db, job_id) == 90  # exactly one result per row
+        charges = await charges_of(mesh, account)
+        keys = [entry.idempotency_key for entry in charges]
+        assert len(keys) == len(set(keys)) == 60  # one charge per matched row, none twice
+        assert set(keys) == {f"job:{job_id}:row:{n}" for n in range(1, 91) if (n - 1) % 3 != 2}
+        assert await mesh.balance(account) == 140 and done["credits_used"] == 60
+        result = await mesh.http.get(f"/v1/jobs/{job_id}/result.csv", headers=auth(key))
+        rows = parse(result.text)
+        assert [row[2] for row in rows[1:]] == [str(n) for n in range(1, 91)]
+
+
+async def test_chunks_that_keep_failing_are_dead_lettered_their_rows_failed_and_nothing_charged(
+    db: AsyncDatabase[Document], amqp_url: str
+) -> None:
+    async with running_mesh(db, amqp_url, batch=batch_settings(), csv_sync_max_rows=0) as mesh:
+        account, key = await mesh.new_account(credits=20)
+        await mesh.stop("enrichment")  # every EnrichBatch fails: each chunk exhausts its attempts
+        response = await upload(mesh, key, rows_text(5))
+        assert response.status_code == 202, response.text
+        job_id = response.json()["job_id"]
+        done = await wait_finished(mesh, key, job_id)
+        assert done["status"] == "failed" and done["counts"]["failed"] == 5
+        assert done["error"]["code"] == "ALL_ROWS_FAILED" and done["credits_used"] == 0
+        reasons = {doc["reason"] async for doc in db["batch_results"].find({})}
+        assert len(reasons) == 1 and "UNAVAILABLE" in reasons.pop()
+        assert await mesh.balance(account) == 20  # the hold was released in full
+        rows = parse((await mesh.http.get(f"/v1/jobs/{job_id}/result.csv", headers=auth(key))).text)
+        assert [row[3] for row in rows[1:]] == ["failed"] * 5
+
+
+async def test_a_cancelled_job_stops_and_returns_its_unused_credits(
+    db: AsyncDatabase[Document], amqp_url: str
+) -> None:
+    async with running_mesh(
+        db, amqp_url, batch=batch_settings(), batch_worker=False, csv_sync_max_rows=0
+    ) as mesh:
+        account, key = await mesh.new_account(credits=50)
+        response = await upload(mesh, key, rows_text(12))
+        job_id = response.json()["job_id"]
+        assert await mesh.balance(account) == 38  # worst case held: all 12 rows have an identifier
+        cancelled = await mesh.http.delete(f"/v1/jobs/{job_id}", headers=auth(key))
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+        again = await mesh.http.delete(f"/v1/jobs/{job_id}", headers=auth(key))
+        assert again.status_code == 409
+        from services.batch.app import create_worker
+
+        worker = await create_worker(db, mesh.servers["batch_settings"], amqp_url)
+        await worker.start()
+        try:
+            for _ in range(200):
+                if await mesh.balance(account) == 50:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await worker.stop()
+        assert await mesh.balance(account) == 50  # nothing enriched after the cancel, hold released
+        rows = parse((await mesh.http.get(f"/v1/jobs/{job_id}/result.csv", headers=auth(key))).text)
+        assert len(rows) == 13 and {row[3] for row in rows[1:]} == {"failed"}
