@@ -1,14 +1,49 @@
-"""What every benchmark needs: waiting for a service it started to report SERVING."""
+"""What the end-to-end benchmarks share: waiting for a service to report SERVING, and the whole
+mesh's surroundings on loopback (embedded store with the demo directory, mail, DNS, web) with
+each service started as its own process."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-__all__ = ["wait_serving"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ has the loopback servers
+
+from libs.embedded_store import EmbeddedStore, free_port  # noqa: E402
+from libs.mongo import connect  # noqa: E402
+from services.providers.demo import DemoDirectory, demo_directory  # noqa: E402
+from services.providers.repository import DirectoryRepository  # noqa: E402
+from tests.services.intent.web import SITE, Page, Web  # noqa: E402
+from tests.services.verifier.mailservers import KnownMailboxes, LoopbackDns, MailFarm  # noqa: E402
+
+__all__ = ["SERVICE_NAMES", "Mesh", "cpu_seconds", "peak_rss_mb", "running_mesh", "say", "wait_serving"]
+
+SERVICE_NAMES = {
+    "billing": "leadmesh.billing.v1.BillingService",
+    "providers": "leadmesh.providers.v1.ProvidersService",
+    "verifier": "leadmesh.verifier.v1.VerifierService",
+    "scoring": "leadmesh.scoring.v1.ScoringService",
+    "intent": "leadmesh.intent.v1.IntentService",
+    "enrichment": "leadmesh.enrichment.v1.EnrichmentService",
+    "batch": "leadmesh.batch.v1.BatchService",
+}
+
+
+def say(text: str) -> None:
+    print(text, flush=True)  # noqa: T201
 
 
 async def wait_serving(target: grpc.aio.Channel | str, service: str = "", timeout: float = 60.0) -> None:
@@ -28,3 +63,121 @@ async def wait_serving(target: grpc.aio.Channel | str, service: str = "", timeou
             pass
         await asyncio.sleep(0.1)
     raise RuntimeError(f"{service or 'the service'} did not report SERVING within {timeout:.0f}s")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The peak resident set size of a running process (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a running process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def seed(uri: str, people: int) -> DemoDirectory:
+    directory = demo_directory(seed=11, companies=max(1, people // 10), people=people)
+    client = connect(uri, app_name="bench", operation_timeout_ms=600_000)
+    try:
+        repository = DirectoryRepository(client["leadmesh"])
+        await repository.ensure_indexes()
+        await repository.insert_companies(directory.companies)
+        await repository.insert_people(directory.people)
+    finally:
+        await client.close()
+    return directory
+
+
+@dataclass
+class Mesh:
+    directory: DemoDirectory
+    store_uri: str
+    addresses: dict[str, str]
+    env: dict[str, str]
+    store_pid: int | None = None
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, name: str, *command: str) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen([sys.executable, *command], env=self.env)
+        self.processes[name] = process
+        return process
+
+
+@asynccontextmanager
+async def running_mesh(
+    people: int, services: tuple[str, ...], extra_env: dict[str, str] | None = None
+) -> AsyncIterator[Mesh]:
+    """An embedded store seeded with ``people`` demo people, every company's mail on one loopback
+    SMTP server (loopback DNS), their homepages and job boards on a loopback web server, and
+    ``services`` then the gateway started as processes, each SERVING before the next starts."""
+    mailboxes = KnownMailboxes(exists=lambda address: True)
+    farm = await MailFarm({"mx": mailboxes}).start()
+    web = Web()
+    await web.start()
+    web.pages["/site/"] = Page.html(
+        "<html><head><script src='https://js.hs-scripts.com/1.js'></script></head></html>"
+    )
+    root = Path(__file__).resolve().parents[1]
+    vhost = f"leadmesh-bench-{uuid.uuid4().hex[:8]}"  # no message of an earlier run reaches this one
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedStore(Path(tmp), free_port()) as store:
+        began = time.perf_counter()
+        directory = await seed(store.uri, people)
+        domains = sorted({str(c["domain"]) for c in directory.companies})
+        records: dict[str, dict[str, list[str]]] = {"mx.lmtest": {"A": [farm.addresses["mx"]]}}
+        records.update({domain: {"MX": ["10 mx.lmtest."]} for domain in domains})
+        dns = await LoopbackDns(records).start()
+        say(
+            f"directory: {len(directory.people)} people, {len(domains)} companies "
+            f"({time.perf_counter() - began:.1f}s)"
+        )
+        inherited_path = [part for part in os.environ.get("PYTHONPATH", "").split(os.pathsep) if part]
+        addresses = {name: f"127.0.0.1:{free_port()}" for name in (*services, "gateway")}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(root), str(root / "proto"), *inherited_path]),
+            "LEADMESH_MONGODB_URI": store.uri,
+            "LEADMESH_LOG_LEVEL": "WARNING",
+            "LEADMESH_AMQP_URL": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
+            "LEADMESH_DNS_NAMESERVERS": dns.nameserver,
+            "LEADMESH_VERIFIER_SMTP_PORT": str(farm.port),
+            "LEADMESH_VERIFIER_ALLOW_PRIVATE_MX": "true",
+            "LEADMESH_VERIFIER_MX_RATE": "100000",
+            "LEADMESH_VERIFIER_HELO_NAME": "bench.lmtest",
+            "LEADMESH_VERIFIER_MAIL_FROM": "probe@bench.lmtest",
+            "LEADMESH_INTENT_HOMEPAGE_OVERRIDES": json.dumps({d: web.url("/site/") for d in domains}),
+            "LEADMESH_INTENT_GREENHOUSE_BASE_URL": web.url("/greenhouse"),
+            "LEADMESH_INTENT_LEVER_BASE_URL": web.url("/lever"),
+            "LEADMESH_INTENT_ALLOWED_NETWORKS": json.dumps([f"{SITE}/32"]),
+            "LEADMESH_ENRICH_RATE_PER_SECOND": "1000000",
+            "LEADMESH_ENRICH_RATE_BURST": "1000000",
+            "LEADMESH_FREE_TIER_MONTHLY_CREDITS": "0",
+            **{f"LEADMESH_{name.upper()}_ADDR": address for name, address in addresses.items()},
+            **(extra_env or {}),
+        }
+        process = store._process  # the store's own process, for its CPU time
+        mesh = Mesh(directory, store.uri, addresses, env, process.pid if process else None)
+        try:
+            for name in services:
+                mesh.start(name, "-m", f"services.{name}")
+                await wait_serving(addresses[name], SERVICE_NAMES[name])
+            mesh.start("gateway", "-m", "gateway")
+            yield mesh
+        finally:
+            for process in reversed(mesh.processes.values()):
+                process.terminate()
+            for process in mesh.processes.values():
+                process.wait(timeout=30)
+            await dns.stop()
+            await web.stop()
+            await farm.stop()
+            _rabbitmqctl("delete_vhost", vhost)
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)

@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -35,46 +32,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "proto"))
 
 import grpc  # noqa: E402
 import httpx  # noqa: E402
-from harness import wait_serving  # noqa: E402
+from harness import running_mesh, say  # noqa: E402
 
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb  # noqa: E402
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc  # noqa: E402
 from leadmesh.common.v1 import common_pb2 as common  # noqa: E402
 from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb  # noqa: E402
-from libs.embedded_store import EmbeddedStore, free_port  # noqa: E402
 from libs.ids import new_id  # noqa: E402
 from libs.mongo import connect  # noqa: E402
-from services.providers.demo import DemoDirectory, demo_directory  # noqa: E402
-from services.providers.repository import DirectoryRepository  # noqa: E402
-from tests.services.intent.web import SITE, Page, Web  # noqa: E402
-from tests.services.verifier.mailservers import KnownMailboxes, LoopbackDns, MailFarm  # noqa: E402
+from services.providers.demo import DemoDirectory  # noqa: E402
 
 SERVICES = ("billing", "providers", "verifier", "scoring", "intent", "enrichment")
-SERVICE_NAMES = {
-    "billing": "leadmesh.billing.v1.BillingService",
-    "providers": "leadmesh.providers.v1.ProvidersService",
-    "verifier": "leadmesh.verifier.v1.VerifierService",
-    "scoring": "leadmesh.scoring.v1.ScoringService",
-    "intent": "leadmesh.intent.v1.IntentService",
-    "enrichment": "leadmesh.enrichment.v1.EnrichmentService",
-}
-
-
-def say(text: str) -> None:
-    print(text, flush=True)  # noqa: T201
-
-
-async def seed(uri: str, people: int) -> DemoDirectory:
-    directory = demo_directory(seed=11, companies=max(1, people // 10), people=people)
-    client = connect(uri, app_name="bench", operation_timeout_ms=600_000)
-    try:
-        repository = DirectoryRepository(client["leadmesh"])
-        await repository.ensure_indexes()
-        await repository.insert_companies(directory.companies)
-        await repository.insert_people(directory.people)
-    finally:
-        await client.close()
-    return directory
 
 
 async def measure(
@@ -189,60 +157,8 @@ async def in_process(uri: str, env: dict[str, str]) -> AsyncIterator[Any]:
 
 
 async def run(args: argparse.Namespace) -> None:
-    mailboxes = KnownMailboxes(exists=lambda address: True)
-    farm = await MailFarm({"mx": mailboxes}).start()
-    web = Web()
-    await web.start()
-    web.pages["/site/"] = Page.html(
-        "<html><head><script src='https://js.hs-scripts.com/1.js'></script></head></html>"
-    )
-    procs: list[subprocess.Popen[bytes]] = []
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedStore(Path(tmp), free_port()) as store:
-        began = time.perf_counter()
-        directory = await seed(store.uri, args.people)
-        domains = sorted({str(c["domain"]) for c in directory.companies})
-        records: dict[str, dict[str, list[str]]] = {"mx.lmtest": {"A": [farm.addresses["mx"]]}}
-        records.update({domain: {"MX": ["10 mx.lmtest."]} for domain in domains})
-        dns = await LoopbackDns(records).start()
-        say(
-            f"directory: {len(directory.people)} people, {len(domains)} companies "
-            f"({time.perf_counter() - began:.1f}s)"
-        )
-        addresses = {name: f"127.0.0.1:{free_port()}" for name in (*SERVICES, "gateway")}
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(Path.cwd()), str(Path.cwd() / "proto")]),
-            "LEADMESH_MONGODB_URI": store.uri,
-            "LEADMESH_LOG_LEVEL": "WARNING",
-            "LEADMESH_DNS_NAMESERVERS": dns.nameserver,
-            "LEADMESH_VERIFIER_SMTP_PORT": str(farm.port),
-            "LEADMESH_VERIFIER_ALLOW_PRIVATE_MX": "true",
-            "LEADMESH_VERIFIER_MX_RATE": "100000",
-            "LEADMESH_VERIFIER_HELO_NAME": "bench.lmtest",
-            "LEADMESH_VERIFIER_MAIL_FROM": "probe@bench.lmtest",
-            "LEADMESH_INTENT_HOMEPAGE_OVERRIDES": json.dumps({d: web.url("/site/") for d in domains}),
-            "LEADMESH_INTENT_GREENHOUSE_BASE_URL": web.url("/greenhouse"),
-            "LEADMESH_INTENT_LEVER_BASE_URL": web.url("/lever"),
-            "LEADMESH_INTENT_ALLOWED_NETWORKS": json.dumps([f"{SITE}/32"]),
-            "LEADMESH_ENRICH_RATE_PER_SECOND": "1000000",
-            "LEADMESH_ENRICH_RATE_BURST": "1000000",
-            "LEADMESH_FREE_TIER_MONTHLY_CREDITS": "0",
-            **{f"LEADMESH_{name.upper()}_ADDR": address for name, address in addresses.items()},
-        }
-        try:
-            for name in SERVICES:
-                procs.append(subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env))
-                await wait_serving(addresses[name], SERVICE_NAMES[name])
-            procs.append(subprocess.Popen([sys.executable, "-m", "gateway"], env=env))
-            await measure_api(args, directory, addresses, env, store.uri)
-        finally:
-            for proc in reversed(procs):
-                proc.terminate()
-            for proc in procs:
-                proc.wait(timeout=30)
-            await dns.stop()
-            await web.stop()
-            await farm.stop()
+    async with running_mesh(args.people, SERVICES) as mesh:
+        await measure_api(args, mesh.directory, mesh.addresses, mesh.env, mesh.store_uri)
 
 
 async def measure_api(

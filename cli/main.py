@@ -56,6 +56,9 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--refresh", action="store_true", help="ignore cached verdicts")
     verify.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for every result")
 
+    worker = commands.add_parser("worker", help="run a queue worker in the foreground until SIGTERM")
+    worker.add_argument("kind", choices=["batch"], help="batch: CSV job chunks, dead chunks, webhooks")
+
     from cli.data import add_data_parser
 
     add_data_parser(commands)
@@ -68,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         from cli.stack import run_up
 
         return run_up(home_dir(), args.demo)
+    if args.command == "worker":  # the same process as `python -m services.batch worker`
+        from services.batch.__main__ import main as batch_main
+
+        batch_main(["worker"])
+        return 0
     if args.command == "verify":
         from cli.verify import run_verify
 

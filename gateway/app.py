@@ -41,6 +41,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
         redoc_url=None,
+        # Our middleware makes the one server span and the request metrics (gateway/middleware.py),
+        # and our logs are JSON lines: FastAPI's own telemetry would double them, in other traces.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     install_error_handlers(app)

@@ -38,25 +38,29 @@ def _outgoing_metadata(
     )
 
 
-class _Propagator(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
+class _Propagator:
+    """Base of the four interceptors below: grpc.aio files an interceptor under the first call type
+    it implements only, so each call type needs its own instance to be intercepted at all."""
+
     def __init__(self, default_timeout: float):
         self.default_timeout = default_timeout
 
+
+class _UnaryUnary(_Propagator, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
         return await continuation(_outgoing_metadata(client_call_details, self.default_timeout), request)
 
+
+class _UnaryStream(_Propagator, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(
         self, continuation: Callable[..., Any], client_call_details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
         return await continuation(_outgoing_metadata(client_call_details, self.default_timeout), request)
 
+
+class _StreamUnary(_Propagator, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(
         self,
         continuation: Callable[..., Any],
@@ -67,6 +71,8 @@ class _Propagator(
             _outgoing_metadata(client_call_details, self.default_timeout), request_iterator
         )
 
+
+class _StreamStream(_Propagator, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(
         self,
         continuation: Callable[..., Any],
@@ -76,6 +82,9 @@ class _Propagator(
         return await continuation(
             _outgoing_metadata(client_call_details, self.default_timeout), request_iterator
         )
+
+
+_INTERCEPTORS = (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)
 
 
 class ChannelPool:
@@ -90,7 +99,7 @@ class ChannelPool:
         if channel is None:
             channel = grpc.aio.insecure_channel(
                 target,
-                interceptors=[_Propagator(self.default_timeout)],
+                interceptors=[kind(self.default_timeout) for kind in _INTERCEPTORS],
                 options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)],
             )
             self._channels[target] = channel

@@ -21,8 +21,9 @@ async def result_csv(repository: JobRepository, job: Document) -> AsyncIterator[
     width = int(job["width"])
     yield write_csv([output_header(job["header"], width)]).encode()
     for first in range(1, int(job["total_rows"]) + 1, PAGE_ROWS):
-        rows = await repository.rows_of(job["_id"], first, PAGE_ROWS)
-        results = await repository.results_of(job["_id"], first, PAGE_ROWS)
+        count = min(PAGE_ROWS, int(job["total_rows"]) + 1 - first)
+        rows = await repository.rows_of(job["_id"], first, count)
+        results = await repository.results_of(job["_id"], first, count)
         lines = []
         for number, row in enumerate(rows, start=first):
             result = results.get(row["_id"])

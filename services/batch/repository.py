@@ -4,6 +4,9 @@
 ``batch_requests`` ``<account>:<request id>`` -> job: a retried upload finds its first job.
 ``batch_rows``     ``<job>:<row>`` (row zero-padded, so a job's rows are one ``_id`` range):
                    the input cells, the physical line, and the lead or why the row is unusable.
+
+Rows, results and chunks are read by their listed ids (``$in``), never by an ``_id`` range: both
+are index reads on MongoDB, but the embedded store scans the whole collection for a range.
 ``batch_results``  same ``_id`` as the row: unique on (job, row), so a redelivered chunk never
                    writes a second result.
 ``batch_chunks``   ``<job>:<chunk>``: a chunk whose rows all have results, with its counts; the
@@ -39,8 +42,8 @@ def _range(job_id: str) -> dict[str, Any]:
     return {"$gt": f"{job_id}:", "$lt": f"{job_id};"}
 
 
-def _rows_range(job_id: str, first: int, count: int) -> dict[str, Any]:
-    return {"$gte": row_key(job_id, first), "$lt": row_key(job_id, first + count)}
+def _row_ids(job_id: str, first: int, count: int) -> dict[str, Any]:
+    return {"$in": [row_key(job_id, row) for row in range(first, first + count)]}
 
 
 def _only_duplicates(error: BulkWriteError) -> bool:
@@ -129,11 +132,11 @@ class JobRepository:
         await self._insert_once(self.rows, documents)
 
     async def rows_of(self, job_id: str, first: int, count: int) -> list[Document]:
-        cursor = self.rows.find({"_id": _rows_range(job_id, first, count)}).sort("_id", 1)
-        return [document async for document in cursor]
+        found = [document async for document in self.rows.find({"_id": _row_ids(job_id, first, count)})]
+        return sorted(found, key=lambda document: str(document["_id"]))
 
     async def results_of(self, job_id: str, first: int, count: int) -> dict[str, Document]:
-        cursor = self.results.find({"_id": _rows_range(job_id, first, count)})
+        cursor = self.results.find({"_id": _row_ids(job_id, first, count)})
         return {document["_id"]: document async for document in cursor}
 
     async def insert_results(self, documents: list[Document]) -> None:
@@ -160,8 +163,10 @@ class JobRepository:
     async def is_chunk_done(self, job_id: str, chunk: int) -> bool:
         return await self.chunks.find_one({"_id": chunk_key(job_id, chunk)}, {"_id": 1}) is not None
 
-    async def chunks_of(self, job_id: str) -> list[Document]:
-        return [document async for document in self.chunks.find({"_id": _range(job_id)})]
+    async def chunks_of(self, job_id: str, count: int) -> list[Document]:
+        """The finished chunks among the job's ``count``."""
+        wanted = [chunk_key(job_id, chunk) for chunk in range(count)]
+        return [document async for document in self.chunks.find({"_id": {"$in": wanted}})]
 
     async def record_chunk_error(self, job_id: str, chunk: int, message: str) -> None:
         await self.chunk_errors.update_one(

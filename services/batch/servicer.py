@@ -127,5 +127,6 @@ class BatchServicer(pb_grpc.BatchServiceServicer):
         return job
 
     async def _message(self, job: Document) -> pb.Job:
-        live = None if job.get("finalized") else totals(await self.repository.chunks_of(job["_id"]))
-        return job_message(job, live)
+        if job.get("finalized"):
+            return job_message(job, None)
+        return job_message(job, totals(await self.repository.chunks_of(job["_id"], int(job["chunks"]))))

@@ -216,7 +216,7 @@ class ChunkWorker:
         job = await self.repository.job(job_id)
         if job is None or job.get("finalized"):
             return
-        chunks = await self.repository.chunks_of(job_id)
+        chunks = await self.repository.chunks_of(job_id, int(job["chunks"]))
         if len(chunks) < job["chunks"]:
             return
         found = totals(chunks)

@@ -1,5 +1,10 @@
 """Stored enrichment records (collection ``enrichment_records``), account-scoped, one per
-(account, request id) so a retried request finds its first answer."""
+(account, request id) so a retried request finds its first answer.
+
+A record's ``_id`` is ``<account>:<request id>``, so that finding the records of a batch's request
+ids is a primary-key read (the embedded store scans a collection for an ``$in`` on any other
+field) and a second insert of a request id is a duplicate key; the public id (``ev_...``) is
+``record_id``, unique."""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from libs.mongo import Document, IndexSpec, ensure_indexes, utc_now
 __all__ = ["RecordRepository", "StoredRecord"]
 
 COLLECTION = "enrichment_records"
-INDEXES = [IndexSpec([("account_id", 1), ("request_id", 1)], unique=True)]
+INDEXES = [IndexSpec([("record_id", 1)], unique=True)]
 _DUPLICATE_KEY = 11000
 
 
@@ -24,9 +29,14 @@ class StoredRecord:
     fingerprint: str
 
 
+def _key(account_id: str, request_id: str) -> str:
+    return f"{account_id}:{request_id}"
+
+
 def _document(request_id: str, fingerprint: str, record: pb.EnrichmentRecord) -> Document:
     return {
-        "_id": record.id,
+        "_id": _key(record.account_id, request_id),
+        "record_id": record.id,
         "account_id": record.account_id,
         "request_id": request_id,
         "fingerprint": fingerprint,
@@ -47,15 +57,17 @@ class RecordRepository:
         await ensure_indexes(self.records, INDEXES)
 
     async def get(self, account_id: str, record_id: str) -> pb.EnrichmentRecord | None:
-        document = await self.records.find_one({"_id": record_id, "account_id": account_id})
+        document = await self.records.find_one({"record_id": record_id, "account_id": account_id})
         return None if document is None else _stored(document).record
 
     async def by_request(self, account_id: str, request_id: str) -> StoredRecord | None:
-        document = await self.records.find_one({"account_id": account_id, "request_id": request_id})
+        document = await self.records.find_one({"_id": _key(account_id, request_id)})
         return None if document is None else _stored(document)
 
     async def by_requests(self, account_id: str, request_ids: list[str]) -> dict[str, StoredRecord]:
-        cursor = self.records.find({"account_id": account_id, "request_id": {"$in": request_ids}})
+        if not request_ids:
+            return {}
+        cursor = self.records.find({"_id": {"$in": [_key(account_id, key) for key in request_ids]}})
         return {document["request_id"]: _stored(document) async for document in cursor}
 
     async def insert(self, request_id: str, fingerprint: str, record: pb.EnrichmentRecord) -> StoredRecord:
