@@ -27,8 +27,6 @@ class BatchSettings(CommonSettings):
     # Seconds one EnrichBatch call of a chunk may take.
     batch_enrich_timeout: float = Field(default=120.0, gt=0)
     batch_billing_timeout: float = Field(default=10.0, gt=0)
-    # Charges of one chunk in flight at once.
-    batch_charge_concurrency: int = Field(default=32, ge=1)
     # Master secret the per-account webhook signing secrets derive from.
     webhook_secret: SecretStr = SecretStr("dev-only-webhook-secret-change-me")
     # Networks webhooks may reach besides public addresses (tests: loopback).

@@ -152,23 +152,25 @@ class ChunkWorker:
         await self._chunk_done(job_id, message.chunk_index, results.values())
 
     async def _charge(self, job: Document, results: Iterable[Document]) -> None:
-        gate = asyncio.Semaphore(self.settings.batch_charge_concurrency)
+        """Each matched row once, with its own key, in one call drawing on the job's reservation
+        (a redelivered chunk replays the rows charged before)."""
         job_id = job["_id"]
-
-        async def charge(document: Document) -> None:
-            async with gate:
-                await self.billing.Charge(
-                    billing_pb.ChargeRequest(
-                        account_id=job["account_id"],
-                        idempotency_key=charge_key(job_id, _row_number(document)),
-                        amount=document["credits"],
-                        description=f"CSV job {job_id} row {_row_number(document)}",
-                        reservation_id=job.get("reservation_id", ""),
-                    ),
-                    timeout=self.settings.batch_billing_timeout,
-                )
-
-        await asyncio.gather(*(charge(d) for d in results if d["credits"] > 0))
+        items = [
+            billing_pb.ChargeBatchItem(
+                idempotency_key=charge_key(job_id, _row_number(document)),
+                amount=document["credits"],
+                description=f"CSV job {job_id} row {_row_number(document)}",
+            )
+            for document in sorted(results, key=lambda document: str(document["_id"]))
+            if document["credits"] > 0
+        ]
+        if items:
+            await self.billing.ChargeBatch(
+                billing_pb.ChargeBatchRequest(
+                    account_id=job["account_id"], reservation_id=job["reservation_id"], items=items
+                ),
+                timeout=self.settings.batch_billing_timeout,
+            )
 
     async def _chunk_done(self, job_id: str, chunk: int, results: Iterable[Document]) -> None:
         counts = dict.fromkeys(STATUSES, 0)

@@ -16,18 +16,23 @@ Instead :meth:`Postings._prune` removes the marks of old, finished attempts and 
 holder's ``floor`` above them in the same update, so those attempts can never apply again.
 A crash leaves at worst a pending entry: its retry, or :meth:`Postings.recover`, finishes it.
 Single-document atomic updates are all this needs, on a standalone MongoDB as on a replica set.
+
+:meth:`Postings.post_batch` posts many charges on one reservation the same way, step by step for
+all of them at once: one insert of all the entries, one update of the reservation that applies
+them all and sets all their marks, one write marking them applied.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from libs.errors import Conflict, FailedPrecondition, LeadmeshError, NotFound
 from libs.ids import new_id, random_base62
@@ -39,6 +44,7 @@ __all__ = ["FreeTierDue", "Postings", "entry_from_doc", "new_holder_fields"]
 log = logging.getLogger(__name__)
 
 PENDING, APPLIED, REJECTED = "pending", "applied", "rejected"
+DUPLICATE_KEY = 11000
 # Once a holder has more than PRUNE_AT marks, those of attempts older than PRUNE_AGE go. Pruning
 # is always safe (the floor refuses the pruned attempts); it is kept off the newest attempts only
 # because a posting still under way below the floor must renew its attempt, a few round trips.
@@ -78,6 +84,19 @@ class _Holder:
     extra_inc: dict[str, int]
 
 
+def _check_batch(news: Sequence[NewEntry]) -> None:
+    if not news:
+        raise ValueError("a batch needs at least one entry")
+    first = news[0]
+    if len({new.idempotency_key for new in news}) != len(news):
+        raise ValueError("the keys of a batch must be distinct")
+    for new in news:
+        if not new.draws_on_reservation or new.amount >= 0:
+            raise ValueError("a batch holds charges drawn on a reservation")
+        if (new.account_id, new.reservation_id) != (first.account_id, first.reservation_id):
+            raise ValueError("the charges of a batch draw on one reservation")
+
+
 def entry_from_doc(doc: Document) -> LedgerEntry:
     return LedgerEntry(
         entry_id=doc["_id"],
@@ -114,9 +133,22 @@ class Postings:
         try:
             await self.ledger.insert_one(doc)
         except DuplicateKeyError:
-            doc = await self._existing(new)
-            if doc["state"] == APPLIED:
-                return entry_from_doc(doc), True
+            return await self._post_existing(new, free_tier_period)
+        return await self._post_inserted(doc, new, free_tier_period)
+
+    async def _post_existing(
+        self, new: NewEntry, free_tier_period: str | None = None
+    ) -> tuple[LedgerEntry, bool]:
+        """A retry: replays the entry of the key, or finishes it."""
+        doc = await self._existing(new)
+        if doc["state"] == APPLIED:
+            return entry_from_doc(doc), True
+        return await self._post_inserted(doc, new, free_tier_period)
+
+    async def _post_inserted(
+        self, doc: Document, new: NewEntry, free_tier_period: str | None = None
+    ) -> tuple[LedgerEntry, bool]:
+        """Steps 2 and 3 of the stored entry ``doc``."""
         holder = self._holder(new, free_tier_period)
         for _ in range(MAX_ROUNDS):
             try:
@@ -126,6 +158,114 @@ class Postings:
                 assert fresh is not None, "ledger entries are never deleted"
                 doc = fresh
         raise Conflict("the balance is changing too fast; retry", reason="CONCURRENT_WRITE")
+
+    async def post_batch(self, news: Sequence[NewEntry]) -> AsyncIterator[tuple[LedgerEntry, bool]]:
+        """Posts charges on one reservation as ``post`` would one after the other, in request
+        order; yields each entry and whether it had been posted before.
+
+        The keys new to the ledger are applied together in one update of the reservation; keys
+        seen before go through ``post``'s retry path. When the update does not apply (not enough
+        left, a closed reservation, a concurrent change), the new entries are posted one by one:
+        an error stops the batch there, the entries yielded before it stand, and those after it
+        are rejected (pending ones to be exact) so that a retry of their keys posts them.
+        """
+        _check_batch(news)
+        docs = [self._new_doc(new) for new in news]
+        fresh = await self._insert_pending(docs)
+        done = 0
+        try:
+            while done < len(news):
+                end = done + 1
+                while end < len(news) and fresh[end] == fresh[done]:
+                    end += 1
+                if fresh[done]:
+                    async for result in self._post_fresh(docs[done:end], news[done:end]):
+                        yield result
+                        done += 1
+                else:
+                    for new in news[done:end]:
+                        yield await self._post_existing(new)
+                        done += 1
+        except LeadmeshError:
+            await self._reject_pending([doc for n, doc in enumerate(docs) if n > done and fresh[n]])
+            raise
+
+    async def _insert_pending(self, docs: list[Document]) -> list[bool]:
+        """Step 1 for all of ``docs``: whether each was inserted (False: its key was there)."""
+        try:
+            await self.ledger.insert_many(docs, ordered=False)
+        except BulkWriteError as error:
+            errors = error.details.get("writeErrors", [])
+            if any(item.get("code") != DUPLICATE_KEY for item in errors):
+                raise
+            duplicates = {item["index"] for item in errors}
+            return [n not in duplicates for n in range(len(docs))]
+        return [True] * len(docs)
+
+    async def _post_fresh(
+        self, docs: list[Document], news: Sequence[NewEntry]
+    ) -> AsyncIterator[tuple[LedgerEntry, bool]]:
+        """Steps 2 and 3 of entries just inserted: all at once, else one by one."""
+        holder = self._holder(news[0], None)
+        holder_doc = await self._apply_all(docs, holder, news)
+        if holder_doc is None:
+            for doc, new in zip(docs, news, strict=True):
+                yield await self._post_inserted(doc, new)
+            return
+        for entry in await self._finish_all(docs, holder, holder_doc):
+            yield entry, False
+
+    async def _apply_all(
+        self, docs: list[Document], holder: _Holder, news: Sequence[NewEntry]
+    ) -> Document | None:
+        """Step 2 of ``docs`` in one update: the holder after it, or None when it did not apply."""
+        attempts = [doc["attempt"] for doc in docs]
+        total = sum(doc["amount"] for doc in docs)
+        inc = {holder.field: total}
+        for new in news:
+            for field, amount in self._holder(new, None).extra_inc.items():
+                inc[field] = inc.get(field, 0) + amount
+        query: dict[str, Any] = {
+            "_id": holder.holder_id,
+            "floor": {"$lt": min(attempts)},
+            holder.field: {"$gte": -total},
+            **holder.guard,
+            **{f"inflight.{attempt}": {"$exists": False} for attempt in attempts},
+        }
+        updated: Document | None = await holder.collection.find_one_and_update(
+            query,
+            {"$inc": inc, "$set": {f"inflight.{doc['attempt']}": doc["_id"] for doc in docs}},
+            projection={holder.field: 1, "inflight": 1, "floor": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        return updated
+
+    async def _finish_all(
+        self, docs: list[Document], holder: _Holder, holder_doc: Document
+    ) -> list[LedgerEntry]:
+        """Step 3 of ``docs`` applied together: each with the balance right after it and a
+        sort key in request order. Then pruning, as :meth:`_finish` does."""
+        balance = int(holder_doc[holder.field]) - sum(doc["amount"] for doc in docs)
+        base, width = new_id("ls"), len(str(len(docs)))
+        updates, entries = [], []
+        for n, doc in enumerate(docs):
+            balance += doc["amount"]
+            applied = {"state": APPLIED, "balance_after": balance, "sort_key": f"{base}{n:0{width}d}"}
+            updates.append(UpdateOne({"_id": doc["_id"], "attempt": doc["attempt"]}, {"$set": applied}))
+            entries.append(entry_from_doc({**doc, **applied}))
+        await self.ledger.bulk_write(updates, ordered=False)
+        if len(holder_doc.get("inflight", {})) > PRUNE_AT:
+            await self._prune(holder, holder_doc)
+        return entries
+
+    async def _reject_pending(self, docs: list[Document]) -> None:
+        """Entries of a stopped batch never applied: rejected, like a charge that failed (a mark
+        set meanwhile by a retry of the key still wins, as for any rejected entry)."""
+        if docs:
+            await self.ledger.update_many(
+                {"_id": {"$in": [doc["_id"] for doc in docs]}, "state": PENDING},
+                {"$set": {"state": REJECTED}},
+            )
 
     async def _settle(
         self, doc: Document, holder: _Holder, new: NewEntry, free_tier_period: str | None

@@ -22,7 +22,7 @@ from services.billing.domain import (
     billing_period,
     next_period_start,
 )
-from services.billing.ledger import CreditLedger
+from services.billing.ledger import ChargeItem, CreditLedger
 
 __all__ = ["BillingServicer"]
 
@@ -181,6 +181,24 @@ class BillingServicer(pb_grpc.BillingServiceServicer):
             )
         return pb.ChargeResponse(
             entry=self._entry(posted.entry), balance=posted.balance, replayed=posted.replayed
+        )
+
+    async def ChargeBatch(self, request: pb.ChargeBatchRequest, context: Context) -> pb.ChargeBatchResponse:
+        charged = await self.ledger.charge_reservation_batch(
+            request.account_id,
+            request.reservation_id,
+            [ChargeItem(item.idempotency_key, item.amount, item.description) for item in request.items],
+        )
+        return pb.ChargeBatchResponse(
+            results=[
+                pb.ChargeBatchResult(
+                    idempotency_key=result.entry.idempotency_key,
+                    entry=self._entry(result.entry),
+                    replayed=result.replayed,
+                )
+                for result in charged.results
+            ],
+            remaining=charged.remaining,
         )
 
     async def AddCredits(self, request: pb.AddCreditsRequest, context: Context) -> pb.AddCreditsResponse:

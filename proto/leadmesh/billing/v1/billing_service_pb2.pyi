@@ -635,6 +635,117 @@ class ChargeResponse(_message.Message):
 Global___ChargeResponse: _TypeAlias = ChargeResponse  # noqa: Y015
 
 @_typing.final
+class ChargeBatchRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    reservation_id: _builtins.str
+    """Required: the open reservation every item draws on."""
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChargeBatchItem]:
+        """1 to 1,000 items with distinct idempotency keys."""
+
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        reservation_id: _builtins.str = ...,
+        items: _abc.Iterable[Global___ChargeBatchItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "items", b"items", "reservation_id", b"reservation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChargeBatchRequest: _TypeAlias = ChargeBatchRequest  # noqa: Y015
+
+@_typing.final
+class ChargeBatchItem(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    idempotency_key: _builtins.str
+    """As ChargeRequest.idempotency_key, e.g. "job:<id>:row:<n>"."""
+    amount: _builtins.int
+    """Positive number of credits."""
+    description: _builtins.str
+    def __init__(
+        self,
+        *,
+        idempotency_key: _builtins.str = ...,
+        amount: _builtins.int = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "description", b"description", "idempotency_key", b"idempotency_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChargeBatchItem: _TypeAlias = ChargeBatchItem  # noqa: Y015
+
+@_typing.final
+class ChargeBatchResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    REMAINING_FIELD_NUMBER: _builtins.int
+    remaining: _builtins.int
+    """The reservation's remaining credits after the batch."""
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChargeBatchResult]:
+        """One per item, in request order."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___ChargeBatchResult] | None = ...,
+        remaining: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["remaining", b"remaining", "results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChargeBatchResponse: _TypeAlias = ChargeBatchResponse  # noqa: Y015
+
+@_typing.final
+class ChargeBatchResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    ENTRY_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    idempotency_key: _builtins.str
+    replayed: _builtins.bool
+    """True when this key had already been charged and nothing new was debited."""
+    @_builtins.property
+    def entry(self) -> Global___LedgerEntry:
+        """The LEDGER_ENTRY_KIND_RESERVATION_CHARGE entry of the item."""
+
+    def __init__(
+        self,
+        *,
+        idempotency_key: _builtins.str = ...,
+        entry: Global___LedgerEntry | None = ...,
+        replayed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "idempotency_key", b"idempotency_key", "replayed", b"replayed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChargeBatchResult: _TypeAlias = ChargeBatchResult  # noqa: Y015
+
+@_typing.final
 class AddCreditsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

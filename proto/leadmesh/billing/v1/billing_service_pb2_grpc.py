@@ -74,6 +74,11 @@ class BillingServiceStub:
                 request_serializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeRequest.SerializeToString,
                 response_deserializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeResponse.FromString,
                 _registered_method=True)
+        self.ChargeBatch = channel.unary_unary(
+                '/leadmesh.billing.v1.BillingService/ChargeBatch',
+                request_serializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeBatchRequest.SerializeToString,
+                response_deserializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeBatchResponse.FromString,
+                _registered_method=True)
         self.AddCredits = channel.unary_unary(
                 '/leadmesh.billing.v1.BillingService/AddCredits',
                 request_serializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.AddCreditsRequest.SerializeToString,
@@ -164,6 +169,22 @@ class BillingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ChargeBatch(self, request, context):
+        """Charges up to 1,000 items (e.g. the rows of a batch job) against one open
+        reservation, as if each were a Charge with that reservation_id, in request
+        order, in a few writes. Each item is idempotent on its own key: a retried
+        batch replays the items already charged and charges the others. When an
+        item fails, the call fails with the error Charge would return for it
+        (INSUFFICIENT_CREDITS, RESERVATION_CLOSED, IDEMPOTENCY_KEY_REUSED, ...),
+        its ErrorInfo metadata naming the item's "idempotency_key"; the items
+        before it stay charged, the items after it are not. An invalid request
+        (INVALID_ARGUMENT: no items, more than 1,000, a key twice, a bad key or
+        amount, no reservation_id) charges nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AddCredits(self, request, context):
         """Credits an account (purchases, admin grants). Idempotent like Charge.
         """
@@ -247,6 +268,11 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.Charge,
                     request_deserializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeRequest.FromString,
                     response_serializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeResponse.SerializeToString,
+            ),
+            'ChargeBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChargeBatch,
+                    request_deserializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeBatchRequest.FromString,
+                    response_serializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeBatchResponse.SerializeToString,
             ),
             'AddCredits': grpc.unary_unary_rpc_method_handler(
                     servicer.AddCredits,
@@ -495,6 +521,33 @@ class BillingService:
             '/leadmesh.billing.v1.BillingService/Charge',
             leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeRequest.SerializeToString,
             leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChargeBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadmesh.billing.v1.BillingService/ChargeBatch',
+            leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeBatchRequest.SerializeToString,
+            leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -50,6 +50,18 @@ class BillingServiceStub:
     charge returns the first result and never debits twice. An insufficient
     balance is FAILED_PRECONDITION with reason INSUFFICIENT_CREDITS.
     """
+    ChargeBatch: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.ChargeBatchRequest, _billing_service_pb2.ChargeBatchResponse]
+    """Charges up to 1,000 items (e.g. the rows of a batch job) against one open
+    reservation, as if each were a Charge with that reservation_id, in request
+    order, in a few writes. Each item is idempotent on its own key: a retried
+    batch replays the items already charged and charges the others. When an
+    item fails, the call fails with the error Charge would return for it
+    (INSUFFICIENT_CREDITS, RESERVATION_CLOSED, IDEMPOTENCY_KEY_REUSED, ...),
+    its ErrorInfo metadata naming the item's "idempotency_key"; the items
+    before it stay charged, the items after it are not. An invalid request
+    (INVALID_ARGUMENT: no items, more than 1,000, a key twice, a bad key or
+    amount, no reservation_id) charges nothing.
+    """
     AddCredits: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.AddCreditsRequest, _billing_service_pb2.AddCreditsResponse]
     """Credits an account (purchases, admin grants). Idempotent like Charge."""
     ListLedgerEntries: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.ListLedgerEntriesRequest, _billing_service_pb2.ListLedgerEntriesResponse]
@@ -82,6 +94,18 @@ class BillingServiceAsyncStub(BillingServiceStub):
     """Debits credits. Idempotent on (account_id, idempotency_key): a retried
     charge returns the first result and never debits twice. An insufficient
     balance is FAILED_PRECONDITION with reason INSUFFICIENT_CREDITS.
+    """
+    ChargeBatch: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.ChargeBatchRequest, _billing_service_pb2.ChargeBatchResponse]  # type: ignore[assignment]
+    """Charges up to 1,000 items (e.g. the rows of a batch job) against one open
+    reservation, as if each were a Charge with that reservation_id, in request
+    order, in a few writes. Each item is idempotent on its own key: a retried
+    batch replays the items already charged and charges the others. When an
+    item fails, the call fails with the error Charge would return for it
+    (INSUFFICIENT_CREDITS, RESERVATION_CLOSED, IDEMPOTENCY_KEY_REUSED, ...),
+    its ErrorInfo metadata naming the item's "idempotency_key"; the items
+    before it stay charged, the items after it are not. An invalid request
+    (INVALID_ARGUMENT: no items, more than 1,000, a key twice, a bad key or
+    amount, no reservation_id) charges nothing.
     """
     AddCredits: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.AddCreditsRequest, _billing_service_pb2.AddCreditsResponse]  # type: ignore[assignment]
     """Credits an account (purchases, admin grants). Idempotent like Charge."""
@@ -160,6 +184,24 @@ class BillingServiceServicer(metaclass=_abc_1.ABCMeta):
         """Debits credits. Idempotent on (account_id, idempotency_key): a retried
         charge returns the first result and never debits twice. An insufficient
         balance is FAILED_PRECONDITION with reason INSUFFICIENT_CREDITS.
+        """
+
+    @_abc_1.abstractmethod
+    def ChargeBatch(
+        self,
+        request: _billing_service_pb2.ChargeBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_billing_service_pb2.ChargeBatchResponse, _abc.Awaitable[_billing_service_pb2.ChargeBatchResponse]]:
+        """Charges up to 1,000 items (e.g. the rows of a batch job) against one open
+        reservation, as if each were a Charge with that reservation_id, in request
+        order, in a few writes. Each item is idempotent on its own key: a retried
+        batch replays the items already charged and charges the others. When an
+        item fails, the call fails with the error Charge would return for it
+        (INSUFFICIENT_CREDITS, RESERVATION_CLOSED, IDEMPOTENCY_KEY_REUSED, ...),
+        its ErrorInfo metadata naming the item's "idempotency_key"; the items
+        before it stay charged, the items after it are not. An invalid request
+        (INVALID_ARGUMENT: no items, more than 1,000, a key twice, a bad key or
+        amount, no reservation_id) charges nothing.
         """
 
     @_abc_1.abstractmethod
