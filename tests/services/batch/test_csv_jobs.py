@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -259,5 +260,51 @@ async def test_webhook_to_a_private_address_is_refused(db: AsyncDatabase[Documen
             await wait_finished(mesh, key, response.json()["job_id"])
             await asyncio.sleep(0.5)
             assert receiver.requests == []
+    finally:
+        await receiver.stop()
+
+
+async def test_a_10000_row_file_is_a_job_by_default_billed_per_matched_row_with_a_signed_webhook(
+    db: AsyncDatabase[Document], amqp_url: str
+) -> None:
+    """At the default threshold (10,000 rows and more are jobs) and the default chunk size."""
+    settings = batch_settings(batch_chunk_rows=BatchSettings().batch_chunk_rows, batch_max_rows=100_000)
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        async with running_mesh(db, amqp_url, batch=settings) as mesh:
+            account, key = await mesh.new_account(credits=20_000)
+            emails = ["mike.chen@techflow.io", "ana@techflow.io", "lena@techflow.io", "x@unknown-example.org"]
+            text = "Work Email,Notes\r\n" + "".join(f"{emails[n % 4]},row {n}\r\n" for n in range(10_000))
+            response = await upload(mesh, key, text, params={"webhook_url": receiver.url()})
+            assert response.status_code == 202, response.text
+            job_id = response.json()["job_id"]
+            done = await wait_finished(mesh, key, job_id, timeout=600)
+            assert done["status"] == "succeeded", done
+            assert done["counts"] == {
+                "enriched": 7_500,
+                "not_found": 2_500,
+                "invalid_input": 0,
+                "failed": 0,
+                "pending": 0,
+            }
+            assert done["credits_used"] == 7_500
+            assert await mesh.balance(account) == 20_000 - 7_500
+            result = await mesh.http.get(f"/v1/jobs/{job_id}/result.csv", headers=auth(key), timeout=120)
+            rows = parse(result.text)
+            assert len(rows) == 10_001
+            assert [row[1] for row in rows[1:]] == [f"row {n}" for n in range(10_000)]
+            assert {row[3] for row in rows[1::4]} == {"enriched"} and {row[3] for row in rows[4::4]} == {
+                "not_found"
+            }
+            for _ in range(200):
+                if receiver.requests:
+                    break
+                await asyncio.sleep(0.05)
+            [hook] = receiver.requests
+            secret = (await mesh.http.get("/v1/webhooks/secret", headers=auth(key))).json()["secret"]
+            assert verify(secret, hook.headers["leadmesh-signature"], hook.body)
+            payload = json.loads(hook.body)
+            assert (payload["job_id"], payload["credits_used"]) == (job_id, 7_500)
     finally:
         await receiver.stop()
