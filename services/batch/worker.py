@@ -136,6 +136,7 @@ class ChunkWorker:
                     options=enrichment_pb.EnrichOptions(fields=job["fields"], skip_icp=job["skip_icp"]),
                     reservation_id=job.get("reservation_id", ""),
                     skip_charge=True,
+                    skip_store=True,  # the rows' results are the job's records
                 ),
                 timeout=self.settings.batch_enrich_timeout,
             )

@@ -50,6 +50,9 @@ DUPLICATE_KEY = 11000
 # because a posting still under way below the floor must renew its attempt, a few round trips.
 PRUNE_AGE = timedelta(seconds=2)
 PRUNE_AT = 32
+# Fields one $unset removes: the embedded store silently ignores an $unset of more than ~125
+# fields (SQLite's limit on a function's arguments), while applying the rest of the update.
+UNSET_AT_ONCE = 100
 MAX_ROUNDS = 4
 # recover() looks this far back for unfinished entries (rejected ones stay rejected unless a mark
 # proves otherwise, so the window only bounds the scan).
@@ -396,10 +399,17 @@ class Postings:
             )
         if not old:
             return
-        await holder.collection.update_one(
+        first, rest = old[:UNSET_AT_ONCE], old[UNSET_AT_ONCE:]
+        raised = await holder.collection.update_one(
             {"_id": holder.holder_id, "floor": floor},
-            {"$set": {"floor": max([floor, *old])}, "$unset": {f"inflight.{attempt}": "" for attempt in old}},
+            {"$set": {"floor": max([floor, *old])}, "$unset": {f"inflight.{a}": "" for a in first}},
         )
+        # Below the floor now, the other marks are inert: they go in pieces.
+        for start in range(0, len(rest) if raised.modified_count else 0, UNSET_AT_ONCE):
+            piece = rest[start : start + UNSET_AT_ONCE]
+            await holder.collection.update_one(
+                {"_id": holder.holder_id}, {"$unset": {f"inflight.{attempt}": "" for attempt in piece}}
+            )
 
     def _rejection(
         self, new: NewEntry, doc: Document, current: Document | None, free_tier_period: str | None

@@ -156,8 +156,9 @@ class Pipeline:
         items = list(request.items)
         keys = [item.charge_key or new_id("req") for item in items]
         leads = [item.lead for item in items]
+        known = [] if request.skip_store else [k for k in keys if k]
         stored, lookups = await asyncio.gather(
-            self.repository.by_requests(account_id, [k for k in keys if k]),
+            self.repository.by_requests(account_id, known),
             self._lookup(account_id, leads, options, budget),
         )
         todo = [i for i, key in enumerate(keys) if key not in stored]
@@ -192,11 +193,13 @@ class Pipeline:
                     for r, o in zip([r for _, _, r in rows if r.meta.credits_used], outcomes, strict=True)
                     if not isinstance(o, BaseException)
                 }
-                await self.repository.insert_many(
-                    [row for row in rows if not row[2].meta.credits_used or row[2].id in charged]
-                )
+                if not request.skip_store:
+                    await self.repository.insert_many(
+                        [row for row in rows if not row[2].meta.credits_used or row[2].id in charged]
+                    )
                 raise failed[0]
-        await self.repository.insert_many(rows)
+        if not request.skip_store:
+            await self.repository.insert_many(rows)
         return [(items[i].index, records[i]) for i in range(len(items))]
 
     async def get(self, account_id: str, record_id: str) -> pb.EnrichmentRecord | None:

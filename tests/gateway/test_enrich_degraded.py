@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import grpc
 import pytest
 import pytest_asyncio
 from pymongo.asynchronous.database import AsyncDatabase
@@ -122,3 +123,26 @@ async def test_enrich_batch_over_grpc(mesh: Mesh) -> None:
     again = await mesh.enrichment.EnrichBatch(request, timeout=10)
     assert [r.record.id for r in again.results] == [r.record.id for r in first.results]
     assert await mesh.balance(account) == 8
+
+
+async def test_enrich_batch_without_storing_keeps_nothing_and_charges_nothing_when_asked(mesh: Mesh) -> None:
+    """What a CSV job's worker asks for: the records back, none stored, no charge."""
+    account, _ = await mesh.new_account(credits=10)
+    items = [
+        pb.EnrichBatchItem(
+            index=1, lead=common.LeadInput(email="mike.chen@techflow.io"), charge_key="job:2:row:1"
+        )
+    ]
+    request = pb.EnrichBatchRequest(account_id=account, items=items, skip_charge=True, skip_store=True)
+    first = await mesh.enrichment.EnrichBatch(request, timeout=10)
+    [result] = first.results
+    assert result.record.state == pb.EnrichmentRecord.STATE_COMPLETED
+    assert result.record.meta.credits_used == 1  # the price, for the caller to charge
+    assert await mesh.balance(account) == 10
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await mesh.enrichment.GetEnrichment(
+            pb.GetEnrichmentRequest(account_id=account, id=result.record.id), timeout=10
+        )
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    again = await mesh.enrichment.EnrichBatch(request, timeout=10)
+    assert again.results[0].record.id != result.record.id  # nothing stored to replay

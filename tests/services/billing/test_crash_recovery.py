@@ -25,7 +25,7 @@ from libs.mongo import Document
 from services.billing.app import create_server
 from services.billing.domain import EntryKind, NewEntry, ReservationState, billing_period
 from services.billing.ledger import CreditLedger, reservation_id_for
-from services.billing.postings import PRUNE_AT, Postings
+from services.billing.postings import PRUNE_AT, UNSET_AT_ONCE, Postings
 from services.billing.repository import BillingRepository
 from services.billing.settings import BillingSettings
 
@@ -193,12 +193,14 @@ async def test_a_retry_that_saw_the_entry_pending_does_not_apply_it_again_once_f
     assert await store.balance() == FREE_TIER - 7
 
 
-async def test_pruned_attempts_can_never_apply_again(store: Store) -> None:
+@pytest.mark.parametrize("count", [PRUNE_AT + 1, 3 * UNSET_AT_ONCE + 7])
+async def test_pruned_attempts_can_never_apply_again(store: Store, count: int) -> None:
     """Once a holder has many marks, those older than PRUNE_AGE are dropped behind a floor: an
-    attempt below the floor is refused for good, and an entry whose mark is pruned is applied."""
+    attempt below the floor is refused for good, and an entry whose mark is pruned is applied.
+    However many they are (the embedded store ignores an $unset of too many fields at once)."""
     crashed = await store.crash_after_apply(store.charge("crashed", 2))
     hour_ago = int((datetime.now(UTC) - timedelta(hours=1)).timestamp() * 1000)
-    aged = [f"at_{hour_ago:012x}{n:04d}" for n in range(PRUNE_AT + 1)]
+    aged = [f"at_{hour_ago:012x}{n:04d}" for n in range(count)]
     await store.repository.ledger.update_one({"_id": crashed["_id"]}, {"$set": {"attempt": aged[0]}})
     marks = {attempt: f"le_other_{n}" for n, attempt in enumerate(aged)} | {aged[0]: crashed["_id"]}
     await store.repository.accounts.update_one({"_id": store.account_id}, {"$set": {"inflight": marks}})

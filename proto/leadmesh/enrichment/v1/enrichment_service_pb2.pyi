@@ -319,12 +319,18 @@ class EnrichBatchRequest(_message.Message):
     OPTIONS_FIELD_NUMBER: _builtins.int
     RESERVATION_ID_FIELD_NUMBER: _builtins.int
     SKIP_CHARGE_FIELD_NUMBER: _builtins.int
+    SKIP_STORE_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     reservation_id: _builtins.str
     """Charges draw on this reservation when set."""
     skip_charge: _builtins.bool
     """Enrich without charging; the caller charges (batch workers do, after
     writing each row).
+    """
+    skip_store: _builtins.bool
+    """Do not store the records: the caller keeps what it needs (a CSV job keeps
+    each row's result). Items are then not replayed by their charge_key, and
+    the returned records cannot be read back with GetEnrichment.
     """
     @_builtins.property
     def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___EnrichBatchItem]: ...
@@ -338,10 +344,11 @@ class EnrichBatchRequest(_message.Message):
         options: Global___EnrichOptions | None = ...,
         reservation_id: _builtins.str = ...,
         skip_charge: _builtins.bool = ...,
+        skip_store: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["options", b"options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "items", b"items", "options", b"options", "reservation_id", b"reservation_id", "skip_charge", b"skip_charge"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "items", b"items", "options", b"options", "reservation_id", b"reservation_id", "skip_charge", b"skip_charge", "skip_store", b"skip_store"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
