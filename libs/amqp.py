@@ -7,14 +7,20 @@ handler's message is republished to its queue with ``x-leadmesh-attempt`` counte
 Queues dead-letter under their own name (``x-dead-letter-routing-key``), the key ``<queue>.dead``
 is bound with, so a retried message (republished under the queue name) still gets there and a
 dead letter never reaches the ``.dead`` queue of another consumer of the same routing key.
+
+Every message is stamped when it is published (the AMQP ``timestamp``, in whole seconds, and
+``x-leadmesh-published-ms``); a consumer records how long each delivery waited in its queue as
+the histogram ``leadmesh.messaging.consumer.lag``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import aio_pika
@@ -35,13 +41,14 @@ from google.protobuf.message import DecodeError, Message
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from libs.errors import Unavailable
-from libs.telemetry import extract_context, inject_headers, tracer
+from libs.telemetry import extract_context, inject_headers, meter, tracer
 
 __all__ = [
     "ATTEMPT_HEADER",
     "CONTENT_TYPE",
     "DEAD_LETTER_EXCHANGE",
     "EXCHANGE",
+    "PUBLISHED_AT_HEADER",
     "ROUTING_KEY_HEADER",
     "Consumer",
     "PublishError",
@@ -59,12 +66,21 @@ DEAD_LETTER_EXCHANGE = "leadmesh.dlx"
 CONTENT_TYPE = "application/x-protobuf"
 ATTEMPT_HEADER = "x-leadmesh-attempt"
 ROUTING_KEY_HEADER = "x-leadmesh-routing-key"
+# Milliseconds since the epoch when the message was published (``timestamp`` has whole seconds).
+PUBLISHED_AT_HEADER = "x-leadmesh-published-ms"
 PUBLISH_TIMEOUT = 10.0
 
 M = TypeVar("M", bound=Message)
 Handler = Callable[[M, AbstractIncomingMessage], Awaitable[None]]
 
 log = logging.getLogger(__name__)
+
+_CONSUMER_LAG = meter("leadmesh.amqp").create_histogram(
+    "leadmesh.messaging.consumer.lag",
+    unit="s",
+    description="Time a delivery waited in its queue before a consumer took it, by queue",
+    explicit_bucket_boundaries_advisory=[0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+)
 
 
 class PublishError(Unavailable):
@@ -225,6 +241,30 @@ def _decode(incoming: AbstractIncomingMessage, message_type: type[M]) -> M | Non
         return None
 
 
+def _entered_queue_at(incoming: AbstractIncomingMessage) -> float | None:
+    """When the delivery entered the queue it came from (epoch seconds): when it was published, or
+    last dead-lettered (a delay queue's message comes back when its TTL runs out); None when the
+    message carries no time."""
+    published = incoming.headers.get(PUBLISHED_AT_HEADER)
+    if isinstance(published, int) and not isinstance(published, bool):
+        entered: float | None = published / 1000
+    else:
+        entered = incoming.timestamp.timestamp() if incoming.timestamp else None
+    deaths = incoming.headers.get("x-death")
+    for death in deaths if isinstance(deaths, list) else []:
+        died = death.get("time") if isinstance(death, dict) else None
+        if isinstance(died, datetime):
+            entered = died.timestamp() if entered is None else max(entered, died.timestamp())
+    return entered
+
+
+def _record_lag(spec: QueueSpec, incoming: AbstractIncomingMessage) -> None:
+    entered = _entered_queue_at(incoming)
+    if entered is not None:
+        attributes = {"messaging.system": "rabbitmq", "messaging.destination.name": spec.name}
+        _CONSUMER_LAG.record(max(0.0, time.time() - entered), attributes)
+
+
 def _attempt(incoming: AbstractIncomingMessage) -> int:
     value = incoming.headers.get(ATTEMPT_HEADER)
     return value if isinstance(value, int) and value > 0 else 1
@@ -237,6 +277,7 @@ async def _process(
     handler: Handler[M],
     incoming: AbstractIncomingMessage,
 ) -> None:
+    _record_lag(spec, incoming)
     decoded = _decode(incoming, message_type)
     if decoded is None:
         await incoming.reject(requeue=False)
@@ -289,8 +330,15 @@ async def _retry_or_dead_letter(
 
 
 def _retry_message(incoming: AbstractIncomingMessage, attempt: int) -> aio_pika.Message:
-    """The same body and properties, with ``attempt`` and the first routing key in the headers."""
-    headers = {ROUTING_KEY_HEADER: incoming.routing_key or "", **incoming.headers, ATTEMPT_HEADER: attempt}
+    """The same body and properties, with ``attempt``, the first routing key and a new publish time
+    in the headers."""
+    now = time.time()
+    headers = {
+        ROUTING_KEY_HEADER: incoming.routing_key or "",
+        **incoming.headers,
+        ATTEMPT_HEADER: attempt,
+        PUBLISHED_AT_HEADER: int(now * 1000),
+    }
     return aio_pika.Message(
         body=incoming.body,
         headers=headers,
@@ -301,7 +349,7 @@ def _retry_message(incoming: AbstractIncomingMessage, attempt: int) -> aio_pika.
         correlation_id=incoming.correlation_id,
         reply_to=incoming.reply_to,
         message_id=incoming.message_id,
-        timestamp=incoming.timestamp,
+        timestamp=datetime.fromtimestamp(now, UTC),
         type=incoming.type,
         app_id=incoming.app_id,
     )
@@ -330,12 +378,14 @@ async def _publish_traced(
     headers: Mapping[str, FieldValue] | None,
     timeout: float,
 ) -> None:
-    """One persistent message carrying the trace context, confirmed, in a producer span."""
+    """One persistent message carrying the trace context and its publish time, confirmed, in a
+    producer span."""
     attributes = {"messaging.system": "rabbitmq", "messaging.destination.name": routing_key}
     with tracer(__name__).start_as_current_span(
         f"publish {routing_key}", kind=SpanKind.PRODUCER, attributes=attributes
     ):
-        amqp_headers: dict[str, FieldValue] = dict(headers or {})
+        now = time.time()
+        amqp_headers: dict[str, FieldValue] = {**(headers or {}), PUBLISHED_AT_HEADER: int(now * 1000)}
         inject_headers(amqp_headers)
         outgoing = aio_pika.Message(
             body=message.SerializeToString(),
@@ -344,5 +394,6 @@ async def _publish_traced(
             type=message.DESCRIPTOR.full_name,
             delivery_mode=DeliveryMode.PERSISTENT,
             message_id=message_id or uuid.uuid4().hex,
+            timestamp=datetime.fromtimestamp(now, UTC),
         )
         await _publish_confirmed(exchange, outgoing, routing_key, timeout)

@@ -1,7 +1,8 @@
 """The grpc.aio server runner every service uses.
 
-Health service with real per-service status (readiness checks polled in the background),
-reflection, the default interceptors, and SIGTERM -> NOT_SERVING -> drain -> stop.
+Health service with real per-service status (readiness checks polled in the background), a
+``liveness`` entry for the kubelet's liveness probe, reflection, the default interceptors, and
+SIGTERM -> NOT_SERVING -> drain -> stop.
 """
 
 from __future__ import annotations
@@ -19,11 +20,16 @@ from grpc_reflection.v1alpha import reflection
 
 from libs.interceptors import default_interceptors
 
-__all__ = ["GrpcServer", "ReadinessCheck"]
+__all__ = ["LIVENESS_SERVICE", "GrpcServer", "ReadinessCheck"]
 
 log = logging.getLogger("leadmesh.server")
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+
+# The health entry liveness probes ask: SERVING from start until stop begins, whatever the
+# readiness checks say. The process is alive when its event loop answers a health check; an
+# outage of the store or the broker makes it unready, never restarted.
+LIVENESS_SERVICE = "liveness"
 
 
 @dataclass
@@ -32,7 +38,8 @@ class GrpcServer:
 
     ``services`` maps full service names (``leadmesh.billing.v1.BillingService``) to the
     function that adds the servicer to a server. Every check in ``readiness`` must pass for the
-    services to report SERVING; they are re-run every ``check_interval`` seconds. Each
+    services to report SERVING; they are re-run every ``check_interval`` seconds. The
+    ``LIVENESS_SERVICE`` entry reports SERVING from start until ``stop()``. Each
     ``(interval, job)`` of ``maintenance`` runs every ``interval`` seconds while serving.
     """
 
@@ -69,6 +76,7 @@ class GrpcServer:
             self._server,
         )
         self.port = self._server.add_insecure_port(self.address)  # RuntimeError when it cannot bind
+        await self._health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         await self._server.start()
         await self._update_health()
         self._tasks = [asyncio.create_task(self._every(self.check_interval, self._update_health))]
@@ -100,7 +108,7 @@ class GrpcServer:
                 log.exception("background job failed", extra={"job": getattr(job, "__qualname__", repr(job))})
 
     async def stop(self) -> None:
-        """NOT_SERVING, wait for balancers to notice, then let in-flight calls finish."""
+        """NOT_SERVING (liveness too), wait for balancers to notice, then let in-flight calls finish."""
         if self._stopping.is_set():
             return
         self._stopping.set()

@@ -20,6 +20,7 @@ from libs import amqp
 from libs.channels import ChannelPool
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
+from libs.queue_depths import QueueDepths
 from libs.safe_http import OutboundPolicy, guarded_client
 from services.batch.intake import Intake
 from services.batch.jobs import job_message
@@ -140,12 +141,14 @@ async def create_server(
 
 @dataclass
 class BatchWorker:
-    """Consumers of ``batch.chunks``, ``batch.chunks.dead`` and ``batch.webhooks``."""
+    """Consumers of ``batch.chunks``, ``batch.chunks.dead`` and ``batch.webhooks``, and the gauge
+    of their depths."""
 
     worker: ChunkWorker
     broker: _Broker
     settings: BatchSettings
     consumers: list[amqp.Consumer] = field(default_factory=list)
+    depths: QueueDepths | None = None
 
     async def start(self) -> None:
         channel = await self.broker.connection.channel()
@@ -165,9 +168,14 @@ class BatchWorker:
         self.consumers.append(amqp.Consumer(dead, await dead.consume(self.worker.handle_dead)))
         webhook_channel = await self.broker.connection.channel()
         self.consumers.append(await self.broker.webhooks.start(webhook_channel))
+        queues = [spec.name, spec.dead_letter_queue, WEBHOOK_QUEUE.name]
+        self.depths = QueueDepths(self.broker.connection, queues)
+        await self.depths.start()
         log.info("batch worker consuming", extra={"queue": spec.name})
 
     async def stop(self) -> None:
+        if self.depths is not None:
+            await self.depths.stop()
         for consumer in self.consumers:
             with contextlib.suppress(Exception):
                 await consumer.cancel()

@@ -1,9 +1,15 @@
 """The providers service's use cases: Lookup / LookupBatch through the waterfall, FindContacts
 from the directory. Plain Python over the waterfall, the providers and the repository; the
-servicer only translates protos to these calls and back."""
+servicer only translates protos to these calls and back.
+
+Each lead a provider was asked about (or answered from the cache) counts once in
+``leadmesh.providers.lookups`` by provider and outcome (matched, cached, no_match,
+low_confidence, error, timeout, circuit_open): a provider's hit rate is its matched and cached
+lookups over all of its lookups."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -11,6 +17,7 @@ from libs.errors import InvalidArgument, NotFound
 from libs.ids import decode_page_token, encode_page_token, page_size
 from libs.mongo import Document, as_datetime, utc_now
 from libs.normalize import clean_company_name, company_key, normalize_domain
+from libs.telemetry import meter
 from services.providers.adapters.directory import MatchConfidence
 from services.providers.domain.models import (
     COMPANY_FIELDS,
@@ -18,6 +25,7 @@ from services.providers.domain.models import (
     FieldSource,
     Lead,
     LookupResult,
+    Outcome,
     Record,
 )
 from services.providers.domain.ports import Provider
@@ -27,6 +35,12 @@ from services.providers.repository import DirectoryRepository
 __all__ = ["ContactsPage", "ProviderLookup", "default_order"]
 
 DIRECTORY = "directory"
+
+_LOOKUPS = meter("leadmesh.providers").create_counter(
+    "leadmesh.providers.lookups",
+    unit="{lookup}",
+    description="Leads a provider was asked about or answered from the cache, by provider and outcome",
+)
 
 
 def default_order(providers: Sequence[Provider], configured: Sequence[str]) -> list[str]:
@@ -40,6 +54,17 @@ def default_order(providers: Sequence[Provider], configured: Sequence[str]) -> l
     if DIRECTORY in names and DIRECTORY in order:
         order.remove(DIRECTORY)
     return [DIRECTORY, *order] if DIRECTORY in names else order
+
+
+def _count_lookups(results: Sequence[LookupResult]) -> None:
+    counted = Counter(
+        (attempt.provider, attempt.outcome)
+        for result in results
+        for attempt in result.attempts
+        if attempt.outcome is not Outcome.SKIPPED
+    )
+    for (provider, outcome), leads in counted.items():
+        _LOOKUPS.add(leads, {"provider": provider, "outcome": outcome.value})
 
 
 @dataclass
@@ -94,7 +119,9 @@ class ProviderLookup:
         if len(leads) > self.max_batch:
             raise InvalidArgument(f"at most {self.max_batch} leads per batch", reason="BATCH_TOO_LARGE")
         plan = await self.plan(account_id, override)
-        return await self.waterfall.run(leads, plan, request)
+        results = await self.waterfall.run(leads, plan, request)
+        _count_lookups(results)
+        return results
 
     async def find_contacts(
         self,

@@ -12,12 +12,14 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from libs.grpc_server import LIVENESS_SERVICE
 from services.batch.settings import BatchSettings
 from services.batch.worker import chunk_queue
 
 OVERLAYS = ("dev", "prod")
 CUSTOM_KINDS = {"ScaledObject", "TriggerAuthentication"}  # KEDA: no schema in kubernetes-validate
 QUEUE_WORKERS = {"batch-worker"}  # Deployments that consume queues and serve nothing
+GRPC_SERVICES = {"billing", "providers", "scoring", "verifier", "intent", "enrichment", "batch"}
 
 
 def render(repo_root: Path, overlay: str) -> list[dict[str, Any]]:
@@ -101,6 +103,23 @@ def test_grpc_services_use_native_grpc_readiness_probes_on_a_port_named_grpc(
         probe = container["readinessProbe"]["grpc"]
         assert probe["service"] == f"leadmesh.{name}.v1.{name.capitalize()}Service"
         assert [p["name"] for p in services[name]["spec"]["ports"]] == ["grpc"]
+
+
+def test_grpc_services_use_native_grpc_liveness_probes_independent_of_readiness(
+    manifests: list[dict[str, Any]],
+) -> None:
+    probed = set()
+    for name, deployment in of_kind(manifests, "Deployment").items():
+        if name == "gateway" or name in QUEUE_WORKERS:
+            continue
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        port = next(p["containerPort"] for p in container["ports"] if p["name"] == "grpc")
+        assert container["readinessProbe"]["grpc"]["port"] == port, name
+        liveness = container["livenessProbe"]
+        assert liveness["grpc"] == {"port": port, "service": LIVENESS_SERVICE}, name
+        assert liveness["failureThreshold"] > 1, name  # a slow moment is not a dead process
+        probed.add(name)
+    assert probed == GRPC_SERVICES
 
 
 def test_no_deployment_has_both_an_hpa_and_a_scaled_object(manifests: list[dict[str, Any]]) -> None:

@@ -22,7 +22,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from libs.embedded_store import free_port
 from libs.errors import FailedPrecondition, NotFound, error_from_rpc
-from libs.grpc_server import GrpcServer
+from libs.grpc_server import LIVENESS_SERVICE, GrpcServer
 
 SERVICE = "leadmesh.test.v1.Probe"
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -156,6 +156,26 @@ async def test_a_raising_readiness_check_means_not_serving(
     assert await eventually(not_serving)
 
 
+async def test_liveness_ignores_readiness_and_ends_when_stopping(
+    server: GrpcServer, readiness: Readiness, channel: grpc.aio.Channel
+) -> None:
+    readiness.outcome = ConnectionError("store unreachable")
+
+    async def unready() -> bool:
+        return await health_of(channel, SERVICE) == NOT_SERVING
+
+    assert await eventually(unready)
+    assert await health_of(channel, LIVENESS_SERVICE) == SERVING
+    server.drain_delay = 0.5  # health still answers while the server drains
+    stopping = asyncio.create_task(server.stop())
+
+    async def not_alive() -> bool:
+        return await health_of(channel, LIVENESS_SERVICE) == NOT_SERVING
+
+    assert await eventually(not_alive)
+    await stopping
+
+
 async def test_a_server_whose_check_fails_at_start_is_not_serving_at_once() -> None:
     async def never_ready() -> bool:
         return False
@@ -168,6 +188,7 @@ async def test_a_server_whose_check_fails_at_start_is_not_serving_at_once() -> N
         async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}") as chan:
             assert await health_of(chan, "") == NOT_SERVING
             assert await health_of(chan, SERVICE) == NOT_SERVING
+            assert await health_of(chan, LIVENESS_SERVICE) == SERVING
     finally:
         await srv.stop()
 

@@ -6,6 +6,9 @@ that resolves to a non-public address fails with FORBIDDEN_ADDRESS.
 Every failure becomes a ``CallFailed`` with a stable reason (HTTP_500, RATE_LIMITED, TIMEOUT,
 MALFORMED_RESPONSE, CIRCUIT_OPEN, FORBIDDEN_ADDRESS, ...), which the adapters turn into a
 ``ProviderFailure`` for the lead: a failing provider never fails the lookup.
+
+The state of every caller's circuit is the gauge ``leadmesh.providers.circuit_state`` by
+provider: 0 closed, 1 half-open, 2 open.
 """
 
 from __future__ import annotations
@@ -14,21 +17,41 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping
+import weakref
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from opentelemetry.metrics import CallbackOptions, Observation
 
 from libs.safe_http import UnsafeDestination
-from services.providers.adapters.resilience import CircuitBreaker, retry_after_seconds
+from libs.telemetry import meter
+from services.providers.adapters.resilience import BreakerState, CircuitBreaker, retry_after_seconds
 
-__all__ = ["CallFailed", "CallPolicy", "HttpCaller", "NOT_FOUND"]
+__all__ = ["CIRCUIT_STATE_VALUES", "CallFailed", "CallPolicy", "HttpCaller", "NOT_FOUND"]
 
 log = logging.getLogger(__name__)
 
 # The answer of a call that found nothing (a configured "not found" status).
 NOT_FOUND: Any = object()
+
+# What the circuit-state gauge reports for each state.
+CIRCUIT_STATE_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+# The callers of this process, for the gauge (one per configured provider).
+_CALLERS: weakref.WeakSet[HttpCaller] = weakref.WeakSet()
+
+
+def _circuit_states(options: CallbackOptions) -> Iterable[Observation]:
+    for caller in list(_CALLERS):
+        yield Observation(CIRCUIT_STATE_VALUES[caller.breaker.state], {"provider": caller.name})
+
+
+meter("leadmesh.providers").create_observable_gauge(
+    "leadmesh.providers.circuit_state",
+    callbacks=[_circuit_states],
+    description="Circuit breaker of each provider: 0 closed, 1 half-open, 2 open",
+)
 
 
 class CallFailed(Exception):
@@ -59,6 +82,7 @@ class HttpCaller:
         self.policy = policy
         self.breaker = CircuitBreaker(policy.breaker_failures, policy.breaker_cooldown)
         self.gate = asyncio.Semaphore(policy.concurrency)
+        _CALLERS.add(self)
 
     async def call(
         self,
