@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from libs.mongo import Document
@@ -17,16 +18,31 @@ PAGE_ROWS = 1_000
 
 async def result_csv(repository: JobRepository, job: Document) -> AsyncIterator[bytes]:
     """The file in pieces of at most PAGE_ROWS rows; a row without a result (a job cancelled before
-    it was reached) is ``failed`` with empty enrichment columns."""
-    width = int(job["width"])
+    it was reached) is ``failed`` with empty enrichment columns. The next page is read from the
+    store while this one is written out."""
+    width, total = int(job["width"]), int(job["total_rows"])
     yield write_csv([output_header(job["header"], width)]).encode()
-    for first in range(1, int(job["total_rows"]) + 1, PAGE_ROWS):
-        count = min(PAGE_ROWS, int(job["total_rows"]) + 1 - first)
-        rows = await repository.rows_of(job["_id"], first, count)
-        results = await repository.results_of(job["_id"], first, count)
-        lines = []
-        for number, row in enumerate(rows, start=first):
-            result = results.get(row["_id"])
-            status, cells = (result["status"], result["cells"]) if result else (FAILED, empty_cells())
-            lines.append(output_row(row["cells"], width, [str(number), status, *cells]))
-        yield write_csv(lines).encode()
+    starts = range(1, total + 1, PAGE_ROWS)
+    if not starts:
+        return
+
+    async def read(first: int) -> tuple[list[Document], dict[str, Document]]:
+        count = min(PAGE_ROWS, total + 1 - first)
+        return await asyncio.gather(
+            repository.rows_of(job["_id"], first, count), repository.results_of(job["_id"], first, count)
+        )
+
+    ahead = asyncio.ensure_future(read(starts[0]))
+    try:
+        for position, first in enumerate(starts):
+            rows, results = await ahead
+            if position + 1 < len(starts):
+                ahead = asyncio.ensure_future(read(starts[position + 1]))
+            lines = []
+            for number, row in enumerate(rows, start=first):
+                result = results.get(row["_id"])
+                status, cells = (result["status"], result["cells"]) if result else (FAILED, empty_cells())
+                lines.append(output_row(row["cells"], width, [str(number), status, *cells]))
+            yield write_csv(lines).encode()
+    finally:
+        ahead.cancel()

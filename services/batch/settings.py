@@ -17,7 +17,7 @@ class BatchSettings(CommonSettings):
     # Bytes of one upload.
     batch_max_upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
     # Rows of one chunk event (one EnrichBatch call).
-    batch_chunk_rows: int = Field(default=250, ge=1, le=1_000)
+    batch_chunk_rows: int = Field(default=500, ge=1, le=1_000)
     # Where uploads are spooled while they are parsed (deleted afterwards).
     batch_spool_dir: Path | None = None
     # Deliveries of a chunk before it goes to the dead-letter queue and its rows are failed.
