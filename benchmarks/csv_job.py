@@ -23,6 +23,7 @@ import random
 import resource
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -79,17 +80,21 @@ async def run_job(http: httpx.AsyncClient, body: bytes, rows: int) -> None:
             break
         await asyncio.sleep(0.1)
     finished = time.perf_counter() - began
-    size = lines = 0
+    pieces = []
     async with http.stream("GET", f"/v1/jobs/{job_id}/result.csv") as result:
         async for piece in result.aiter_bytes():
-            size += len(piece)
-            lines += piece.count(b"\n")
+            pieces.append(piece)
     elapsed = time.perf_counter() - began
+    body = b"".join(pieces)
+    size = len(body)
+    table = csv.DictReader(io.StringIO(body.decode()))
+    verdicts = Counter(row["enriched_email_status"] or "-" for row in table if row["status"] == "enriched")
     say(
         f"{rows:>7} rows: {elapsed:6.1f} s upload-to-last-byte ({rows / elapsed:6.0f} rows/s); "
         f"upload {uploaded:.1f} s, job done at {finished:.1f} s, result {size / 1e6:.1f} MB"
     )
     say(f"         GET /v1/jobs/{{id}} while running: {len(polls)} polls, slowest {max(polls) * 1000:.0f} ms")
+    say(f"         email status of enriched rows: {dict(verdicts.most_common())}")
     say(f"         job {job['status']}: {job['counts']}, credits used {job['credits_used']}")
     if job["status"] != "succeeded":
         raise RuntimeError(f"the job ended {job['status']}")
