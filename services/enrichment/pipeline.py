@@ -75,14 +75,20 @@ class EnrichedOne:
 
 
 class _Budget:
-    """Per-call timeouts from the incoming deadline, keeping ``reserve`` back for charge and store."""
+    """Per-call timeouts from the incoming deadline, keeping ``reserve`` back for charge and store.
 
-    def __init__(self, context: Context, reserve: float):
+    A stage's cap grows with the leads of the call (``extra`` seconds): a batch of 500 fresh
+    addresses takes the verifier longer than one, and cutting it at the single-lead cap would
+    answer ``unknown`` for leads that only needed the time."""
+
+    def __init__(self, context: Context, reserve: float, extra: float = 0.0):
         remaining = context.time_remaining() if context is not None else None
         self.deadline = None if remaining is None else time.monotonic() + float(remaining)
         self.reserve = reserve
+        self.extra = extra
 
     def timeout(self, cap: float, keep: float = 0.0) -> float:
+        cap += self.extra
         if self.deadline is None:
             return cap
         return max(0.001, min(cap, self.deadline - time.monotonic() - keep - 0.01))
@@ -151,9 +157,10 @@ class Pipeline:
     async def enrich_batch(
         self, request: pb.EnrichBatchRequest, context: Context
     ) -> list[tuple[int, pb.EnrichmentRecord]]:
-        budget = _Budget(context, self.settings.enrichment_reserve_seconds)
-        account_id, options = request.account_id, request.options
         items = list(request.items)
+        extra = self.settings.enrichment_batch_seconds_per_lead * max(0, len(items) - 1)
+        budget = _Budget(context, self.settings.enrichment_reserve_seconds, extra)
+        account_id, options = request.account_id, request.options
         keys = [item.charge_key or new_id("req") for item in items]
         leads = [item.lead for item in items]
         known = [] if request.skip_store else [k for k in keys if k]

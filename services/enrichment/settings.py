@@ -18,5 +18,7 @@ class EnrichmentSettings(CommonSettings):
     enrichment_billing_timeout: float = Field(default=3.0, gt=0)
     # Time kept back from the verifier/intent/scoring stages for the charge and the store write.
     enrichment_reserve_seconds: float = Field(default=0.3, ge=0)
+    # EnrichBatch: each lead past the first adds this to every cap above (500 leads: +10 s).
+    enrichment_batch_seconds_per_lead: float = Field(default=0.02, ge=0)
     # Items of one EnrichBatch call.
     enrichment_max_batch: int = Field(default=1_000, ge=1)

@@ -146,3 +146,31 @@ async def test_enrich_batch_without_storing_keeps_nothing_and_charges_nothing_wh
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
     again = await mesh.enrichment.EnrichBatch(request, timeout=10)
     assert again.results[0].record.id != result.record.id  # nothing stored to replay
+
+
+async def test_a_batch_gives_its_stages_more_time_than_one_lead(
+    db: AsyncDatabase[Document], amqp_url: str
+) -> None:
+    """With a verifier cap no call can meet, one lead is degraded; a batch of two gets two more
+    seconds per extra lead and is verified."""
+    slow = {"enrichment_verifier_timeout": 0.001, "enrichment_batch_seconds_per_lead": 2.0}
+    async with running_mesh(db, amqp_url, enrichment_settings=slow) as mesh:
+        account, key = await mesh.new_account(credits=10)
+        single = await mesh.http.post(
+            "/v1/enrich/lead",
+            json={"email": "mike.chen@techflow.io"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert single.status_code == 200, single.text
+        assert single.json()["lead"]["email_status"] == "unknown"
+        assert "verifier" in {d["component"] for d in single.json()["meta"]["degraded"]}
+        items = [
+            pb.EnrichBatchItem(index=n, lead=common.LeadInput(email=email), charge_key=f"job:3:row:{n}")
+            for n, email in enumerate(["mike.chen@techflow.io", "ana@techflow.io"])
+        ]
+        batch = await mesh.enrichment.EnrichBatch(
+            pb.EnrichBatchRequest(account_id=account, items=items), timeout=30
+        )
+        for result in batch.results:
+            assert result.record.lead.email_verdict.status == common.EMAIL_STATUS_VALID
+            assert not result.record.meta.degradations

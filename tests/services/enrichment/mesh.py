@@ -101,10 +101,11 @@ async def running_mesh(
     amqp_url: str | None = None,
     batch: BatchSettings | None = None,
     batch_worker: bool = True,
+    enrichment_settings: dict[str, Any] | None = None,
     **gateway: Any,
 ) -> AsyncIterator[Mesh]:
     """With ``batch`` (and ``amqp_url``), also the batch server and, unless ``batch_worker`` is
-    false, one in-process batch worker."""
+    false, one in-process batch worker; ``enrichment_settings`` override the pipeline's."""
     async with AsyncExitStack() as stack:
         farm, dns = await start_mail()
         stack.push_async_callback(farm.stop)
@@ -170,7 +171,9 @@ async def running_mesh(
             "intent_addr": intent_addr,
         }
         enrichment, channels = await create_enrichment(
-            db, EnrichmentSettings(**addresses, shutdown_grace=0.5), "127.0.0.1:0"
+            db,
+            EnrichmentSettings(**addresses, shutdown_grace=0.5, **(enrichment_settings or {})),
+            "127.0.0.1:0",
         )
         stack.push_async_callback(channels.close)
         enrichment_addr = await serve(enrichment)
