@@ -139,18 +139,22 @@ class JobRepository:
         cursor = self.results.find({"_id": _row_ids(job_id, first, count)})
         return {document["_id"]: document async for document in cursor}
 
-    async def insert_results(self, documents: list[Document]) -> None:
-        await self._insert_once(self.results, documents)
+    async def insert_results(self, documents: list[Document]) -> bool:
+        """True when every one was new; False when some row already had a result (which stands)."""
+        return await self._insert_once(self.results, documents)
 
-    async def _insert_once(self, collection: Any, documents: list[Document]) -> None:
-        """Inserts each document unless its ``_id`` exists (a redelivery); never a second copy."""
+    async def _insert_once(self, collection: Any, documents: list[Document]) -> bool:
+        """Inserts each document unless its ``_id`` exists (a redelivery); never a second copy.
+        True when none existed."""
         if not documents:
-            return
+            return True
         try:
             await collection.insert_many(documents, ordered=False)
         except BulkWriteError as error:
             if not _only_duplicates(error):
                 raise
+            return False
+        return True
 
     # chunks
 

@@ -147,8 +147,10 @@ class ChunkWorker:
                 else:
                     cells, status, credits = empty_cells(), NOT_FOUND, 0
                 fresh.append(_result(keys[result.index], status, cells, credits))
-        await self.repository.insert_results(fresh)
-        results = {**existing, **{document["_id"]: document for document in fresh}}
+        if await self.repository.insert_results(fresh):
+            results = {**existing, **{document["_id"]: document for document in fresh}}
+        else:  # another delivery of this chunk wrote some rows first: its results are the ones kept
+            results = await self.repository.results_of(job_id, message.first_row, message.row_count)
         await self._charge(job, results.values())
         await self._chunk_done(job_id, message.chunk_index, results.values())
 
@@ -191,7 +193,12 @@ class ChunkWorker:
             for row in rows
             if row["_id"] not in existing
         ]
-        await self.repository.insert_results(fresh)
+        if not await self.repository.insert_results(fresh):
+            existing = await self.repository.results_of(job_id, message.first_row, message.row_count)
+            fresh = []
+        # Rows enriched by an earlier attempt whose charge failed are charged now (their keys make
+        # this a replay for the ones that were charged): a delivered result is never free.
+        await self._charge(job, existing.values())
         await self._chunk_done(job_id, message.chunk_index, [*existing.values(), *fresh])
 
     async def handle_dead(self, incoming: AbstractIncomingMessage) -> None:

@@ -154,3 +154,35 @@ async def test_a_cancelled_job_stops_and_returns_its_unused_credits(
         assert await mesh.balance(account) == 50  # nothing enriched after the cancel, hold released
         rows = parse((await mesh.http.get(f"/v1/jobs/{job_id}/result.csv", headers=auth(key))).text)
         assert len(rows) == 13 and {row[3] for row in rows[1:]} == {"failed"}
+
+
+async def test_rows_enriched_before_a_failed_charge_are_charged_when_the_chunk_is_settled(
+    db: AsyncDatabase[Document], amqp_url: str
+) -> None:
+    """A first attempt stored row 1 as enriched and then failed to charge it; the job is cancelled
+    before the redelivery. Settling the chunk charges row 1 (it was delivered) and fails the rest."""
+    async with running_mesh(
+        db, amqp_url, batch=batch_settings(), batch_worker=False, csv_sync_max_rows=0
+    ) as mesh:
+        account, key = await mesh.new_account(credits=50)
+        job_id = (await upload(mesh, key, rows_text(2))).json()["job_id"]
+        await db["batch_results"].insert_one(
+            {"_id": f"{job_id}:0000001", "status": "enriched", "cells": [""] * 14, "credits": 1, "reason": ""}
+        )
+        cancelled = await mesh.http.delete(f"/v1/jobs/{job_id}", headers=auth(key))
+        assert cancelled.status_code == 200, cancelled.text
+        from services.batch.app import create_worker
+
+        worker = await create_worker(db, mesh.servers["batch_settings"], amqp_url)
+        await worker.start()
+        try:
+            for _ in range(200):
+                if await mesh.balance(account) == 49:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await worker.stop()
+        assert [c.idempotency_key for c in await charges_of(mesh, account)] == [f"job:{job_id}:row:1"]
+        assert await mesh.balance(account) == 49  # one row charged, the rest of the hold released
+        job = (await mesh.http.get(f"/v1/jobs/{job_id}", headers=auth(key))).json()
+        assert job["credits_used"] == 1 and job["counts"]["enriched"] == 1 and job["counts"]["failed"] == 1
