@@ -11,6 +11,7 @@ the job, to be polled at ``GET /v1/jobs/{id}`` and fetched at ``/v1/jobs/{id}/re
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC
@@ -158,15 +159,21 @@ async def _upload_pieces(file: UploadFile) -> AsyncIterator[bytes]:
 
 
 async def _requests(
-    options: pb.JobOptions, pieces: AsyncIterator[bytes]
+    options: pb.JobOptions, pieces: AsyncIterator[bytes], failure: list[BaseException]
 ) -> AsyncIterator[pb.CreateJobRequest]:
+    """The stream of CreateJob. Reading the body can fail (too large, the client gone) inside gRPC's
+    own task, where the call only sees a cancellation: the error is kept in ``failure``."""
     yield pb.CreateJobRequest(options=options)
     buffer = bytearray()
-    async for piece in pieces:
-        buffer += piece
-        if len(buffer) >= PIECE:
-            yield pb.CreateJobRequest(chunk=bytes(buffer))
-            buffer.clear()
+    try:
+        async for piece in pieces:
+            buffer += piece
+            if len(buffer) >= PIECE:
+                yield pb.CreateJobRequest(chunk=bytes(buffer))
+                buffer.clear()
+    except BaseException as exc:
+        failure.append(exc)
+        raise
     if buffer:
         yield pb.CreateJobRequest(chunk=bytes(buffer))
 
@@ -216,11 +223,16 @@ async def enrich_csv(
     settings: GatewaySettings = request.app.state.settings
     batch = request.app.state.mesh.batch
     form: list[FormData] = []
+    failure: list[BaseException] = []
     try:
         options, pieces = await _source(request, idempotency_key, caller.account_id, form)
         created: pb.CreateJobResponse = await batch.CreateJob(
-            _requests(options, pieces), timeout=settings.csv_upload_timeout
+            _requests(options, pieces, failure), timeout=settings.csv_upload_timeout
         )
+    except (asyncio.CancelledError, grpc.aio.AioRpcError):
+        if failure:  # the body's own error (a 413 from the size limit, say) is the answer
+            raise failure[0] from None
+        raise
     finally:
         for parsed in form:
             await parsed.close()
@@ -228,7 +240,7 @@ async def enrich_csv(
     if job.total_rows < settings.csv_sync_max_rows:
         job = await _wait(request, caller.account_id, job, settings.csv_sync_timeout)
     if job.state in TERMINAL:
-        return _result_response(request, caller.account_id, job)
+        return await _result_response(request, caller.account_id, job)
     return JSONResponse(
         {"job_id": job.job_id, **job_json(job, list(created.row_issues))},
         status_code=202,
@@ -256,15 +268,30 @@ async def _wait(request: Request, account_id: str, job: pb.Job, timeout: float) 
     return job
 
 
-def _result_response(request: Request, account_id: str, job: pb.Job) -> StreamingResponse:
+async def _result_response(request: Request, account_id: str, job: pb.Job) -> StreamingResponse:
+    """The result file, streamed. Its first piece is awaited before the 200 goes out, so that a
+    refusal (not finished, not found, batch unavailable) is answered as an error, not as a 200
+    with an empty body."""
     settings: GatewaySettings = request.app.state.settings
     stream = request.app.state.mesh.batch.GetJobResult(
         pb.GetJobResultRequest(account_id=account_id, job_id=job.job_id), timeout=settings.csv_result_timeout
     )
+    pieces = stream.__aiter__()
+    try:
+        first = await pieces.__anext__()
+    except StopAsyncIteration:
+        first = pb.GetJobResultResponse()
+    except BaseException:
+        stream.cancel()
+        raise
 
     async def body() -> AsyncIterator[bytes]:
-        async for piece in stream:
-            yield piece.chunk
+        try:
+            yield first.chunk
+            async for piece in pieces:
+                yield piece.chunk
+        finally:
+            stream.cancel()
 
     name = (job.file_name.rsplit(".", 1)[0] or "leads") if job.file_name else "leads"
     safe = "".join(c for c in name if c.isalnum() or c in "-_ .")[:100] or "leads"
@@ -332,7 +359,7 @@ async def job_result(request: Request, caller: CurrentCaller, job_id: JobId) -> 
             "the result is ready when it ends",
             "JOB_NOT_FINISHED",
         )
-    return _result_response(request, caller.account_id, got.job)
+    return await _result_response(request, caller.account_id, got.job)
 
 
 @router.get("/webhooks/secret", summary="The secret your webhook receivers verify signatures with")

@@ -308,3 +308,23 @@ async def test_a_10000_row_file_is_a_job_by_default_billed_per_matched_row_with_
             assert (payload["job_id"], payload["credits_used"]) == (job_id, 7_500)
     finally:
         await receiver.stop()
+
+
+async def test_a_streamed_raw_upload_over_the_gateway_limit_is_413_and_creates_nothing(
+    db: AsyncDatabase[Document], amqp_url: str
+) -> None:
+    async with running_mesh(db, amqp_url, batch=batch_settings(), gateway_max_upload_bytes=4_000) as mesh:
+        account, key = await mesh.new_account(credits=50)
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b"email\n"
+            for n in range(60):  # about 6 KB, in pieces and without a Content-Length
+                yield f"person{n:03d}.with.a.long.name@techflow.io\n".encode() * 2
+
+        response = await mesh.http.post(
+            "/v1/enrich/csv", content=body(), headers=auth(key, **{"Content-Type": "text/csv"})
+        )
+        assert response.status_code == 413, response.text
+        assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+        assert await db["batch_jobs"].count_documents({}) == 0
+        assert await mesh.balance(account) == 50
