@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import math
 import tempfile
@@ -203,7 +204,7 @@ class Intake:
         if options.request_id:
             first = await self.repository.claim_request(options.account_id, options.request_id, job_id)
             if first != job_id:
-                return await self._replay(options.account_id, first, body)
+                return await self._replay(options, first, body)
         try:
             return await self._create(job_id, options, body)
         except BaseException:
@@ -212,15 +213,22 @@ class Intake:
             raise
 
     async def _replay(
-        self, account_id: str, job_id: str, body: AsyncIterator[bytes]
+        self, options: pb.JobOptions, job_id: str, body: AsyncIterator[bytes]
     ) -> tuple[Document, list[pb.RowIssue]]:
-        async for _ in body:  # the client streams the file again; it is not needed
-            pass
-        job = await self.repository.get_job(account_id, job_id)
+        digest = hashlib.sha256()
+        async for chunk in body:  # the client streams the file again: only to compare it
+            digest.update(chunk)
+        job = await self.repository.get_job(options.account_id, job_id)
         if job is None:
             raise Conflict(
                 "an upload with this request id is still being received; retry when it has finished",
                 reason="UPLOAD_IN_PROGRESS",
+            )
+        if job.get("upload_print", "") != _upload_print(options, digest.hexdigest()):
+            raise Conflict(
+                f"this request id was used for another upload (job {job_id}): a different file or "
+                "different options; use a new Idempotency-Key",
+                reason="IDEMPOTENCY_KEY_REUSED",
             )
         return job, [pb.RowIssue.FromString(bytes(issue)) for issue in job.get("row_issues", [])]
 
@@ -230,12 +238,13 @@ class Intake:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         path = self.spool_dir / f"{job_id}.csv"
         try:
-            await self._spool(path, body)
+            upload_print = _upload_print(options, await self._spool(path, body))
             upload = await asyncio.to_thread(survey, path, _override(options), self.settings.batch_max_rows)
             price = lead_cost(options.fields)
             reservation = await self._reserve(options.account_id, job_id, upload.usable * price)
             try:
-                return await self._store(job_id, options, path, upload, reservation), upload.issues
+                stored = await self._store(job_id, options, path, upload, reservation, upload_print)
+                return stored, upload.issues
             except BaseException:
                 await asyncio.shield(self._abort(options.account_id, job_id, reservation))
                 raise
@@ -243,8 +252,9 @@ class Intake:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
-    async def _spool(self, path: Path, body: AsyncIterator[bytes]) -> None:
-        spool = Utf8Spool(path)
+    async def _spool(self, path: Path, body: AsyncIterator[bytes]) -> str:
+        """Writes the upload to ``path``; the SHA-256 of its bytes."""
+        spool, digest = Utf8Spool(path), hashlib.sha256()
         try:
             async for chunk in body:
                 if spool.size + len(chunk) > self.settings.batch_max_upload_bytes:
@@ -253,8 +263,10 @@ class Intake:
                         reason="FILE_TOO_LARGE",
                     )
                 spool.write(chunk)
+                digest.update(chunk)
         finally:
             spool.close()
+        return digest.hexdigest()
 
     async def _reserve(self, account_id: str, job_id: str, amount: int) -> Document:
         if amount == 0:
@@ -283,7 +295,13 @@ class Intake:
         return {"reservation_id": reserved.reservation.reservation_id, "credits_reserved": amount}
 
     async def _store(
-        self, job_id: str, options: pb.JobOptions, path: Path, upload: Upload, reservation: Document
+        self,
+        job_id: str,
+        options: pb.JobOptions,
+        path: Path,
+        upload: Upload,
+        reservation: Document,
+        upload_print: str,
     ) -> Document:
         batches = _row_batches(path, job_id, upload.mapping)
         while (batch := await asyncio.to_thread(next, batches, None)) is not None:
@@ -294,6 +312,7 @@ class Intake:
             "_id": job_id,
             "account_id": options.account_id,
             "request_id": options.request_id,
+            "upload_print": upload_print,
             "state": "queued" if upload.rows else "succeeded",
             "finalized": not upload.rows,
             "file_name": options.file_name,
@@ -342,3 +361,12 @@ class Intake:
                 ),
                 timeout=self.settings.batch_billing_timeout,
             )
+
+
+def _upload_print(options: pb.JobOptions, body_sha256: str) -> str:
+    """What a replay of an upload must match: its options (but the request id) and its bytes."""
+    compared = pb.JobOptions()
+    compared.CopyFrom(options)
+    compared.ClearField("request_id")
+    options_sha256 = hashlib.sha256(compared.SerializeToString(deterministic=True)).hexdigest()
+    return f"{options_sha256}:{body_sha256}"

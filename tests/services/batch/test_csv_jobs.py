@@ -209,6 +209,17 @@ async def test_large_file_is_a_job_with_a_signed_webhook_and_is_private_to_its_a
             mesh, key, text, params={"webhook_url": receiver.url()}, **{"Idempotency-Key": "upload-1"}
         )
         assert again.status_code == 202 and again.json()["job_id"] == job_id  # the same job, not a second one
+        other_file = await upload(
+            mesh,
+            key,
+            text + "ana@techflow.io\n",
+            params={"webhook_url": receiver.url()},
+            **{"Idempotency-Key": "upload-1"},
+        )
+        other_options = await upload(mesh, key, text, **{"Idempotency-Key": "upload-1"})
+        for reused in (other_file, other_options):
+            assert reused.status_code == 409, reused.text
+            assert reused.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
 
         done = await wait_finished(mesh, key, job_id)
         assert done["status"] == "succeeded" and done["counts"]["enriched"] == 15
