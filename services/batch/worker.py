@@ -213,6 +213,7 @@ class ChunkWorker:
                 )
                 log.error("chunk dead-lettered", extra={"job_id": job["_id"], "chunk": message.chunk_index})
                 await self._fail_rest(job, message, reason)
+            if job is not None:  # also when only the job's ending (or its notice) failed
                 await self.finish_if_done(job["_id"])
         except Exception:
             log.exception("could not settle a dead-lettered chunk; requeueing")
@@ -222,9 +223,14 @@ class ChunkWorker:
         await incoming.ack()
 
     async def finish_if_done(self, job_id: str) -> None:
-        """When every chunk is done: settle the hold, mark the job finished once, tell the world."""
+        """When every chunk is done: settle the hold, mark the job finished once, tell the world
+        (again, until that succeeds: ``notified`` is set only after the notice went out)."""
         job = await self.repository.job(job_id)
-        if job is None or job.get("finalized"):
+        if job is None:
+            return
+        if job.get("finalized"):
+            if not job.get("notified", True):  # (the embedded store gives booleans back as 0 and 1)
+                await self._notify(job)
             return
         chunks = await self.repository.chunks_of(job_id, int(job["chunks"]))
         if len(chunks) < job["chunks"]:
@@ -243,14 +249,23 @@ class ChunkWorker:
             state = "failed"
         else:
             state = "succeeded"
-        fields: Document = {"state": state, "counts": found.counts, "credits_used": found.credits}
+        fields: Document = {
+            "state": state,
+            "counts": found.counts,
+            "credits_used": found.credits,
+            "notified": False,
+        }
         if state != "cancelled":
             fields["end_time"] = utc_now()
         if state == "failed":
             fields.update(error="every row failed to process", error_reason="ALL_ROWS_FAILED")
         if await self.repository.finalize(job_id, fields):
             log.info("job finished", extra={"job_id": job_id, "state": state, **found.counts})
-            await self.on_finished({**job, **fields, "finalized": True})
+            await self._notify({**job, **fields, "finalized": True})
+
+    async def _notify(self, job: Document) -> None:
+        await self.on_finished(job)
+        await self.repository.update_job(job["_id"], {"notified": True})
 
 
 def _describe(error: Exception) -> str:
