@@ -3,9 +3,11 @@ job state, result CSVs) and the worker (chunk, dead-chunk and webhook consumers)
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 from aio_pika.abc import AbstractRobustConnection
@@ -19,10 +21,10 @@ from leadmesh.enrichment.v1 import enrichment_service_pb2_grpc as enrichment_grp
 from libs import amqp
 from libs.channels import ChannelPool
 from libs.grpc_server import GrpcServer
-from libs.mongo import Document, ping
+from libs.mongo import Document, ping, utc_now
 from libs.queue_depths import QueueDepths
 from libs.safe_http import OutboundPolicy, guarded_client
-from services.batch.intake import Intake
+from services.batch.intake import Intake, queue_job
 from services.batch.jobs import job_message
 from services.batch.repository import JobRepository
 from services.batch.servicer import BatchServicer
@@ -149,6 +151,7 @@ class BatchWorker:
     settings: BatchSettings
     consumers: list[amqp.Consumer] = field(default_factory=list)
     depths: QueueDepths | None = None
+    sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         channel = await self.broker.connection.channel()
@@ -171,9 +174,28 @@ class BatchWorker:
         queues = [spec.name, spec.dead_letter_queue, WEBHOOK_QUEUE.name]
         self.depths = QueueDepths(self.broker.connection, queues)
         await self.depths.start()
+        self.sweeper = asyncio.create_task(self._sweep())
         log.info("batch worker consuming", extra={"queue": spec.name})
 
+    async def _sweep(self) -> None:
+        """Queues jobs whose upload stored them but could not queue them (any worker may; a chunk
+        queued twice is handled once)."""
+        repository = self.worker.repository
+        while True:
+            await asyncio.sleep(self.settings.batch_sweep_interval)
+            try:
+                before = utc_now() - timedelta(seconds=self.settings.batch_sweep_age)
+                for job in await repository.stalled_jobs(before):
+                    log.warning("queueing a stalled job", extra={"job_id": job["_id"]})
+                    await queue_job(repository, self.broker.publisher, job, self.broker.job_finished)
+            except Exception:
+                log.exception("sweep of stalled jobs failed; next round retries")
+
     async def stop(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.sweeper
         if self.depths is not None:
             await self.depths.stop()
         for consumer in self.consumers:

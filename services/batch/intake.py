@@ -50,7 +50,7 @@ from services.batch.csvfile import CsvRow, CsvTable, Utf8Spool
 from services.batch.repository import JobRepository, row_key
 from services.batch.settings import BatchSettings
 
-__all__ = ["CHUNK_ROUTING_KEY", "Intake", "Upload"]
+__all__ = ["CHUNK_ROUTING_KEY", "Intake", "Upload", "queue_job"]
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,8 @@ class Intake:
         try:
             return await self._create(job_id, options, body)
         except BaseException:
-            if options.request_id:
+            # The key is free again unless the job stands (then a retry answers it).
+            if options.request_id and await self.repository.job(job_id) is None:
                 await self.repository.forget_request(options.account_id, options.request_id, job_id)
             raise
 
@@ -244,10 +245,13 @@ class Intake:
             reservation = await self._reserve(options.account_id, job_id, upload.usable * price)
             try:
                 stored = await self._store(job_id, options, path, upload, reservation, upload_print)
-                return stored, upload.issues
             except BaseException:
                 await asyncio.shield(self._abort(options.account_id, job_id, reservation))
                 raise
+            # From here the job stands (its first chunks may be enriched and charged at once): it
+            # is queued now, or by the workers' sweep if the broker fails us (queue_stalled_jobs).
+            await self._queue(stored)
+            return stored, upload.issues
         finally:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
@@ -330,27 +334,19 @@ class Intake:
             "credits_used": 0,
             **reservation,
             "row_issues": [issue.SerializeToString() for issue in upload.issues],
+            "queued": False,
             "create_time": now,
             **({} if upload.rows else {"start_time": now, "end_time": now}),
         }
         await self.repository.insert_job(job)
-        for chunk in range(job["chunks"]):
-            first = chunk * chunk_rows + 1
-            await self.publisher.publish(
-                CHUNK_ROUTING_KEY,
-                events_pb.ChunkReady(
-                    job_id=job_id,
-                    account_id=options.account_id,
-                    chunk_index=chunk,
-                    first_row=first,
-                    row_count=min(chunk_rows, upload.rows - first + 1),
-                ),
-                message_id=f"{job_id}:{chunk}",
-            )
-        if not upload.rows:
-            await self.on_finished(job)
         log.info("job created", extra={"job_id": job_id, "rows": upload.rows, "chunks": job["chunks"]})
         return job
+
+    async def _queue(self, job: Document) -> None:
+        try:
+            await queue_job(self.repository, self.publisher, job, self.on_finished)
+        except Exception:
+            log.warning("job not queued yet; the workers' sweep will", extra={"job_id": job["_id"]})
 
     async def _abort(self, account_id: str, job_id: str, reservation: Document) -> None:
         await self.repository.delete_job(job_id)
@@ -370,3 +366,30 @@ def _upload_print(options: pb.JobOptions, body_sha256: str) -> str:
     compared.ClearField("request_id")
     options_sha256 = hashlib.sha256(compared.SerializeToString(deterministic=True)).hexdigest()
     return f"{options_sha256}:{body_sha256}"
+
+
+async def queue_job(
+    repository: JobRepository,
+    publisher: Publisher,
+    job: Document,
+    on_finished: Callable[[Document], Awaitable[None]],
+) -> None:
+    """Publishes every chunk of ``job`` (a chunk published twice is handled once) and marks it
+    queued; a job without rows is finished at once."""
+    chunk_rows, rows = int(job["chunk_rows"]), int(job["total_rows"])
+    for chunk in range(int(job["chunks"])):
+        first = chunk * chunk_rows + 1
+        await publisher.publish(
+            CHUNK_ROUTING_KEY,
+            events_pb.ChunkReady(
+                job_id=job["_id"],
+                account_id=job["account_id"],
+                chunk_index=chunk,
+                first_row=first,
+                row_count=min(chunk_rows, rows - first + 1),
+            ),
+            message_id=f"{job['_id']}:{chunk}",
+        )
+    if not rows:
+        await on_finished(job)
+    await repository.update_job(job["_id"], {"queued": True})

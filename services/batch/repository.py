@@ -16,6 +16,7 @@ are index reads on MongoDB, but the embedded store scans the whole collection fo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -108,6 +109,11 @@ class JobRepository:
             query, {"$set": fields}, return_document=ReturnDocument.AFTER
         )
         return updated
+
+    async def stalled_jobs(self, created_before: datetime) -> list[Document]:
+        """Jobs stored but never queued (the broker failed the upload), older than ``created_before``."""
+        cursor = self.jobs.find({"queued": False, "create_time": {"$lt": created_before}})
+        return [document async for document in cursor]
 
     async def mark_running(self, job_id: str) -> None:
         await self.jobs.update_one(

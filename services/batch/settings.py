@@ -22,6 +22,10 @@ class BatchSettings(CommonSettings):
     batch_spool_dir: Path | None = None
     # Deliveries of a chunk before it goes to the dead-letter queue and its rows are failed.
     batch_max_attempts: int = Field(default=4, ge=1)
+    # Workers queue the chunks of jobs stored but not queued (the broker failed their upload) this
+    # many seconds after the job was created, looking every batch_sweep_interval seconds.
+    batch_sweep_age: float = Field(default=30.0, ge=0)
+    batch_sweep_interval: float = Field(default=30.0, gt=0)
     # Unacked chunks per worker process.
     batch_worker_prefetch: int = Field(default=2, ge=1)
     # Seconds one EnrichBatch call of a chunk may take.

@@ -186,3 +186,32 @@ async def test_rows_enriched_before_a_failed_charge_are_charged_when_the_chunk_i
         assert await mesh.balance(account) == 49  # one row charged, the rest of the hold released
         job = (await mesh.http.get(f"/v1/jobs/{job_id}", headers=auth(key))).json()
         assert job["credits_used"] == 1 and job["counts"]["enriched"] == 1 and job["counts"]["failed"] == 1
+
+
+async def test_a_job_the_broker_failed_to_queue_stands_and_the_workers_sweep_queues_it(
+    db: AsyncDatabase[Document], amqp_url: str
+) -> None:
+    """Once stored, a job is never undone (its first chunks may be charged already): an upload whose
+    chunks could not be published answers with its job, which a worker's sweep queues later."""
+    async with running_mesh(
+        db, amqp_url, batch=batch_settings(), batch_worker=False, csv_sync_max_rows=0
+    ) as mesh:
+        account, key = await mesh.new_account(credits=50)
+        await mesh.servers["batch"].broker.publisher.close()  # every publish of the server fails
+        response = await upload(mesh, key, rows_text(6), **{"Idempotency-Key": "stalled-1"})
+        assert response.status_code == 202, response.text
+        job_id = response.json()["job_id"]
+        again = await upload(mesh, key, rows_text(6), **{"Idempotency-Key": "stalled-1"})
+        assert again.status_code == 202 and again.json()["job_id"] == job_id  # the key still answers it
+        from services.batch.app import create_worker
+
+        settings: BatchSettings = mesh.servers["batch_settings"]
+        sweeping = settings.model_copy(update={"batch_sweep_interval": 0.2, "batch_sweep_age": 0.0})
+        worker = await create_worker(db, sweeping, amqp_url)
+        await worker.start()
+        try:
+            done = await wait_finished(mesh, key, job_id, timeout=60)
+        finally:
+            await worker.stop()
+        assert done["status"] == "succeeded" and done["counts"]["enriched"] == 4
+        assert await mesh.balance(account) == 46
