@@ -44,13 +44,14 @@ async def test_leadmesh_worker_batch_consumes_the_chunk_queue_and_stops_on_sigte
     }
     process = subprocess.Popen([command, "worker", "batch"], env=env)
     try:
+        queues = ("batch.chunks", "batch.chunks.dead", "batch.webhooks")
         for _ in range(200):
-            if await consumers_of(amqp_url, "batch.chunks") >= 1:
+            if all([await consumers_of(amqp_url, queue) >= 1 for queue in queues]):
                 break
             assert process.poll() is None, f"the worker exited with {process.returncode}"
             await asyncio.sleep(0.1)
-        assert await consumers_of(amqp_url, "batch.chunks") >= 1
-        assert await consumers_of(amqp_url, "batch.webhooks") >= 1
+        for queue in queues:  # it consumes one after the other as it starts
+            assert await consumers_of(amqp_url, queue) >= 1, queue
         process.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(process.wait, 30) == 0
         assert await consumers_of(amqp_url, "batch.chunks") == 0
