@@ -130,13 +130,6 @@ async def run(args: argparse.Namespace) -> None:
             headers={"Authorization": f"Bearer {created.api_key_secret}"},
             timeout=httpx.Timeout(600.0),
         ) as http:
-            for _ in range(300):
-                try:
-                    if (await http.get("/healthz")).status_code < 500:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
             say(f"mesh up: {len(SERVICES)} services, gateway, {args.workers} batch workers")
             for seed, rows in enumerate(args.rows):
                 body = badge_scan(mesh, rows, seed)

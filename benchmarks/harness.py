@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ has the loopback servers
@@ -63,6 +64,20 @@ async def wait_serving(target: grpc.aio.Channel | str, service: str = "", timeou
             pass
         await asyncio.sleep(0.1)
     raise RuntimeError(f"{service or 'the service'} did not report SERVING within {timeout:.0f}s")
+
+
+async def wait_http(url: str, timeout: float = 30.0) -> None:
+    """Polls ``url`` until it answers below 500."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=1.0) as http:
+        while time.monotonic() < deadline:
+            try:
+                if (await http.get(url)).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -167,6 +182,7 @@ async def running_mesh(
                 mesh.start(name, "-m", f"services.{name}")
                 await wait_serving(addresses[name], SERVICE_NAMES[name])
             mesh.start("gateway", "-m", "gateway")
+            await wait_http(f"http://{addresses['gateway']}/healthz")
             yield mesh
         finally:
             for process in reversed(mesh.processes.values()):

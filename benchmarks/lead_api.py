@@ -185,13 +185,6 @@ async def measure_api(
         limits=limits,
         timeout=30.0,
     ) as http:
-        for _ in range(300):
-            try:
-                if (await http.get("/healthz")).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
         statuses: dict[str, int] = {}
 
         async def post(n: int) -> None:
