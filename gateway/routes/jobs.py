@@ -25,6 +25,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from gateway.auth import CurrentCaller
 from gateway.errors import ApiError
+from gateway.routes.enrich import LimitedCaller
 from gateway.settings import GatewaySettings
 from leadmesh.batch.v1 import batch_service_pb2 as pb
 from leadmesh.common.v1 import common_pb2 as common
@@ -217,7 +218,7 @@ async def _source(
 )
 async def enrich_csv(
     request: Request,
-    caller: CurrentCaller,
+    caller: LimitedCaller,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Response:
     settings: GatewaySettings = request.app.state.settings

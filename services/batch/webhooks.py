@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, FieldValue
@@ -225,7 +226,7 @@ class WebhookDeliverer:
         """Deliver one attempt; on failure schedule the next one or give up. Raises only when the
         retry cannot be published (libs.amqp then redelivers this attempt)."""
         attempt = max(1, message.attempt)
-        context = {"job_id": message.job_id, "url": message.webhook_url, "attempt": attempt}
+        context = {"job_id": message.job_id, "url": _loggable(message.webhook_url), "attempt": attempt}
         job = await self._load_job(message.account_id, message.job_id)
         if job is None:
             log.warning("webhook of a missing job dropped", extra=context)
@@ -280,3 +281,11 @@ class WebhookDeliverer:
         queue = await _declare_delay_queue(self._channel, delay_ms)
         await amqp.publish_to_queue(self._channel, queue, retry, message_id=f"{message.job_id}:{attempt + 1}")
         log.warning("webhook failed; retry scheduled", extra={**context, "retry_in_ms": delay_ms})
+
+
+def _loggable(url: str) -> str:
+    """The URL as logs may show it: scheme, host and port, never a path, query or credentials
+    (a receiver's token often travels in them)."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}"

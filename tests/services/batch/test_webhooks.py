@@ -281,7 +281,7 @@ async def test_a_delivery_is_given_up_after_max_attempts(
     assert len(receiver.requests) == 3
     (given_up,) = records(caplog, job, "webhook given up")
     assert given_up.levelno == logging.ERROR
-    assert getattr(given_up, "url", None) == receiver.url()
+    assert getattr(given_up, "url", None) == receiver.url().rsplit("/hooks/", 1)[0]  # no path in logs
     assert getattr(given_up, "attempt", None) == 3
 
 
@@ -352,3 +352,13 @@ async def test_a_job_without_a_webhook_url_schedules_nothing(
 
     assert running.loads_of(silent) == 0
     assert json.loads(receiver.requests[0].body)["job_id"] == loud.job_id
+
+
+def test_logs_show_a_webhook_url_without_its_path_query_or_credentials() -> None:
+    from services.batch.webhooks import _loggable
+
+    assert (
+        _loggable("https://user:pw@hooks.example.com:8443/t/SECRET?token=abc")
+        == "https://hooks.example.com:8443"
+    )
+    assert _loggable("https://hooks.example.com/in/xyz") == "https://hooks.example.com"
