@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "proto"))
 
 import grpc  # noqa: E402
 import httpx  # noqa: E402
-from harness import Mesh, cpu_seconds, peak_rss_mb, running_mesh, say  # noqa: E402
+from harness import Mesh, peak_rss_mb, running_mesh, say  # noqa: E402
 
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb  # noqa: E402
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc  # noqa: E402
@@ -100,17 +100,10 @@ async def run_job(http: httpx.AsyncClient, body: bytes, rows: int) -> None:
         raise RuntimeError(f"the job ended {job['status']}")
 
 
-def cpu_now(mesh: Mesh) -> dict[str, float]:
-    found = {name: cpu_seconds(p.pid) for name, p in mesh.processes.items() if p.poll() is None}
-    if mesh.store_pid:
-        found["store"] = cpu_seconds(mesh.store_pid)
-    return found
-
-
 def report(mesh: Mesh, cpu_before: dict[str, float]) -> None:
     peaks = {name: peak_rss_mb(p.pid) for name, p in mesh.processes.items() if p.poll() is None}
     say("         peak RSS (MB): " + ", ".join(f"{name} {mb:.0f}" for name, mb in peaks.items()))
-    used = {name: spent - cpu_before.get(name, 0.0) for name, spent in cpu_now(mesh).items()}
+    used = {name: spent - cpu_before.get(name, 0.0) for name, spent in mesh.cpu().items()}
     ranked = sorted(used.items(), key=lambda item: -item[1])
     say("         CPU s during the job: " + ", ".join(f"{name} {spent:.1f}" for name, spent in ranked))
     say(f"         benchmark client {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
@@ -133,7 +126,7 @@ async def run(args: argparse.Namespace) -> None:
             say(f"mesh up: {len(SERVICES)} services, gateway, {args.workers} batch workers")
             for seed, rows in enumerate(args.rows):
                 body = badge_scan(mesh, rows, seed)
-                before = cpu_now(mesh)
+                before = mesh.cpu()
                 await run_job(http, body, rows)
                 report(mesh, before)
 

@@ -23,7 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ has the loopback servers
 
-from libs.embedded_store import EmbeddedStore, free_port  # noqa: E402
+from libs.embedded_store import EmbeddedStore, die_with_parent, free_port  # noqa: E402
 from libs.mongo import connect  # noqa: E402
 from services.providers.demo import DemoDirectory, demo_directory  # noqa: E402
 from services.providers.repository import DirectoryRepository  # noqa: E402
@@ -117,9 +117,17 @@ class Mesh:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, name: str, *command: str) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen([sys.executable, *command], env=self.env)
+        # die_with_parent: an interrupted benchmark leaves no service running.
+        process = subprocess.Popen([sys.executable, *command], env=self.env, preexec_fn=die_with_parent)
         self.processes[name] = process
         return process
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each running process of the mesh, the store's included."""
+        found = {name: cpu_seconds(p.pid) for name, p in self.processes.items() if p.poll() is None}
+        if self.store_pid:
+            found["store"] = cpu_seconds(self.store_pid)
+        return found
 
 
 @asynccontextmanager

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "proto"))
 
 import grpc  # noqa: E402
 import httpx  # noqa: E402
-from harness import running_mesh, say  # noqa: E402
+from harness import Mesh, running_mesh, say  # noqa: E402
 
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb  # noqa: E402
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc  # noqa: E402
@@ -40,7 +40,6 @@ from leadmesh.common.v1 import common_pb2 as common  # noqa: E402
 from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb  # noqa: E402
 from libs.ids import new_id  # noqa: E402
 from libs.mongo import connect  # noqa: E402
-from services.providers.demo import DemoDirectory  # noqa: E402
 
 SERVICES = ("billing", "providers", "verifier", "scoring", "intent", "enrichment")
 
@@ -158,16 +157,11 @@ async def in_process(uri: str, env: dict[str, str]) -> AsyncIterator[Any]:
 
 async def run(args: argparse.Namespace) -> None:
     async with running_mesh(args.people, SERVICES) as mesh:
-        await measure_api(args, mesh.directory, mesh.addresses, mesh.env, mesh.store_uri)
+        await measure_api(args, mesh)
 
 
-async def measure_api(
-    args: argparse.Namespace,
-    directory: DemoDirectory,
-    addresses: dict[str, str],
-    env: dict[str, str],
-    uri: str,
-) -> None:
+async def measure_api(args: argparse.Namespace, mesh: Mesh) -> None:
+    directory, addresses, env, uri = mesh.directory, mesh.addresses, mesh.env, mesh.store_uri
     async with grpc.aio.insecure_channel(addresses["billing"]) as channel:
         created = await billing_grpc.BillingServiceStub(channel).CreateAccount(
             billing_pb.CreateAccountRequest(name="bench", initial_credits=10_000_000, create_api_key=True)
@@ -202,7 +196,16 @@ async def measure_api(
             "warm-up (every company once), 32 clients", len(warm), 32, lambda n: post_email(http, warm[n])
         )
         say(f"  warm-up took {time.perf_counter() - began:.1f}s")
+        before = mesh.cpu()
         await measure("POST /v1/enrich/lead, 32 clients", args.requests, 32, post)
+        spent = {
+            name: (cpu - before.get(name, 0.0)) * 1000 / args.requests for name, cpu in mesh.cpu().items()
+        }
+        say(
+            "  CPU ms per lead at 32 clients: "
+            + ", ".join(f"{name} {ms:.1f}" for name, ms in sorted(spent.items(), key=lambda item: -item[1]))
+            + f"; total {sum(spent.values()):.1f}"
+        )
         await measure("POST /v1/enrich/lead, 4 clients", args.latency_requests, 4, post)
         say(f"  answers: {dict(sorted(statuses.items()))}")
     gen = in_process(uri, env)

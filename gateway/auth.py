@@ -8,8 +8,6 @@ keeps working for up to that long on a gateway that saw it recently. Failures ar
 from __future__ import annotations
 
 import hashlib
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -20,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from gateway.errors import ApiError
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
 from libs.errors import error_from_rpc
+from libs.ttlcache import TtlCache
 
 __all__ = ["Caller", "CurrentCaller"]
 
@@ -47,15 +46,13 @@ async def authenticate(
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise ApiError(401, "the Authorization header must be `Bearer <key>`", "API_KEY_INVALID", _CHALLENGE)
     state = request.app.state
-    cache: OrderedDict[str, tuple[float, Caller]] | None = getattr(state, "auth_cache", None)
+    cache: TtlCache[str, Caller] | None = getattr(state, "auth_cache", None)
     if cache is None:
-        cache = state.auth_cache = OrderedDict()
+        cache = state.auth_cache = TtlCache(AUTH_CACHE_TTL, AUTH_CACHE_SIZE)
     digest = hashlib.sha256(credentials.credentials.encode()).hexdigest()
-    now = time.monotonic()
     hit = cache.get(digest)
-    if hit is not None and hit[0] > now:
-        cache.move_to_end(digest)
-        return hit[1]
+    if hit is not None:
+        return hit
     mesh = state.mesh
     try:
         response = await mesh.billing.Authenticate(
@@ -71,10 +68,7 @@ async def authenticate(
         key_prefix=response.api_key.prefix,
         test_mode=response.api_key.mode == billing_pb.API_KEY_MODE_TEST,
     )
-    cache[digest] = (now + AUTH_CACHE_TTL, caller)
-    cache.move_to_end(digest)
-    while len(cache) > AUTH_CACHE_SIZE:
-        cache.popitem(last=False)
+    cache.put(digest, caller)
     return caller
 
 

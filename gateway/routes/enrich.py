@@ -118,7 +118,11 @@ async def _enrich(
     try:
         answer: pb.EnrichLeadResponse = await request.app.state.mesh.enrichment.EnrichLead(
             pb.EnrichLeadRequest(
-                account_id=caller.account_id, request_id=request_id, lead=lead, options=options
+                account_id=caller.account_id,
+                request_id=request_id,
+                lead=lead,
+                options=options,
+                new_request_id=not key,
             ),
             timeout=settings.enrich_timeout,
         )

@@ -45,9 +45,10 @@ log = logging.getLogger(__name__)
 
 PENDING, APPLIED, REJECTED = "pending", "applied", "rejected"
 DUPLICATE_KEY = 11000
-# Once a holder has more than PRUNE_AT marks, those of attempts older than PRUNE_AGE go. Pruning
-# is always safe (the floor refuses the pruned attempts); it is kept off the newest attempts only
-# because a posting still under way below the floor must renew its attempt, a few round trips.
+# Once a holder has PRUNE_AT marks of attempts older than PRUNE_AGE, those go (two store commands
+# per PRUNE_AT postings, not per posting, however busy the holder). Pruning is always safe (the
+# floor refuses the pruned attempts); it is kept off the newest attempts only because a posting
+# still under way below the floor must renew its attempt, a few round trips.
 PRUNE_AGE = timedelta(seconds=2)
 PRUNE_AT = 32
 # Fields one $unset removes: the embedded store silently ignores an $unset of more than ~125
@@ -257,8 +258,7 @@ class Postings:
             updates.append(UpdateOne({"_id": doc["_id"], "attempt": doc["attempt"]}, {"$set": applied}))
             entries.append(entry_from_doc({**doc, **applied}))
         await self.ledger.bulk_write(updates, ordered=False)
-        if len(holder_doc.get("inflight", {})) > PRUNE_AT:
-            await self._prune(holder, holder_doc)
+        await self._prune(holder, holder_doc)
         return entries
 
     async def _reject_pending(self, docs: list[Document]) -> None:
@@ -379,15 +379,18 @@ class Postings:
         # sort_key orders the ledger by when entries took effect.
         applied = {"state": APPLIED, "balance_after": balance_after, "sort_key": new_id("ls")}
         await self.ledger.update_one({"_id": doc["_id"], "attempt": doc["attempt"]}, {"$set": applied})
-        if isinstance(holder_doc, dict) and len(holder_doc.get("inflight", {})) > PRUNE_AT:
+        if isinstance(holder_doc, dict):
             await self._prune(holder, holder_doc)
         return entry_from_doc({**doc, **applied})
 
     async def _prune(self, holder: _Holder, holder_doc: Document) -> None:
-        """Drops the marks of attempts older than PRUNE_AGE whose entries are finished."""
+        """Once PRUNE_AT marks are older than PRUNE_AGE (or below the floor), drops them, their
+        entries finished first."""
         floor = holder_doc.get("floor", "")
         cutoff = _attempt_id(utc_now() - PRUNE_AGE)
-        old = [attempt for attempt in holder_doc["inflight"] if attempt < cutoff or attempt <= floor]
+        old = [attempt for attempt in holder_doc.get("inflight", {}) if attempt < cutoff or attempt <= floor]
+        if len(old) < PRUNE_AT:
+            return
         marked_entries = [holder_doc["inflight"][attempt] for attempt in old]
         unfinished = self.ledger.find(
             {"_id": {"$in": marked_entries}, "state": {"$ne": APPLIED}}, {"attempt": 1}
@@ -397,8 +400,6 @@ class Postings:
                 {"_id": entry["_id"], "attempt": entry["attempt"]},
                 {"$set": {"state": APPLIED, "sort_key": new_id("ls")}},
             )
-        if not old:
-            return
         first, rest = old[:UNSET_AT_ONCE], old[UNSET_AT_ONCE:]
         raised = await holder.collection.update_one(
             {"_id": holder.holder_id, "floor": floor},

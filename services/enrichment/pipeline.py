@@ -29,7 +29,7 @@ from leadmesh.scoring.v1 import scoring_service_pb2 as scoring_pb
 from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
 from leadmesh.verifier.v1 import verifier_service_pb2 as verifier_pb
 from leadmesh.verifier.v1 import verifier_service_pb2_grpc as verifier_grpc
-from libs.errors import Conflict, FailedPrecondition, Unavailable, error_from_rpc
+from libs.errors import Conflict, Unavailable, error_from_rpc
 from libs.ids import new_id
 from services.enrichment.assembly import Stages, Subject, build_record
 from services.enrichment.domain import (
@@ -125,30 +125,30 @@ class Pipeline:
         lead: common.LeadInput,
         options: pb.EnrichOptions,
         context: Context,
+        new_request_id: bool = False,
     ) -> EnrichedOne:
+        """One lead through every stage. With ``new_request_id`` (the caller made the id up for
+        this call) nothing is looked up before: a retry is still charged once (the charge's key)
+        and answered with the first record (the record's key)."""
         budget = _Budget(context, self.settings.enrichment_reserve_seconds)
         request_print = fingerprint(lead, options)
-        stored, balance, lookups = await asyncio.gather(
-            self.repository.by_request(account_id, request_id),
-            self._balance(account_id, budget),
+        stored, lookups = await asyncio.gather(
+            _none() if new_request_id else self.repository.by_request(account_id, request_id),
             self._lookup(account_id, [lead], options, budget),
         )
         if stored is not None:
             if stored.fingerprint != request_print:
                 raise _key_reused()
-            return EnrichedOne(stored.record, balance, replayed=True)
-        found = lookups[0].found
-        price = cost(options) if found else 0
-        if price > balance:
-            raise FailedPrecondition(
-                f"this lead costs {price} credits and the balance is {balance}",
-                reason="INSUFFICIENT_CREDITS",
-                metadata={"required": str(price), "balance": str(balance)},
-            )
+            return EnrichedOne(stored.record, await self._balance(account_id, budget), replayed=True)
+        price = cost(options) if lookups[0].found else 0
         stages = await self._stages(account_id, [lead], lookups, options, budget)
         record = build_record(self.clock(), account_id, lead, lookups[0], 0, stages, options, price)
+        # The charge refuses a lead the balance cannot pay (INSUFFICIENT_CREDITS): nothing is
+        # stored then. Asking for the balance first would cost every lead a call and two store reads.
         if price:
             balance = await self._charge(account_id, request_id, price, record.id, "", budget)
+        else:
+            balance = await self._balance(account_id, budget)
         kept = await self.repository.insert(request_id, request_print, record)
         if kept.fingerprint != request_print:  # a request with another body stored it meanwhile
             raise _key_reused()
@@ -384,6 +384,10 @@ class Pipeline:
         return int(response.balance)
 
     # assembly
+
+
+async def _none() -> None:
+    return None
 
 
 def _key_reused() -> Conflict:

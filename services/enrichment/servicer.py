@@ -39,7 +39,12 @@ class EnrichmentServicer(pb_grpc.EnrichmentServiceServicer):
         validate_lead(request.lead)
         validate_options(request.options)
         done = await self.pipeline.enrich_lead(
-            request.account_id, request.request_id, request.lead, request.options, context
+            request.account_id,
+            request.request_id,
+            request.lead,
+            request.options,
+            context,
+            new_request_id=request.new_request_id,
         )
         return pb.EnrichLeadResponse(
             record=done.record, credits_remaining=done.credits_remaining, replayed=done.replayed

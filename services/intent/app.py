@@ -100,6 +100,7 @@ def _policy(settings: IntentSettings) -> IntentPolicy:
         min_refresh_interval=timedelta(seconds=settings.intent_min_refresh_interval),
         max_events=settings.intent_max_events,
         max_batch_domains=settings.intent_max_batch_domains,
+        read_cache=settings.intent_read_cache_seconds,
     )
 
 

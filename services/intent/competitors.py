@@ -14,6 +14,7 @@ import grpc
 
 from leadmesh.scoring.v1 import scoring_service_pb2 as scoring_pb
 from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
+from libs.ttlcache import TtlCache
 
 __all__ = ["CompetitorDirectory"]
 
@@ -33,18 +34,15 @@ class CompetitorDirectory:
     ):
         self.stub = stub
         self.timeout = timeout
-        self.ttl = ttl
-        self.clock = clock
-        self._cache: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self._cache: TtlCache[str, tuple[str, ...]] = TtlCache(ttl, 10_000, clock)
 
     async def competitors(self, account_id: str, time_left: float | None = None) -> tuple[str, ...]:
         """The competitors of the account's current ICP profile; () when unknown or unreachable."""
         if not account_id:
             return ()
-        now = self.clock()
         cached = self._cache.get(account_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        if cached is not None:
+            return cached
         timeout = self.timeout if time_left is None else max(0.001, min(self.timeout, time_left))
         try:
             response = await self.stub.GetIcpProfile(
@@ -56,18 +54,8 @@ class CompetitorDirectory:
                 extra={"account_id": account_id, "grpc_code": str(exc.code())},
             )
             if timeout >= self.timeout:  # scoring's fault, not a caller short of time: back off
-                self._remember(account_id, (), FAILURE_BACKOFF)
+                self._cache.put(account_id, (), FAILURE_BACKOFF)
             return ()
         competitors = tuple(c for c in response.profile.competitors if c.strip())
-        self._remember(account_id, competitors, self.ttl)
+        self._cache.put(account_id, competitors)
         return competitors
-
-    def _remember(self, account_id: str, competitors: tuple[str, ...], ttl: float) -> None:
-        if ttl <= 0:
-            return
-        if len(self._cache) >= 10_000:
-            now = self.clock()
-            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
-            if len(self._cache) >= 10_000:
-                self._cache.clear()
-        self._cache[account_id] = (self.clock() + ttl, competitors)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 from libs.errors import Conflict, InvalidArgument
 from libs.ids import new_id
 from libs.normalize import normalize_domain
+from libs.ttlcache import TtlCache
 from services.intent.competitors import CompetitorDirectory
 from services.intent.domain import (
     FETCHED_SOURCES,
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 # Kept from a call's time to read the store and answer after waiting for fetches.
 ANSWER_RESERVE = 0.2
+READ_CACHE_SIZE = 20_000
 # A company asked about again within this is not written as "asked about" again.
 TRACK_GRANULARITY = timedelta(hours=12)
 MAX_REQUEST_ID = 128
@@ -57,6 +60,9 @@ class IntentPolicy:
     min_refresh_interval: timedelta
     max_events: int
     max_batch_domains: int
+    # How long a company's stored state and an account's engagement totals are reused in-process.
+    # What this replica fetches or records is seen at once; another replica's within this time.
+    read_cache: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,10 @@ class IntentSignals:
         self.catalog = catalog
         self.policy = policy
         self.clock = clock
+        self._states: TtlCache[str, CompanyState] = TtlCache(policy.read_cache, READ_CACHE_SIZE)
+        self._totals: TtlCache[tuple[str, str], tuple[EngagementTotal, ...]] = TtlCache(
+            policy.read_cache, READ_CACHE_SIZE
+        )
 
     # reading
 
@@ -163,7 +173,7 @@ class IntentSignals:
         within ``time_left``, and listed as pending when they are still running."""
         unique = list(dict.fromkeys(domains))
         now = self.clock()
-        states = await self.repository.companies_by_domain(unique)
+        states = await self._company_states(unique)
         wanted = tuple(s for s in _sources(categories) if s.fetched)
         running = {
             (domain, source): task
@@ -177,6 +187,8 @@ class IntentSignals:
                 ),
             ).items()
         }
+        for (domain, _), task in running.items():  # what a fetch stores is read afresh
+            task.add_done_callback(functools.partial(self._forget, domain))
         pending, _, totals, competitors = await asyncio.gather(
             self.runner.wait(running, max(0.0, time_left - ANSWER_RESERVE)),
             self._track(unique, states, now),
@@ -187,7 +199,7 @@ class IntentSignals:
             dict.fromkeys(domain for domain, source in running if (domain, source) not in pending)
         )
         if finished:
-            states.update(await self.repository.companies_by_domain(finished))
+            states.update(await self._company_states(finished, fresh=True))
         terms = self.catalog.competitor_terms(competitors)
         by_domain: dict[str, list[EngagementTotal]] = {}
         for total in totals:
@@ -210,6 +222,19 @@ class IntentSignals:
             for domain in unique
         ]
 
+    def _forget(self, domain: str, _: object = None) -> None:
+        self._states.drop(domain)
+
+    async def _company_states(self, domains: list[str], fresh: bool = False) -> dict[str, CompanyState]:
+        states = {} if fresh else {d: s for d in domains if (s := self._states.get(d)) is not None}
+        missing = [d for d in domains if d not in states]
+        if missing:
+            found = await self.repository.companies_by_domain(missing)
+            for domain, state in found.items():
+                self._states.put(domain, state)
+            states.update(found)
+        return states
+
     def _fetched_signals(
         self, state: CompanyState | None, terms: dict[str, str], now: datetime
     ) -> list[Signal]:
@@ -225,13 +250,24 @@ class IntentSignals:
         new = [d for d in domains if d not in states]
         stale = [d for d in domains if d in states and states[d].last_request_epoch < fresh_since]
         await self.repository.track(new, stale, now)
+        for domain in stale:  # read again next time, with this request's time
+            self._states.drop(domain)
 
     async def _engagement(
         self, account_id: str, domains: list[str], categories: frozenset[Category], now: datetime
     ) -> list[EngagementTotal]:
         if categories and Category.ENGAGEMENT not in categories:
             return []
-        return await self.events.engagement_totals(account_id, domains, now - self.policy.engagement_window)
+        totals = {d: hit for d in domains if (hit := self._totals.get((account_id, d))) is not None}
+        missing = [d for d in domains if d not in totals]
+        if missing:
+            found = await self.events.engagement_totals(
+                account_id, missing, now - self.policy.engagement_window
+            )
+            for domain in missing:
+                totals[domain] = tuple(t for t in found if t.domain == domain)
+                self._totals.put((account_id, domain), totals[domain])
+        return [total for domain in domains for total in totals[domain]]
 
     async def _competitors(
         self, account_id: str, categories: frozenset[Category], time_left: float
@@ -262,6 +298,7 @@ class IntentSignals:
             return False
         await self.runner.run(domain, tuple(s for s in (tuple(sources) or FETCHED_SOURCES) if s.fetched))
         await self.repository.complete_period(domain, period)
+        self._states.drop(domain)
         return True
 
     # first-party events
@@ -285,6 +322,8 @@ class IntentSignals:
         now = self.clock()
         accepted, rejected = validate_events(events, now, self.policy.max_events)
         await self.events.insert_events(account_id, request_id or new_id("evreq"), accepted, now)
+        for event in accepted:
+            self._totals.drop((account_id, event.domain))
         answer = StoredAnswer(body_hash, len(accepted), rejected)
         if request_id:
             return self._replay(

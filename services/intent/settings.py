@@ -49,6 +49,8 @@ class IntentSettings(CommonSettings):
     # The account's ICP competitors come from scoring: its timeout, and how long they are cached.
     intent_scoring_timeout: float = Field(default=0.5, gt=0)
     intent_competitor_cache_seconds: float = Field(default=60.0, ge=0)
+    # Companies' stored states and accounts' engagement totals are reused this long in-process.
+    intent_read_cache_seconds: float = Field(default=5.0, ge=0)
     # The weekly refresh: the worker consuming intent.refresh inside this process, how often the
     # scheduler looks for companies due, and how long a company stays tracked after a request.
     intent_worker: bool = True

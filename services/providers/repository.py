@@ -19,6 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from libs.mongo import Document, IndexSpec, ensure_indexes, utc_now
 from libs.normalize import Seniority
+from libs.ttlcache import TtlCache
 from services.providers.domain.models import COMPANY_FIELDS, PERSON_FIELDS, Fields
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
 # How many best-fit contacts a company record lists (ids) for company-only lookups, and how many
 # of them it carries whole, so that a company lead costs no second query.
 TOP_CONTACTS = 25
+ORDER_CACHE_TTL = 5.0
 EMBEDDED_CONTACTS = 5
 # Up to this many keys of one kind are looked up one equality query each (concurrently) rather
 # than with one $in: the embedded store answers an equality from its index but scans the whole
@@ -124,6 +126,7 @@ class DirectoryRepository:
         self.people = db["providers_people"]
         self.companies = db["providers_companies"]
         self.account_settings = db["providers_account_settings"]
+        self._orders: TtlCache[str, tuple[str, ...]] = TtlCache(ORDER_CACHE_TTL, 10_000)
 
     async def ensure_indexes(self) -> None:
         await ensure_indexes(self.people, [IndexSpec([("person_key", 1)], unique=True)])
@@ -261,11 +264,16 @@ class DirectoryRepository:
     # per-account settings
 
     async def provider_order(self, account_id: str) -> list[str]:
-        """The waterfall order an account chose, or [] for the configured one."""
+        """The waterfall order an account chose, or [] for the configured one (read on every
+        lookup, so kept ORDER_CACHE_TTL seconds; a change made through this replica is seen at once)."""
         if not account_id:
             return []
-        doc = await self.account_settings.find_one({"_id": account_id}, {"provider_order": 1})
-        return list(doc.get("provider_order") or []) if doc else []
+        cached = self._orders.get(account_id)
+        if cached is None:
+            doc = await self.account_settings.find_one({"_id": account_id}, {"provider_order": 1})
+            cached = tuple(doc.get("provider_order") or []) if doc else ()
+            self._orders.put(account_id, cached)
+        return list(cached)
 
     async def set_provider_order(self, account_id: str, order: Sequence[str]) -> None:
         await self.account_settings.replace_one(
@@ -273,3 +281,4 @@ class DirectoryRepository:
             {"_id": account_id, "provider_order": list(order), "update_time": utc_now()},
             upsert=True,
         )
+        self._orders.put(account_id, tuple(order))

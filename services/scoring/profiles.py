@@ -15,6 +15,7 @@ from datetime import datetime
 from libs.errors import Conflict, InvalidArgument, NotFound
 from libs.ids import decode_page_token, encode_page_token, page_size
 from libs.mongo import utc_now
+from libs.ttlcache import TtlCache
 from services.scoring.domain import DEFAULT_PROFILE, IcpProfile, IcpScorer, VersionedProfile, validate_profile
 from services.scoring.repository import ScoringRepository
 
@@ -23,6 +24,10 @@ __all__ = ["IcpProfiles"]
 MAX_ACCOUNT_ID_LENGTH = 128
 UPDATE_ATTEMPTS = 5
 SCORER_CACHE_SIZE = 128
+# Scoring reads the current version for every lead; it is kept this long. An update made through
+# this replica is used at once, one made through another within CURRENT_TTL seconds.
+CURRENT_TTL = 2.0
+CURRENT_CACHE_SIZE = 10_000
 
 
 def _account(account_id: str) -> str:
@@ -45,18 +50,23 @@ class IcpProfiles:
         self.clock = clock
         # Versions never change once stored, so their compiled scorers are kept.
         self._scorers: OrderedDict[tuple[str, int], IcpScorer] = OrderedDict()
+        self._current: TtlCache[str, VersionedProfile] = TtlCache(CURRENT_TTL, CURRENT_CACHE_SIZE)
 
-    async def current(self, account_id: str) -> VersionedProfile:
-        """The newest version; for a new account, the default stored as version 1."""
+    async def current(self, account_id: str, *, fresh: bool = False) -> VersionedProfile:
+        """The newest version (as of at most CURRENT_TTL ago unless ``fresh``); for a new
+        account, the default stored as version 1."""
         account_id = _account(account_id)
+        cached = None if fresh else self._current.get(account_id)
+        if cached is not None:
+            return cached
         latest = await self.repository.latest(account_id)
-        if latest is not None:
-            return latest
-        default = VersionedProfile(account_id, 1, DEFAULT_PROFILE, self.clock(), is_default=True)
-        if await self.repository.insert(default):
-            return default
-        latest = await self.repository.latest(account_id)
-        assert latest is not None, "profiles are never deleted"
+        if latest is None:
+            default = VersionedProfile(account_id, 1, DEFAULT_PROFILE, self.clock(), is_default=True)
+            latest = (
+                default if await self.repository.insert(default) else await self.repository.latest(account_id)
+            )
+            assert latest is not None, "profiles are never deleted"
+        self._current.put(account_id, latest)
         return latest
 
     async def get(self, account_id: str, version: int = 0) -> VersionedProfile:
@@ -85,7 +95,7 @@ class IcpProfiles:
         _version(expected_version, "expected_version")
         validated = validate_profile(profile)
         for _ in range(UPDATE_ATTEMPTS):
-            current = await self.current(account_id)
+            current = await self.current(account_id, fresh=True)
             if current.profile == validated:
                 return current
             if expected_version and expected_version != current.version:
@@ -96,6 +106,7 @@ class IcpProfiles:
                 )
             created = VersionedProfile(account_id, current.version + 1, validated, self.clock())
             if await self.repository.insert(created):
+                self._current.put(account_id, created)
                 return created
         raise Conflict("the ICP profile is being updated concurrently; retry", reason="ICP_VERSION_CONFLICT")
 

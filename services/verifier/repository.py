@@ -1,27 +1,35 @@
 """The verifier's cache collections: one verdict per address and the findings per domain, each
 document expiring at its own ``expire_time`` (TTL index). No other service reads them.
 
-Reads and writes are batched: one ``$in`` query per collection and batch, one bulk write.
+Reads and writes are batched: one ``$in`` query per collection and batch, one bulk write. What
+this replica read or wrote is also kept in-process for up to MEMORY_TTL seconds (never past the
+stored expiry), so a repeated address or domain costs no store read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from libs.mongo import Document, IndexSpec, as_datetime, ensure_indexes, utc_now
+from libs.ttlcache import TtlCache
 from services.verifier.domain import Check, DomainFacts, DomainOutcome, EmailStatus, MailHost, Verdict
 
 __all__ = ["VerdictCache"]
+
+T = TypeVar("T")
 
 ADDRESSES = "verifier_addresses"
 DOMAINS = "verifier_domains"
 # Expire each document at its own expire_time.
 _TTL = IndexSpec(keys=[("expire_time", 1)], expire_after_seconds=0)
+MEMORY_TTL = 300.0
+MEMORY_ADDRESSES = 20_000
+MEMORY_DOMAINS = 5_000
 
 
 class VerdictCache:
@@ -31,6 +39,9 @@ class VerdictCache:
         self.address_ttl = timedelta(seconds=address_ttl)
         self.domain_ttl = timedelta(seconds=domain_ttl)
         self.negative_ttl = timedelta(seconds=negative_ttl)
+        # key -> (expire_time, value), as stored
+        self._verdicts: TtlCache[str, tuple[datetime, Verdict]] = TtlCache(MEMORY_TTL, MEMORY_ADDRESSES)
+        self._domains: TtlCache[str, tuple[datetime, DomainFacts]] = TtlCache(MEMORY_TTL, MEMORY_DOMAINS)
 
     async def ensure_indexes(self) -> None:
         await ensure_indexes(self.addresses, [_TTL])
@@ -38,28 +49,28 @@ class VerdictCache:
 
     # reads
 
-    async def verdicts(self, keys: Iterable[str]) -> dict[str, Verdict]:
+    async def verdicts(self, keys: Collection[str]) -> dict[str, Verdict]:
         """Unexpired cached verdicts by key (the address as probed). The TTL monitor deletes late,
         so expiry is checked here too."""
-        wanted = list(keys)
-        if not wanted:
-            return {}
         now = utc_now()
-        found: dict[str, Verdict] = {}
-        async for doc in self.addresses.find({"_id": {"$in": wanted}}):
-            if _alive(doc, now):
-                found[doc["_id"]] = _verdict(doc)
+        found = _remembered(self._verdicts, keys, now)
+        wanted = [key for key in keys if key not in found]
+        if wanted:
+            async for doc in self.addresses.find({"_id": {"$in": wanted}}):
+                if (expire := _alive(doc, now)) is not None:
+                    found[doc["_id"]] = _verdict(doc)
+                    self._verdicts.put(doc["_id"], (expire, found[doc["_id"]]))
         return found
 
-    async def domain_facts(self, domains: Iterable[str]) -> dict[str, DomainFacts]:
-        wanted = list(domains)
-        if not wanted:
-            return {}
+    async def domain_facts(self, domains: Collection[str]) -> dict[str, DomainFacts]:
         now = utc_now()
-        found: dict[str, DomainFacts] = {}
-        async for doc in self.domains.find({"_id": {"$in": wanted}}):
-            if _alive(doc, now):
-                found[doc["_id"]] = _facts(doc)
+        found = _remembered(self._domains, domains, now)
+        wanted = [domain for domain in domains if domain not in found]
+        if wanted:
+            async for doc in self.domains.find({"_id": {"$in": wanted}}):
+                if (expire := _alive(doc, now)) is not None:
+                    found[doc["_id"]] = _facts(doc)
+                    self._domains.put(doc["_id"], (expire, found[doc["_id"]]))
         return found
 
     # writes
@@ -67,27 +78,45 @@ class VerdictCache:
     async def save(self, verdicts: dict[str, Verdict], domains: Iterable[DomainFacts]) -> None:
         now = utc_now()
         if verdicts and self.address_ttl:
+            expire = now + self.address_ttl
             await self.addresses.bulk_write(
                 [
-                    ReplaceOne({"_id": key}, _verdict_doc(key, verdict, now + self.address_ttl), upsert=True)
+                    ReplaceOne({"_id": key}, _verdict_doc(key, verdict, expire), upsert=True)
                     for key, verdict in verdicts.items()
                 ],
                 ordered=False,
             )
-        domain_writes = []
+            for key, verdict in verdicts.items():
+                self._verdicts.put(key, (expire, verdict))
+        domain_writes, kept = [], []
         for facts in domains:
             ttl = self.domain_ttl if facts.outcome is DomainOutcome.ROUTABLE else self.negative_ttl
             if ttl:
                 domain_writes.append(
                     ReplaceOne({"_id": facts.domain}, _facts_doc(facts, now, now + ttl), upsert=True)
                 )
+                kept.append((facts, now + ttl))
         if domain_writes:
             await self.domains.bulk_write(domain_writes, ordered=False)
+            for facts, expire in kept:
+                self._domains.put(facts.domain, (expire, facts))
 
 
-def _alive(doc: Document, now: datetime) -> bool:
+def _alive(doc: Document, now: datetime) -> datetime | None:
+    """The document's expiry when it has not passed (the TTL monitor deletes late)."""
     expire = as_datetime(doc.get("expire_time"))
-    return expire is not None and expire > now
+    return expire if expire is not None and expire > now else None
+
+
+def _remembered(
+    memory: TtlCache[str, tuple[datetime, T]], keys: Iterable[str], now: datetime
+) -> dict[str, T]:
+    found: dict[str, T] = {}
+    for key in keys:
+        hit = memory.get(key)
+        if hit is not None and hit[0] > now:
+            found[key] = hit[1]
+    return found
 
 
 def _verdict_doc(key: str, verdict: Verdict, expire_time: datetime) -> Document:

@@ -10,6 +10,8 @@ from typing import Any
 import pytest_asyncio
 from pymongo.asynchronous.database import AsyncDatabase
 
+from leadmesh.common.v1 import common_pb2 as common
+from leadmesh.enrichment.v1 import enrichment_service_pb2 as enrichment_pb
 from libs.mongo import Document
 from tests.services.enrichment.mesh import Mesh, running_mesh
 
@@ -153,6 +155,25 @@ async def test_retry_with_idempotency_key_returns_first_answer_and_charges_once(
     two = await enrich(mesh, key, body, **{"X-Request-Id": "trace-1"})
     assert one.json()["id"] != two.json()["id"]
     assert await mesh.balance(account) == 7
+
+
+async def test_a_retried_call_with_a_new_request_id_is_charged_once(mesh: Mesh) -> None:
+    """The gateway makes an id up for a request without Idempotency-Key (``new_request_id``: no
+    replay lookup first). Should the same call still arrive twice (a transport retry), the
+    second is answered with the first record and charged nothing."""
+    account, _ = await mesh.new_account(credits=10)
+    request = enrichment_pb.EnrichLeadRequest(
+        account_id=account,
+        request_id="req_made_up_once",
+        lead=common.LeadInput(email="ana@techflow.io"),
+        new_request_id=True,
+    )
+    first = await mesh.enrichment.EnrichLead(request, timeout=10)
+    again = await mesh.enrichment.EnrichLead(request, timeout=10)
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again.record == first.record
+    assert first.credits_remaining == again.credits_remaining == 9
+    assert await mesh.balance(account) == 9
 
 
 async def test_same_idempotency_key_with_another_body_is_409(mesh: Mesh) -> None:

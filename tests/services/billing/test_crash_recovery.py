@@ -16,12 +16,14 @@ from typing import Any, NoReturn
 import grpc
 import pytest
 import pytest_asyncio
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pymongo.asynchronous.database import AsyncDatabase
 
 from leadmesh.billing.v1 import billing_service_pb2 as pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
 from libs.errors import FailedPrecondition
 from libs.mongo import Document
+from services.billing import postings
 from services.billing.app import create_server
 from services.billing.domain import EntryKind, NewEntry, ReservationState, billing_period
 from services.billing.ledger import CreditLedger, reservation_id_for
@@ -283,7 +285,28 @@ async def test_a_retry_of_a_rejected_charge_that_dies_after_applying_is_recovere
     assert sum(amount for _, amount in await store.visible_entries()) == 9
 
 
-async def test_the_floor_never_goes_down(store: Store) -> None:
+async def test_young_marks_are_not_pruned_one_charge_at_a_time(
+    store: Store, spans: InMemorySpanExporter, db: AsyncDatabase[Document]
+) -> None:
+    """A busy account always has many young marks; a charge then still takes its three store
+    commands (insert, apply, finish): pruning waits for PRUNE_AT old marks."""
+    await store.ledger.add_credits(store.account_id, "topup", 1000)
+    for n in range(2 * PRUNE_AT):
+        await store.ledger.charge(store.account_id, f"busy-{n}", 1)
+    spans.clear()
+
+    posted = await store.ledger.charge(store.account_id, "one-more", 1)
+
+    commands = [
+        span.attributes["db.operation.name"]
+        for span in spans.get_finished_spans()
+        if span.attributes is not None and span.attributes.get("db.namespace") == db.name
+    ]
+    assert commands == ["insert", "findAndModify", "update"], commands
+    assert posted.balance == FREE_TIER + 1000 - 2 * PRUNE_AT - 1
+
+
+async def test_the_floor_never_goes_down(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """A mark left below the floor by a concurrent apply must not become the next floor: that
     would let every pruned attempt above it apply a second time."""
     await store.ledger.add_credits(store.account_id, "topup", 1000)
@@ -313,6 +336,7 @@ async def test_the_floor_never_goes_down(store: Store) -> None:
     await store.postings._finish(early, holder, 0)
     await store.postings._finish(trigger, holder, snapshot)  # prune 1
     floor_after_first = (await store.repository.accounts.find_one({"_id": store.account_id}))["floor"]  # type: ignore[index]
+    monkeypatch.setattr(postings, "PRUNE_AGE", timedelta(0))  # the burst's own marks count as old
     for n in range(PRUNE_AT + 1):
         await store.postings.post(store.charge(f"burst-{n}", 1))  # prune 2
     account = await store.repository.accounts.find_one({"_id": store.account_id})

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from leadmesh.common.v1 import common_pb2
 from leadmesh.intent.v1 import intent_service_pb2 as pb
@@ -181,3 +182,21 @@ async def test_expired_events_and_old_request_answers_are_purged(intent: Intent)
     assert len(remaining) == 1  # 90 days count, 30 more are kept, then they go
     assert await store.stored_answer("acct_a", "old-request") is None
     assert await store.stored_answer("acct_a", "new-request") is not None
+
+
+async def test_signals_asked_again_read_nothing_and_new_events_count_at_once(
+    intent: Intent, spans: InMemorySpanExporter
+) -> None:
+    """A company's state and an account's engagement totals are kept in-process a few seconds:
+    asking again reads nothing from the store, and events this server records count at once."""
+    await intent.stub.RecordEvents(pb.RecordEventsRequest(account_id="acct_c", events=[event()]), timeout=5)
+    assert set(await engagement(intent, "acct_c")) == {"pricing_page_view"}
+    await engagement(intent, "acct_c")  # the company is tracked now: its state is read and kept
+    spans.clear()
+    assert set(await engagement(intent, "acct_c")) == {"pricing_page_view"}
+    assert not [span for span in spans.get_finished_spans() if span.name.startswith("find ")]
+
+    await intent.stub.RecordEvents(
+        pb.RecordEventsRequest(account_id="acct_c", events=[event(kind="demo_request")]), timeout=5
+    )
+    assert set(await engagement(intent, "acct_c")) == {"pricing_page_view", "demo_request"}

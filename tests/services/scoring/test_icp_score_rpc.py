@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.scoring.v1 import scoring_service_pb2 as pb
@@ -166,3 +167,22 @@ async def test_scoring_against_a_version_that_does_not_exist(
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await scoring.Score(pb.ScoreRequest(account_id=account, subject=mike(), profile_version=9))
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_the_current_profile_is_read_once_and_an_update_is_used_at_once(
+    scoring: pb_grpc.ScoringServiceStub, account: str, spans: InMemorySpanExporter
+) -> None:
+    """Scoring reads the account's current profile for every lead; it keeps it a moment, so a
+    second batch reads nothing from the store, and an update through this server counts at once."""
+    await scoring.ScoreBatch(pb.ScoreBatchRequest(account_id=account, subjects=[mike()]))
+    spans.clear()
+    again = await scoring.ScoreBatch(pb.ScoreBatchRequest(account_id=account, subjects=[mike()]))
+    assert again.profile_version == 2
+    assert not [span for span in spans.get_finished_spans() if span.name.startswith("find ")]
+
+    interns_only = pb.IcpProfile()
+    interns_only.CopyFrom(EXAMPLE)
+    interns_only.exclusions.title_keywords.append("revenue")
+    await scoring.UpdateIcpProfile(pb.UpdateIcpProfileRequest(account_id=account, profile=interns_only))
+    after = await scoring.ScoreBatch(pb.ScoreBatchRequest(account_id=account, subjects=[mike()]))
+    assert after.profile_version == 3 and after.scores[0].score == 0

@@ -3,11 +3,13 @@ the per-server limits."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 
 import grpc
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pymongo.asynchronous.database import AsyncDatabase
 
 from leadmesh.common.v1 import common_pb2 as common
@@ -221,10 +223,28 @@ async def test_cache_entries_expire(
     await run_batch(stub, batch("alice@acme-corp.com"))
     past = utc_now() - timedelta(seconds=5)
     await db["verifier_addresses"].update_many({}, {"$set": {"expire_time": past}})
-    # The TTL monitor deletes late: an expired entry is not served meanwhile.
-    again = await run_batch(stub, batch("alice@acme-corp.com"))
+    # The TTL monitor deletes late: an expired entry is not served meanwhile (by a replica that
+    # reads it from the store; the first keeps what it verified in memory, up to its expiry).
+    other = (await start_verifier()).stub
+    again = await run_batch(other, batch("alice@acme-corp.com"))
     assert again[10].decided_by == common.VERIFICATION_CHECK_SMTP
     assert farm.sessions("mx-known") == 2
+
+
+async def test_a_repeated_address_is_answered_from_memory(
+    start_verifier: VerifierFactory, farm: MailFarm, spans: InMemorySpanExporter
+) -> None:
+    """What a replica verified it also keeps in-process: the same address again is a cache
+    answer without a store read or an SMTP session."""
+    stub = (await start_verifier()).stub
+    await run_batch(stub, batch("alice@acme-corp.com"))
+    await asyncio.sleep(0.2)  # the cache write goes on after the answer
+    spans.clear()
+    again = await run_batch(stub, batch("alice@acme-corp.com"))
+    assert again[10].decided_by == common.VERIFICATION_CHECK_CACHE
+    assert again[10].status == common.EMAIL_STATUS_VALID
+    assert not [span for span in spans.get_finished_spans() if span.name.startswith("find ")]
+    assert farm.sessions("mx-known") == 1
 
 
 async def test_a_busy_mail_server_does_not_hold_up_other_domains(

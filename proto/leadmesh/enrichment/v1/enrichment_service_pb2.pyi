@@ -229,10 +229,16 @@ class EnrichLeadRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     LEAD_FIELD_NUMBER: _builtins.int
     OPTIONS_FIELD_NUMBER: _builtins.int
+    NEW_REQUEST_ID_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     request_id: _builtins.str
     """Idempotency key of the charge; a retried request with the same id
     returns the first record and is charged once. Required.
+    """
+    new_request_id: _builtins.bool
+    """The caller made request_id up for this call alone, so no earlier answer can be stored under
+    it: the replay lookup is skipped (a store read per lead). A retry of the same call is still
+    charged once and answered with the first record.
     """
     @_builtins.property
     def lead(self) -> _common_pb2.LeadInput: ...
@@ -245,10 +251,11 @@ class EnrichLeadRequest(_message.Message):
         request_id: _builtins.str = ...,
         lead: _common_pb2.LeadInput | None = ...,
         options: Global___EnrichOptions | None = ...,
+        new_request_id: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead", "options", b"options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "lead", b"lead", "options", b"options", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "lead", b"lead", "new_request_id", b"new_request_id", "options", b"options", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
