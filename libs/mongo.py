@@ -20,8 +20,10 @@ __all__ = [
     "IndexSpec",
     "as_datetime",
     "connect",
+    "ensure_expiry_index",
     "ensure_indexes",
     "ping",
+    "purge_expired",
     "utc_now",
 ]
 
@@ -106,6 +108,25 @@ async def ensure_indexes(collection: AsyncCollection[Document], specs: Iterable[
             options["partialFilterExpression"] = dict(spec.partial_filter)
         await collection.create_index(list(spec.keys), **options)
     log.debug("indexes ensured", extra={"collection": collection.name})
+
+
+async def ensure_expiry_index(collection: AsyncCollection[Document], field: str) -> None:
+    """A plain index on the expiry date ``field``, for :func:`purge_expired`.
+
+    Not a TTL index: the embedded store purges a TTL collection on every read (a delete over the
+    collection per find), which costs more than the read itself. A TTL index on ``field`` left by
+    an earlier version is dropped first."""
+    for name, index in (await collection.index_information()).items():
+        if list(index.get("key", [])) == [(field, 1)] and "expireAfterSeconds" in index:
+            await collection.drop_index(name)
+    await ensure_indexes(collection, [IndexSpec([(field, 1)])])
+
+
+async def purge_expired(collection: AsyncCollection[Document], field: str) -> int:
+    """Deletes the documents whose ``field`` (a date) has passed; returns how many. Readers check
+    the date themselves, so purging late only costs space."""
+    result = await collection.delete_many({field: {"$lte": utc_now()}})
+    return int(result.deleted_count)
 
 
 async def ping(database: AsyncDatabase[Document]) -> bool:

@@ -75,5 +75,6 @@ async def create_server(
         },
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
+        maintenance=[(settings.verifier_purge_interval, verifier.cache.purge_expired)],
     )
     return server, verifier

@@ -1,5 +1,6 @@
 """The verifier's cache collections: one verdict per address and the findings per domain, each
-document expiring at its own ``expire_time`` (TTL index). No other service reads them.
+document expiring at its own ``expire_time`` (checked on read; :meth:`VerdictCache.purge_expired`
+deletes expired ones, run periodically by the server). No other service reads them.
 
 Reads and writes are batched: one ``$in`` query per collection and batch, one bulk write. What
 this replica read or wrote is also kept in-process for up to MEMORY_TTL seconds (never past the
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from libs.mongo import Document, IndexSpec, as_datetime, ensure_indexes, utc_now
+from libs.mongo import Document, as_datetime, ensure_expiry_index, purge_expired, utc_now
 from libs.ttlcache import TtlCache
 from services.verifier.domain import Check, DomainFacts, DomainOutcome, EmailStatus, MailHost, Verdict
 
@@ -25,8 +26,6 @@ T = TypeVar("T")
 
 ADDRESSES = "verifier_addresses"
 DOMAINS = "verifier_domains"
-# Expire each document at its own expire_time.
-_TTL = IndexSpec(keys=[("expire_time", 1)], expire_after_seconds=0)
 MEMORY_TTL = 300.0
 MEMORY_ADDRESSES = 20_000
 MEMORY_DOMAINS = 5_000
@@ -44,14 +43,20 @@ class VerdictCache:
         self._domains: TtlCache[str, tuple[datetime, DomainFacts]] = TtlCache(MEMORY_TTL, MEMORY_DOMAINS)
 
     async def ensure_indexes(self) -> None:
-        await ensure_indexes(self.addresses, [_TTL])
-        await ensure_indexes(self.domains, [_TTL])
+        await ensure_expiry_index(self.addresses, "expire_time")
+        await ensure_expiry_index(self.domains, "expire_time")
+
+    async def purge_expired(self) -> int:
+        """Deletes the expired verdicts and domain findings; returns how many."""
+        return await purge_expired(self.addresses, "expire_time") + await purge_expired(
+            self.domains, "expire_time"
+        )
 
     # reads
 
     async def verdicts(self, keys: Collection[str]) -> dict[str, Verdict]:
-        """Unexpired cached verdicts by key (the address as probed). The TTL monitor deletes late,
-        so expiry is checked here too."""
+        """Unexpired cached verdicts by key (the address as probed); expired ones may still be
+        stored until the next purge."""
         now = utc_now()
         found = _remembered(self._verdicts, keys, now)
         wanted = [key for key in keys if key not in found]
@@ -103,7 +108,7 @@ class VerdictCache:
 
 
 def _alive(doc: Document, now: datetime) -> datetime | None:
-    """The document's expiry when it has not passed (the TTL monitor deletes late)."""
+    """The document's expiry when it has not passed (expired documents wait for the purge)."""
     expire = as_datetime(doc.get("expire_time"))
     return expire if expire is not None and expire > now else None
 

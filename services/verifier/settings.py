@@ -67,6 +67,8 @@ class VerifierSettings(CommonSettings):
     verifier_address_cache_ttl: int = Field(default=7 * 86400, ge=0)
     verifier_domain_cache_ttl: int = Field(default=86400, ge=0)
     verifier_negative_cache_ttl: int = Field(default=3600, ge=0)
+    # Seconds between purges of expired cache entries.
+    verifier_purge_interval: float = Field(default=3600.0, gt=0)
     # MX hosts on private, loopback or other non-public addresses are refused unless this is set
     # (tests and local set-ups).
     verifier_allow_private_mx: bool = False

@@ -16,6 +16,7 @@ from leadmesh.verifier.v1 import verifier_service_pb2_grpc as pb_grpc
 from libs.mongo import Document
 from services.verifier.app import create_server
 from services.verifier.settings import VerifierSettings
+from services.verifier.verification import EmailVerifier
 from tests.services.verifier.mailservers import (
     CatchAll,
     Greylist,
@@ -154,6 +155,7 @@ class RunningVerifier:
     stub: pb_grpc.VerifierServiceStub
     channel: grpc.aio.Channel
     address: str
+    verifier: EmailVerifier
 
 
 VerifierFactory = Callable[..., Awaitable[RunningVerifier]]
@@ -172,7 +174,7 @@ async def start_verifier(
         port = await server.start()
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         started.append((server, verifier, channel))
-        return RunningVerifier(pb_grpc.VerifierServiceStub(channel), channel, f"127.0.0.1:{port}")
+        return RunningVerifier(pb_grpc.VerifierServiceStub(channel), channel, f"127.0.0.1:{port}", verifier)
 
     yield start
     for server, verifier, channel in started:

@@ -213,22 +213,32 @@ async def test_a_batch_larger_than_allowed_is_refused(start_verifier: VerifierFa
 async def test_cache_entries_expire(
     start_verifier: VerifierFactory, db: AsyncDatabase[Document], farm: MailFarm
 ) -> None:
-    stub = (await start_verifier()).stub
+    """An expired entry is never served, and the periodic purge deletes it. The index on
+    expire_time is a plain one (a TTL index makes the embedded store purge on every read): one
+    left by an earlier version is replaced."""
+    await db["verifier_addresses"].create_index([("expire_time", 1)], expireAfterSeconds=0)
+    started = await start_verifier()
+    stub = started.stub
     for collection in ("verifier_addresses", "verifier_domains"):
         indexes = await db[collection].index_information()
-        assert any(
-            index.get("expireAfterSeconds") == 0 and list(index["key"]) == [("expire_time", 1)]
-            for index in indexes.values()
-        ), indexes
-    await run_batch(stub, batch("alice@acme-corp.com"))
+        assert [index for index in indexes.values() if list(index["key"]) == [("expire_time", 1)]] and not [
+            index for index in indexes.values() if "expireAfterSeconds" in index
+        ], indexes
+    await run_batch(stub, batch("alice@acme-corp.com", "bob@acme-corp.com"))
+    await asyncio.sleep(0.2)  # the cache write goes on after the answer
     past = utc_now() - timedelta(seconds=5)
-    await db["verifier_addresses"].update_many({}, {"$set": {"expire_time": past}})
-    # The TTL monitor deletes late: an expired entry is not served meanwhile (by a replica that
-    # reads it from the store; the first keeps what it verified in memory, up to its expiry).
+    await db["verifier_addresses"].update_one({"_id": "alice@acme-corp.com"}, {"$set": {"expire_time": past}})
+    # Not served by a replica that reads it from the store (the first keeps what it verified in
+    # memory, up to the expiry it stored).
     other = (await start_verifier()).stub
     again = await run_batch(other, batch("alice@acme-corp.com"))
     assert again[10].decided_by == common.VERIFICATION_CHECK_SMTP
     assert farm.sessions("mx-known") == 2
+    await asyncio.sleep(0.2)
+    await db["verifier_addresses"].update_one({"_id": "bob@acme-corp.com"}, {"$set": {"expire_time": past}})
+
+    assert await started.verifier.cache.purge_expired() == 1
+    assert [doc["_id"] async for doc in db["verifier_addresses"].find({})] == ["alice@acme-corp.com"]
 
 
 async def test_a_repeated_address_is_answered_from_memory(
