@@ -28,9 +28,11 @@ SERVICE_NAME = "leadmesh.providers.v1.ProvidersService"
 
 @dataclass
 class Resources:
-    """What the service opened and must close at shutdown: the one pooled HTTP client."""
+    """What the service opened and must close at shutdown (the one pooled HTTP client), and the
+    lookup cache the server purges periodically."""
 
     http: httpx.AsyncClient
+    cache: MongoLookupCache
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -75,7 +77,7 @@ async def create_lookup(
         repository,
         max_batch=settings.providers_max_batch,
     )
-    return lookup, Resources(http)
+    return lookup, Resources(http, cache)
 
 
 async def create_server(
@@ -95,5 +97,6 @@ async def create_server(
         },
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
+        maintenance=[(settings.providers_cache_purge_interval, resources.cache.purge_expired)],
     )
     return server, resources

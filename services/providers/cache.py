@@ -1,9 +1,10 @@
 """The lookup cache: each external provider's answers, fresh for that provider's TTL.
 
 One document per (provider, question) in ``providers_cache``, written whole by a replace (so
-``expires_at`` is a real date the TTL index can expire, on MongoDB and the embedded store
-alike) and read in batches; freshness is checked on read too, since a TTL monitor runs only
-once a minute.
+``expires_at`` is a real date on MongoDB and the embedded store alike) and read in batches;
+freshness is checked on read, and :meth:`MongoLookupCache.purge_expired` (run periodically by the
+server) deletes expired answers. Not a TTL index: the embedded store purges a TTL collection on
+every read.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import timedelta
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from libs.mongo import Document, IndexSpec, as_datetime, ensure_indexes, utc_now
+from libs.mongo import Document, as_datetime, ensure_expiry_index, purge_expired, utc_now
 from services.providers.domain.models import ProviderMatch
 from services.providers.domain.ports import CachedAnswer
 
@@ -31,7 +32,10 @@ class MongoLookupCache:
         self.collection = db["providers_cache"]
 
     async def ensure_indexes(self) -> None:
-        await ensure_indexes(self.collection, [IndexSpec([("expires_at", 1)], expire_after_seconds=0)])
+        await ensure_expiry_index(self.collection, "expires_at")
+
+    async def purge_expired(self) -> int:
+        return await purge_expired(self.collection, "expires_at")
 
     async def get_many(self, provider: str, keys: Sequence[str]) -> dict[str, CachedAnswer]:
         if not keys:

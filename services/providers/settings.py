@@ -24,6 +24,8 @@ class ProvidersSettings(CommonSettings):
     # Seconds the directory may take for one batch.
     providers_directory_timeout: float = Field(default=20.0, gt=0)
     providers_max_batch: int = Field(default=20000, ge=1)
+    # Seconds between deletions of expired cached provider answers.
+    providers_cache_purge_interval: float = Field(default=3600.0, gt=0)
     # Key sets up to this size are looked up with one equality query per key instead of one $in
     # (the embedded store scans a collection for an $in; see repository.POINT_QUERIES).
     providers_directory_point_queries: int = Field(default=32, ge=0)

@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.providers.v1 import providers_service_pb2 as pb
 from libs.mongo import Document, utc_now
+from services.providers.cache import MongoLookupCache
 from tests.services.providers.fake_vendors import ENRICH, JANE, FakeVendors, running_vendors, vendor_config
 from tests.services.providers.support import serve
 
@@ -83,8 +84,16 @@ async def test_an_expired_answer_is_asked_again(db: AsyncDatabase[Document], ven
     assert vendors.count(ENRICH) == 2
 
 
-async def test_the_cache_expires_by_a_ttl_index(db: AsyncDatabase[Document], vendors: FakeVendors) -> None:
-    async with serve(db, config(vendors.url)):
+async def test_expired_answers_are_purged(db: AsyncDatabase[Document], vendors: FakeVendors) -> None:
+    """The periodic purge deletes expired answers and keeps fresh ones. The index on expires_at
+    is a plain one (a TTL index makes the embedded store purge on every read)."""
+    async with serve(db, config(vendors.url)) as stub:
+        await stub.Lookup(request("jane.doe@initech.com"), timeout=10)
         indexes = [index async for index in await db["providers_cache"].list_indexes()]
-    ttl = [index for index in indexes if "expireAfterSeconds" in index]
-    assert [(list(index["key"]), index["expireAfterSeconds"]) for index in ttl] == [(["expires_at"], 0)]
+    assert [list(index["key"]) for index in indexes if "expires_at" in index["key"]] == [["expires_at"]]
+    assert not [index for index in indexes if "expireAfterSeconds" in index]
+    cache = MongoLookupCache(db)
+    await cache.put_many("people_vendor", [("gone", None)], ttl=-1)
+    await cache.put_many("people_vendor", [("kept", None)], ttl=3600)
+    assert await cache.purge_expired() == 1
+    assert set(await cache.get_many("people_vendor", ["gone", "kept"])) == {"kept"}
