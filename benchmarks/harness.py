@@ -137,7 +137,16 @@ async def running_mesh(
     """An embedded store seeded with ``people`` demo people, every company's mail on one loopback
     SMTP server (loopback DNS), their homepages and job boards on a loopback web server, and
     ``services`` then the gateway started as processes, each SERVING before the next starts."""
-    mailboxes = KnownMailboxes(exists=lambda address: True)
+    # The directory's people have mailboxes, other addresses are unknown, except at every fourth
+    # company, whose server accepts any address (catch-all), as many real ones do.
+    mailboxes_known: set[str] = set()
+    catch_all_domains: set[str] = set()
+
+    def exists(address: str) -> bool:
+        address = address.lower()
+        return address in mailboxes_known or address.rpartition("@")[2] in catch_all_domains
+
+    mailboxes = KnownMailboxes(exists=exists)
     farm = await MailFarm({"mx": mailboxes}).start()
     web = Web()
     await web.start()
@@ -152,6 +161,8 @@ async def running_mesh(
         began = time.perf_counter()
         directory = await seed(store.uri, people)
         domains = sorted({str(c["domain"]) for c in directory.companies})
+        mailboxes_known.update(str(p["email"]).lower() for p in directory.people if p.get("email"))
+        catch_all_domains.update(domains[::4])
         records: dict[str, dict[str, list[str]]] = {"mx.lmtest": {"A": [farm.addresses["mx"]]}}
         records.update({domain: {"MX": ["10 mx.lmtest."]} for domain in domains})
         dns = await LoopbackDns(records).start()
