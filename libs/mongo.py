@@ -38,8 +38,6 @@ class IndexSpec:
 
     keys: Sequence[tuple[str, int]]
     unique: bool = False
-    # TTL: documents expire this many seconds after the date in the (single) key field.
-    expire_after_seconds: int | None = None
     partial_filter: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -102,8 +100,6 @@ class CommandTracer(monitoring.CommandListener):
 async def ensure_indexes(collection: AsyncCollection[Document], specs: Iterable[IndexSpec]) -> None:
     for spec in specs:
         options: dict[str, Any] = {"name": spec.name, "unique": spec.unique}
-        if spec.expire_after_seconds is not None:
-            options["expireAfterSeconds"] = spec.expire_after_seconds
         if spec.partial_filter:
             options["partialFilterExpression"] = dict(spec.partial_filter)
         await collection.create_index(list(spec.keys), **options)

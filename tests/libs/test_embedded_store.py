@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from libs.embedded_store import EmbeddedStore, free_port
-from libs.mongo import Document, IndexSpec, ensure_indexes, ping
+from libs.mongo import Document, IndexSpec, ensure_expiry_index, ensure_indexes, ping, purge_expired, utc_now
 
 
 @pytest.fixture
@@ -152,22 +152,42 @@ async def test_a_unique_compound_index_rejects_a_duplicate(db: AsyncDatabase[Doc
     assert await db.charges.count_documents({}) == 3
 
 
-async def test_ensure_indexes_creates_unique_and_ttl_indexes_idempotently(
+async def test_ensure_indexes_creates_unique_and_plain_indexes_idempotently(
     db: AsyncDatabase[Document],
 ) -> None:
     specs = [
         IndexSpec(keys=[("account_id", 1), ("request_id", 1)], unique=True),
-        IndexSpec(keys=[("expires_at", 1)], expire_after_seconds=3600),
+        IndexSpec(keys=[("expires_at", 1)]),
     ]
     await ensure_indexes(db.reservations, specs)
     await ensure_indexes(db.reservations, specs)
     indexes = await indexes_by_keys(db.reservations)
     assert len(indexes) == 3  # _id and the two asked for, not duplicated by the second run
     assert indexes[(("account_id", 1), ("request_id", 1))]["unique"] is True
-    assert indexes[(("expires_at", 1),)]["expireAfterSeconds"] == 3600
+    assert "expireAfterSeconds" not in indexes[(("expires_at", 1),)]
     await db.reservations.insert_one({"account_id": "ac_1", "request_id": "r1"})
     with pytest.raises(DuplicateKeyError):
         await db.reservations.insert_one({"account_id": "ac_1", "request_id": "r1"})
+
+
+async def test_an_expiry_index_replaces_a_ttl_index_and_the_purge_deletes_what_expired(
+    db: AsyncDatabase[Document],
+) -> None:
+    await db.cache.create_index("expires_at", expireAfterSeconds=0)
+    await ensure_expiry_index(db.cache, "expires_at")
+    await ensure_expiry_index(db.cache, "expires_at")
+    indexes = await indexes_by_keys(db.cache)
+    assert set(indexes) == {(("_id", 1),), (("expires_at", 1),)}
+    assert "expireAfterSeconds" not in indexes[(("expires_at", 1),)]
+    now = utc_now()
+    await db.cache.insert_many(
+        [
+            {"_id": "gone", "expires_at": now - timedelta(minutes=1)},
+            {"_id": "kept", "expires_at": now + timedelta(minutes=1)},
+        ]
+    )
+    assert await purge_expired(db.cache, "expires_at") == 1
+    assert [doc["_id"] async for doc in db.cache.find({})] == ["kept"]
 
 
 async def test_a_ttl_index_can_be_created(db: AsyncDatabase[Document]) -> None:
