@@ -9,11 +9,12 @@ stored expiry), so a repeated address or domain costs no store read.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pymongo import ReplaceOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from libs.mongo import Document, as_datetime, ensure_expiry_index, purge_expired, utc_now
@@ -57,26 +58,10 @@ class VerdictCache:
     async def verdicts(self, keys: Collection[str]) -> dict[str, Verdict]:
         """Unexpired cached verdicts by key (the address as probed); expired ones may still be
         stored until the next purge."""
-        now = utc_now()
-        found = _remembered(self._verdicts, keys, now)
-        wanted = [key for key in keys if key not in found]
-        if wanted:
-            async for doc in self.addresses.find({"_id": {"$in": wanted}}):
-                if (expire := _alive(doc, now)) is not None:
-                    found[doc["_id"]] = _verdict(doc)
-                    self._verdicts.put(doc["_id"], (expire, found[doc["_id"]]))
-        return found
+        return await _read(self.addresses, self._verdicts, keys, _verdict)
 
     async def domain_facts(self, domains: Collection[str]) -> dict[str, DomainFacts]:
-        now = utc_now()
-        found = _remembered(self._domains, domains, now)
-        wanted = [domain for domain in domains if domain not in found]
-        if wanted:
-            async for doc in self.domains.find({"_id": {"$in": wanted}}):
-                if (expire := _alive(doc, now)) is not None:
-                    found[doc["_id"]] = _facts(doc)
-                    self._domains.put(doc["_id"], (expire, found[doc["_id"]]))
-        return found
+        return await _read(self.domains, self._domains, domains, _facts)
 
     # writes
 
@@ -113,14 +98,25 @@ def _alive(doc: Document, now: datetime) -> datetime | None:
     return expire if expire is not None and expire > now else None
 
 
-def _remembered(
-    memory: TtlCache[str, tuple[datetime, T]], keys: Iterable[str], now: datetime
+async def _read(
+    collection: AsyncCollection[Document],
+    memory: TtlCache[str, tuple[datetime, T]],
+    keys: Collection[str],
+    convert: Callable[[Document], T],
 ) -> dict[str, T]:
+    """The unexpired entries of ``keys``: from memory, the rest from the store (then remembered)."""
+    now = utc_now()
     found: dict[str, T] = {}
     for key in keys:
         hit = memory.get(key)
         if hit is not None and hit[0] > now:
             found[key] = hit[1]
+    wanted = [key for key in keys if key not in found]
+    if wanted:
+        async for doc in collection.find({"_id": {"$in": wanted}}):
+            if (expire := _alive(doc, now)) is not None:
+                found[doc["_id"]] = convert(doc)
+                memory.put(doc["_id"], (expire, found[doc["_id"]]))
     return found
 
 
