@@ -30,7 +30,16 @@ from services.providers.repository import DirectoryRepository  # noqa: E402
 from tests.services.intent.web import SITE, Page, Web  # noqa: E402
 from tests.services.verifier.mailservers import KnownMailboxes, LoopbackDns, MailFarm  # noqa: E402
 
-__all__ = ["SERVICE_NAMES", "Mesh", "cpu_seconds", "peak_rss_mb", "running_mesh", "say", "wait_serving"]
+__all__ = [
+    "SERVICE_NAMES",
+    "Mesh",
+    "cpu_seconds",
+    "peak_rss_mb",
+    "running_mesh",
+    "say",
+    "seed",
+    "wait_serving",
+]
 
 SERVICE_NAMES = {
     "billing": "leadmesh.billing.v1.BillingService",
@@ -94,8 +103,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def seed(uri: str, people: int) -> DemoDirectory:
-    directory = demo_directory(seed=11, companies=max(1, people // 10), people=people)
+async def seed(uri: str, people: int, seed: int = 11) -> DemoDirectory:
+    """The deterministic demo directory of ``people`` (a tenth as many companies), bulk-inserted."""
+    directory = demo_directory(seed=seed, companies=max(1, people // 10), people=people)
     client = connect(uri, app_name="bench", operation_timeout_ms=600_000)
     try:
         repository = DirectoryRepository(client["leadmesh"])

@@ -25,22 +25,17 @@ import time
 from pathlib import Path
 
 import grpc
-from harness import wait_serving  # noqa: E402
+from harness import say, seed, wait_serving  # noqa: E402
 
 from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.providers.v1 import providers_service_pb2 as pb
 from leadmesh.providers.v1 import providers_service_pb2_grpc as pb_grpc
 from libs.embedded_store import EmbeddedStore, free_port
-from libs.mongo import Document, connect
+from libs.mongo import Document
 from libs.normalize import normalize_title
 from services.providers.demo import DemoDirectory, demo_directory
-from services.providers.repository import DirectoryRepository
 
 SERVICE = "leadmesh.providers.v1.ProvidersService"
-
-
-def say(message: str) -> None:
-    print(message, flush=True)  # noqa: T201 - a benchmark prints its figures
 
 
 def mixed_leads(directory: DemoDirectory, count: int, rng: random.Random) -> list[common.LeadInput]:
@@ -60,30 +55,16 @@ def mixed_leads(directory: DemoDirectory, count: int, rng: random.Random) -> lis
     return leads
 
 
-async def seed(uri: str, people: int) -> DemoDirectory:
-    started = time.perf_counter()
-    directory = demo_directory(seed=7, companies=max(1, people // 10), people=people)
-    generated = time.perf_counter()
-    client = connect(uri, app_name="bench", operation_timeout_ms=600_000)
-    try:
-        repository = DirectoryRepository(client["leadmesh"])
-        await repository.ensure_indexes()
-        await repository.insert_companies(directory.companies)
-        await repository.insert_people(directory.people)
-    finally:
-        await client.close()
-    say(
-        f"directory: {len(directory.people)} people, {len(directory.companies)} companies "
-        f"(generated in {generated - started:.1f}s, bulk-inserted in {time.perf_counter() - generated:.1f}s)"
-    )
-    return directory
-
-
 async def run(address: str, uri: str, people: int, count: int, rounds: int) -> None:
     options = [("grpc.max_receive_message_length", 256 * 1024 * 1024)]
     async with grpc.aio.insecure_channel(address, options=options) as channel:
         await wait_serving(channel, SERVICE)
-        directory = await seed(uri, people)
+        started = time.perf_counter()
+        directory = await seed(uri, people, seed=7)
+        say(
+            f"directory: {len(directory.people)} people, {len(directory.companies)} companies "
+            f"(generated and bulk-inserted in {time.perf_counter() - started:.1f}s)"
+        )
         stub = pb_grpc.ProvidersServiceStub(channel)
         rng = random.Random(11)
         for round_number in range(1, rounds + 1):
