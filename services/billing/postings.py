@@ -18,8 +18,15 @@ A crash leaves at worst a pending entry: its retry, or :meth:`Postings.recover`,
 Single-document atomic updates are all this needs, on a standalone MongoDB as on a replica set.
 
 :meth:`Postings.post_batch` posts many charges on one reservation the same way, step by step for
-all of them at once: one insert of all the entries, one update of the reservation that applies
-them all and sets all their marks, one write marking them applied.
+all of them at once. Their entries share one attempt, and their ids are a common prefix followed by
+their position in the batch. So one insert stores them, one update of the reservation applies them
+all and sets one mark, ``{"group": <prefix>, "size": <n>}``, naming exactly the entries it applied,
+and one write marks them applied.
+
+A mark proves that the entries it names were applied, and no other: an entry whose attempt is
+marked without naming it was not applied by that attempt, and that attempt can never apply again
+(its mark is there), so the entry is safely given a new attempt. This is how an entry of a batch
+that could not be applied as a whole is then posted on its own.
 """
 
 from __future__ import annotations
@@ -55,6 +62,8 @@ PRUNE_AT = 32
 # fields (SQLite's limit on a function's arguments), while applying the rest of the update.
 UNSET_AT_ONCE = 100
 MAX_ROUNDS = 4
+# The entries of a batch are <prefix><position>, the position in this many digits.
+GROUP_DIGITS = 3
 # recover() looks this far back for unfinished entries (rejected ones stay rejected unless a mark
 # proves otherwise, so the window only bounds the scan).
 RECOVERY_WINDOW = timedelta(days=2)
@@ -89,8 +98,8 @@ class _Holder:
 
 
 def _check_batch(news: Sequence[NewEntry]) -> None:
-    if not news:
-        raise ValueError("a batch needs at least one entry")
+    if not 0 < len(news) <= 10**GROUP_DIGITS:
+        raise ValueError(f"a batch holds 1 to {10**GROUP_DIGITS} entries")
     first = news[0]
     if len({new.idempotency_key for new in news}) != len(news):
         raise ValueError("the keys of a batch must be distinct")
@@ -99,6 +108,21 @@ def _check_batch(news: Sequence[NewEntry]) -> None:
             raise ValueError("a batch holds charges drawn on a reservation")
         if (new.account_id, new.reservation_id) != (first.account_id, first.reservation_id):
             raise ValueError("the charges of a batch draw on one reservation")
+
+
+def _group_ids(mark: Document) -> list[str]:
+    return [f"{mark['group']}{n:0{GROUP_DIGITS}d}" for n in range(mark["size"])]
+
+
+def _marked_entries(mark: str | Document) -> list[str]:
+    """The ids of the entries a mark names: one entry's id, or a batch's group."""
+    return _group_ids(mark) if isinstance(mark, dict) else [mark]
+
+
+def _applied_by_mark(doc: Document, holder_doc: Document | None) -> bool:
+    """Whether the holder's mark of the entry's attempt names the entry."""
+    mark = (holder_doc or {}).get("inflight", {}).get(doc["attempt"])
+    return mark is not None and doc["_id"] in _marked_entries(mark)
 
 
 def entry_from_doc(doc: Document) -> LedgerEntry:
@@ -167,32 +191,38 @@ class Postings:
         """Posts charges on one reservation as ``post`` would one after the other, in request
         order; yields each entry and whether it had been posted before.
 
-        The keys new to the ledger are applied together in one update of the reservation; keys
-        seen before go through ``post``'s retry path. When the update does not apply (not enough
-        left, a closed reservation, a concurrent change), the new entries are posted one by one:
-        an error stops the batch there, the entries yielded before it stand, and those after it
-        are rejected (pending ones to be exact) so that a retry of their keys posts them.
+        When every key is new to the ledger, one update of the reservation applies them all.
+        Otherwise (a retried batch), or when that update does not apply (not enough left, a closed
+        reservation, a concurrent change), the entries are posted one by one: an error stops the
+        batch there, the entries yielded before it stand, and the new ones after it are rejected
+        (pending ones to be exact) so that a retry of their keys posts them.
         """
-        _check_batch(news)
-        docs = [self._new_doc(new) for new in news]
+        docs = self.new_batch_docs(news)
         fresh = await self._insert_pending(docs)
+        if all(fresh):
+            holder = self._holder(news[0], None)
+            holder_doc = await self._apply_all(docs, holder, news)
+            if holder_doc is not None:
+                for entry in await self._finish_all(docs, holder, holder_doc):
+                    yield entry, False
+                return
         done = 0
         try:
-            while done < len(news):
-                end = done + 1
-                while end < len(news) and fresh[end] == fresh[done]:
-                    end += 1
-                if fresh[done]:
-                    async for result in self._post_fresh(docs[done:end], news[done:end]):
-                        yield result
-                        done += 1
-                else:
-                    for new in news[done:end]:
-                        yield await self._post_existing(new)
-                        done += 1
+            for doc, new, is_fresh in zip(docs, news, fresh, strict=True):
+                yield await (self._post_inserted(doc, new) if is_fresh else self._post_existing(new))
+                done += 1
         except LeadmeshError:
             await self._reject_pending([doc for n, doc in enumerate(docs) if n > done and fresh[n]])
             raise
+
+    def new_batch_docs(self, news: Sequence[NewEntry]) -> list[Document]:
+        """Step 1's documents of a batch: one attempt, ids <prefix><position>."""
+        _check_batch(news)
+        prefix, attempt = new_id("le"), _attempt_id()
+        return [
+            {**self._new_doc(new), "_id": f"{prefix}{n:0{GROUP_DIGITS}d}", "attempt": attempt}
+            for n, new in enumerate(news)
+        ]
 
     async def _insert_pending(self, docs: list[Document]) -> list[bool]:
         """Step 1 for all of ``docs``: whether each was inserted (False: its key was there)."""
@@ -206,24 +236,12 @@ class Postings:
             return [n not in duplicates for n in range(len(docs))]
         return [True] * len(docs)
 
-    async def _post_fresh(
-        self, docs: list[Document], news: Sequence[NewEntry]
-    ) -> AsyncIterator[tuple[LedgerEntry, bool]]:
-        """Steps 2 and 3 of entries just inserted: all at once, else one by one."""
-        holder = self._holder(news[0], None)
-        holder_doc = await self._apply_all(docs, holder, news)
-        if holder_doc is None:
-            for doc, new in zip(docs, news, strict=True):
-                yield await self._post_inserted(doc, new)
-            return
-        for entry in await self._finish_all(docs, holder, holder_doc):
-            yield entry, False
-
     async def _apply_all(
         self, docs: list[Document], holder: _Holder, news: Sequence[NewEntry]
     ) -> Document | None:
-        """Step 2 of ``docs`` in one update: the holder after it, or None when it did not apply."""
-        attempts = [doc["attempt"] for doc in docs]
+        """Step 2 of a batch's ``docs`` (see :meth:`new_batch_docs`) in one update setting one
+        mark: the holder after it, or None when it did not apply."""
+        attempt, prefix = docs[0]["attempt"], docs[0]["_id"][:-GROUP_DIGITS]
         total = sum(doc["amount"] for doc in docs)
         inc = {holder.field: total}
         for new in news:
@@ -231,14 +249,14 @@ class Postings:
                 inc[field] = inc.get(field, 0) + amount
         query: dict[str, Any] = {
             "_id": holder.holder_id,
-            "floor": {"$lt": min(attempts)},
+            "floor": {"$lt": attempt},
             holder.field: {"$gte": -total},
             **holder.guard,
-            **{f"inflight.{attempt}": {"$exists": False} for attempt in attempts},
+            f"inflight.{attempt}": {"$exists": False},
         }
         updated: Document | None = await holder.collection.find_one_and_update(
             query,
-            {"$inc": inc, "$set": {f"inflight.{doc['attempt']}": doc["_id"] for doc in docs}},
+            {"$inc": inc, "$set": {f"inflight.{attempt}": {"group": prefix, "size": len(docs)}}},
             projection={holder.field: 1, "inflight": 1, "floor": 1},
             return_document=ReturnDocument.AFTER,
         )
@@ -285,10 +303,13 @@ class Postings:
         if fresh is not None and fresh["state"] == APPLIED:
             return entry_from_doc(fresh), True
         current = await holder.collection.find_one({"_id": holder.holder_id})
-        if current is not None and doc["attempt"] in current.get("inflight", {}):
+        if current is not None and _applied_by_mark(doc, current):
             return await self._finish(doc, holder, int(current[holder.field])), False
-        if current is not None and current.get("floor", "") >= doc["attempt"]:
-            await self._renew_attempt(doc, current["floor"])
+        # An attempt at or below the floor, or marked without this entry, never applies it.
+        if current is not None and (
+            current.get("floor", "") >= doc["attempt"] or doc["attempt"] in current.get("inflight", {})
+        ):
+            await self._renew_attempt(doc, current.get("floor", ""))
         rejection = self._rejection(new, doc, current, free_tier_period)
         if isinstance(rejection, LeadmeshError):
             await self.ledger.update_one(
@@ -326,7 +347,8 @@ class Postings:
         return doc
 
     async def _renew_attempt(self, doc: Document, floor: str) -> NoReturn:
-        """The attempt is at or below the holder's floor: it can never apply, so a new one is safe.
+        """The attempt can never apply the entry (it is at or below the holder's floor, or marked
+        for other entries), so a new one is safe.
 
         The new attempt is above the floor even when this process's clock is behind the one that
         raised it."""
@@ -391,7 +413,9 @@ class Postings:
         old = [attempt for attempt in holder_doc.get("inflight", {}) if attempt < cutoff or attempt <= floor]
         if len(old) < PRUNE_AT:
             return
-        marked_entries = [holder_doc["inflight"][attempt] for attempt in old]
+        marked_entries = [
+            entry for attempt in old for entry in _marked_entries(holder_doc["inflight"][attempt])
+        ]
         unfinished = self.ledger.find(
             {"_id": {"$in": marked_entries}, "state": {"$ne": APPLIED}}, {"attempt": 1}
         )
@@ -458,7 +482,8 @@ class Postings:
             current = await holder.collection.find_one(
                 {"_id": holder.holder_id}, {holder.field: 1, "inflight": 1}
             )
-            if current is not None and doc["attempt"] in current.get("inflight", {}):
+            if _applied_by_mark(doc, current):
+                assert current is not None
                 await self._finish(doc, holder, int(current[holder.field]))
                 finished += 1
             elif doc["state"] == PENDING:

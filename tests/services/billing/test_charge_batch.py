@@ -447,7 +447,7 @@ class Store:
 
     async def crash_after_insert(self, news: list[NewEntry]) -> list[Document]:
         """Step 1 only: the entries stored pending (a moment ago); the process dies."""
-        docs = [self.postings._new_doc(new) for new in news]
+        docs = self.postings.new_batch_docs(news)
         for doc in docs:
             doc["create_time"] -= timedelta(seconds=2)
         await self.postings.ledger.insert_many(docs)
@@ -466,6 +466,12 @@ class Store:
             async for d in self.postings.ledger.find({"_id": {"$in": [d["_id"] for d in docs]}})
         }
         return [found[doc["_id"]] for doc in docs]
+
+    async def inflight_marks(self) -> dict[str, Any]:
+        reservation = await self.repository.reservations.find_one({"_id": self.reservation_id})
+        assert reservation is not None
+        marks: dict[str, Any] = reservation.get("inflight", {})
+        return marks
 
     async def remaining(self) -> int:
         reservation = await self.ledger.reservation(self.account_id, self.reservation_id)
@@ -562,27 +568,58 @@ async def test_items_after_a_failure_are_left_rejected_not_pending(store: Store)
 
 async def test_a_batch_prunes_old_marks_behind_the_floor(store: Store) -> None:
     """Old marks piling up on the reservation are pruned after a batch, as after a single
-    charge: the entry of a pruned mark is applied first, and its attempt never applies again."""
-    [crashed] = await store.crash_after_apply(store.charges(0, amount=5))
+    charge: the entries a pruned mark names are applied first, and its attempt never applies again."""
+    crashed = await store.crash_after_apply(store.charges(0, 5, amount=3))
+    [group] = (await store.inflight_marks()).values()
     hour_ago = int((datetime.now(UTC) - timedelta(hours=1)).timestamp() * 1000)
     aged = [f"at_{hour_ago:012x}{n:04d}" for n in range(PRUNE_AT + 1)]
-    await store.postings.ledger.update_one({"_id": crashed["_id"]}, {"$set": {"attempt": aged[0]}})
-    marks = {attempt: f"le_other_{n}" for n, attempt in enumerate(aged)} | {aged[0]: crashed["_id"]}
+    await store.postings.ledger.update_many(
+        {"_id": {"$in": [doc["_id"] for doc in crashed]}}, {"$set": {"attempt": aged[0]}}
+    )
+    marks = {attempt: f"le_other_{n}" for n, attempt in enumerate(aged)} | {aged[0]: group}
     await store.repository.reservations.update_one(
         {"_id": store.reservation_id}, {"$set": {"inflight": marks}}
     )
 
-    assert [b for _, b, _ in await store.charge(1, 2)] == [94, 93]
+    assert [b for _, b, _ in await store.charge(1, 2)] == [93, 92]
 
     reservation = await store.repository.reservations.find_one({"_id": store.reservation_id})
     assert reservation is not None
     assert reservation["floor"] == max(aged)
     assert not set(aged) & set(reservation["inflight"])
-    assert await store.states([crashed]) == ["applied"]
-    stale = {"_id": "le_other_3", "attempt": aged[3], "amount": -1}
+    assert await store.states(crashed) == ["applied"] * 2
+    stale = [{**doc, "attempt": aged[3]} for doc in store.postings.new_batch_docs(store.charges(9))]
     holder = store.postings._holder(store.charges(9)[0], None)
-    assert await store.postings._apply_all([stale], holder, store.charges(9)) is None
-    assert await store.remaining() == 93
+    assert await store.postings._apply_all(stale, holder, store.charges(9)) is None
+    assert await store.remaining() == 92
+
+
+async def test_a_batch_sets_one_mark_naming_its_entries(store: Store) -> None:
+    assert [b for _, b, _ in await store.charge(1, 2, 3)] == [99, 98, 97]
+
+    [mark] = (await store.inflight_marks()).values()
+    entries = [d async for d in store.postings.ledger.find({"account_id": store.account_id, "amount": -1})]
+    assert mark["size"] == 3
+    assert sorted(f"{mark['group']}{n:03d}" for n in range(3)) == sorted(d["_id"] for d in entries)
+    assert {d["attempt"] for d in entries} == set(await store.inflight_marks())
+
+
+async def test_an_entry_of_a_batch_posted_alone_takes_a_new_attempt(store: Store) -> None:
+    """Two entries of a batch that was never applied are retried one at a time: the first is
+    applied under the batch's attempt and its mark names only it, so the second gets a new attempt,
+    and the batch's own update, arriving late, can no longer apply."""
+    news = store.charges(1, 2)
+    docs = await store.crash_after_insert(news)
+
+    assert await store.charge(1) == [("job:j1:row:1", 99, False)]
+    assert await store.charge(2) == [("job:j1:row:2", 98, False)]
+
+    holder = store.postings._holder(news[0], None)
+    assert await store.postings._apply_all(docs, holder, news) is None
+    assert await store.remaining() == 98
+    assert await store.states(docs) == ["applied"] * 2
+    assert await store.charge(1, 2) == [("job:j1:row:1", 99, True), ("job:j1:row:2", 98, True)]
+    assert await store.postings.recover(older_than=timedelta(0)) == 0
 
 
 async def test_a_batch_of_new_keys_takes_a_handful_of_store_commands(
