@@ -1,5 +1,7 @@
-"""The SMTP probe, with aiosmtplib: EHLO, then for each address MAIL FROM, RCPT TO, RSET; after
-the first accepted address, RCPT of a random local part to tell a catch-all domain. Never DATA.
+"""The SMTP probe, with aiosmtplib: EHLO, MAIL FROM, then RCPT TO for each address in that one
+transaction; after the first accepted address, RCPT of a random local part to tell a catch-all
+domain. Never DATA. A refused RCPT leaves the transaction going (RFC 5321 3.3), and a server must
+take at least 100 recipients in one, so one round trip per address is all a probe costs.
 
 One session serves up to N addresses of one domain. Mail hosts are tried in preference order; a
 host that refuses the connection, times out or answers 4xx/5xx before the first RCPT hands the
@@ -158,6 +160,7 @@ class _Session:
         try:
             await self._open(client, host, address)
             smtputf8 = client.supports_extension("smtputf8")
+            await self._mail(client, host, smtputf8 and any(r.needs_smtputf8 for r in pending))
             while pending:
                 recipient = pending[0]
                 if recipient.needs_smtputf8 and not smtputf8:
@@ -166,21 +169,16 @@ class _Session:
                         recipient, MailboxProbe(ProbeOutcome.UNSUPPORTED, host=host), self.catch_all
                     )
                     continue
-                reply = await self._rcpt(
-                    client, host, address, recipient.smtp_address, recipient.needs_smtputf8
-                )
+                reply = await self._rcpt(client, host, address, recipient.smtp_address)
                 pending.pop(0)
                 probe = MailboxProbe(classify_reply(reply), reply, host)
                 _PROBES.add(1, {"outcome": probe.outcome.value})
                 try:
                     if probe.outcome is ProbeOutcome.ACCEPTED and not self.catch_all_tried:
-                        await self._reset(client, host)
                         self.catch_all_tried = True
                         self.catch_all = await self._probe_catch_all(client, host, address)
                 finally:
                     self.on_probe(recipient, probe, self.catch_all)
-                if pending:
-                    await self._reset(client, host)
             with contextlib.suppress(aiosmtplib.SMTPException, TimeoutError, _HostFailure):
                 await client.quit(timeout=self._timeout(1.0, host))
         except aiosmtplib.SMTPTimeoutError:
@@ -222,28 +220,23 @@ class _Session:
         )
         return SmtpReply(response.code, response.message)
 
-    async def _rcpt(
-        self, client: aiosmtplib.SMTP, host: str, address: str, recipient: str, smtputf8: bool
-    ) -> SmtpReply:
+    async def _mail(self, client: aiosmtplib.SMTP, host: str, smtputf8: bool) -> None:
         options = [b"SMTPUTF8"] if smtputf8 else []
         sender = self.settings.mail_from.encode("utf-8")
         mail = await self._command(client, host, b"MAIL", b"FROM:<" + sender + b">", *options)
         if mail.code != 250:
             raise _reply_failure("the sender (MAIL FROM)", host, mail)
+
+    async def _rcpt(self, client: aiosmtplib.SMTP, host: str, address: str, recipient: str) -> SmtpReply:
         try:
             await self.limiter.pace(address, self.deadline)
         except LimitWaitTimeout as waited:
             raise _HostFailure(MailboxProbe(ProbeOutcome.TIMEOUT, host=host, detail=str(waited))) from None
         return await self._command(client, host, b"RCPT", b"TO:<" + recipient.encode("utf-8") + b">")
 
-    async def _reset(self, client: aiosmtplib.SMTP, host: str) -> None:
-        reply = await self._command(client, host, b"RSET")
-        if reply.code != 250:
-            raise _reply_failure("RSET", host, reply)
-
     async def _probe_catch_all(self, client: aiosmtplib.SMTP, host: str, address: str) -> bool | None:
         """True if a made-up mailbox is accepted too, False if refused as unknown, else None."""
-        reply = await self._rcpt(client, host, address, self.catch_all_address, False)
+        reply = await self._rcpt(client, host, address, self.catch_all_address)
         outcome = classify_reply(reply)
         if outcome is ProbeOutcome.ACCEPTED:
             return True

@@ -47,8 +47,9 @@ class VerifierSettings(CommonSettings):
     verifier_mail_from: str = ""
     verifier_connect_timeout: float = Field(default=10.0, gt=0)
     verifier_command_timeout: float = Field(default=10.0, gt=0)
-    # Addresses of one domain probed in one SMTP session (RSET between them).
-    verifier_recipients_per_session: int = Field(default=20, ge=1, le=100)
+    # Addresses of one domain probed in one SMTP session, all RCPTs of one transaction: with the
+    # catch-all probe at most the 100 recipients every server must take (RFC 5321 4.5.3.1.8).
+    verifier_recipients_per_session: int = Field(default=20, ge=1, le=99)
     # Concurrent SMTP sessions to one mail server address, and RCPT commands per second to it.
     verifier_mx_concurrency: int = Field(default=3, ge=1)
     verifier_mx_rate: float = Field(default=10.0, gt=0)

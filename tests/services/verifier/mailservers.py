@@ -136,10 +136,19 @@ class Probe:
 class _Behaviour:
     def __init__(self) -> None:
         self.rcpts: list[Probe] = []
+        self.mail_commands = 0
         self.data_commands = 0
 
     def reply(self, session: Session, envelope: Envelope, address: str) -> str:
         raise NotImplementedError
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        self.mail_commands += 1
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 Ok"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -320,7 +329,7 @@ class MailFarm:
         for behaviour in self.behaviours.values():
             if isinstance(behaviour, _Behaviour):
                 behaviour.rcpts.clear()
-                behaviour.data_commands = 0
+                behaviour.mail_commands = behaviour.data_commands = 0
 
 
 def _free_port(hosts: Iterable[str]) -> int:

@@ -82,6 +82,25 @@ async def test_addresses_of_a_domain_share_sessions_up_to_the_limit(
     # Each address once, and one catch-all probe for the domain.
     assert len(probes) == 8
     assert sum(probe.recipient.startswith("lmverify-") for probe in probes) == 1
+    # One transaction per session: every RCPT of a session follows its one MAIL FROM.
+    assert farm.behaviours["mx-known"].mail_commands == 3  # type: ignore[union-attr]
+
+
+async def test_ascii_and_internationalized_mailboxes_share_one_transaction(
+    verifier: Stub, farm: MailFarm
+) -> None:
+    """The transaction asks for SMTPUTF8 as one of its recipients needs it; the others are
+    probed in it all the same."""
+    results = await run_batch(
+        verifier, batch("josé@acme-corp.com", "alice@acme-corp.com", "nobody@acme-corp.com")
+    )
+    assert [results[10 + n].status for n in range(3)] == [
+        common.EMAIL_STATUS_VALID,
+        common.EMAIL_STATUS_VALID,
+        common.EMAIL_STATUS_INVALID,
+    ]
+    assert farm.sessions("mx-known") == 1
+    assert farm.behaviours["mx-known"].mail_commands == 1  # type: ignore[union-attr]
 
 
 async def test_one_session_per_domain_by_default(verifier: Stub, farm: MailFarm) -> None:
