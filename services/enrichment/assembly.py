@@ -54,6 +54,7 @@ def build_record(
     stages: Stages,
     options: pb.EnrichOptions,
     price: int,
+    record_id: str = "",
 ) -> pb.EnrichmentRecord:
     degradations = list(stages.degradations) + [
         Degradation(f"providers:{a.provider}", _DEGRADED_OUTCOMES[a.outcome])
@@ -61,7 +62,7 @@ def build_record(
         if a.outcome in _DEGRADED_OUTCOMES
     ]
     record = pb.EnrichmentRecord(
-        id=new_id("ev"),
+        id=record_id or new_id("ev"),
         account_id=account_id,
         state=pb.EnrichmentRecord.STATE_COMPLETED if result.found else pb.EnrichmentRecord.STATE_NOT_FOUND,
         input=lead,

@@ -141,14 +141,24 @@ class Pipeline:
                 raise _key_reused()
             return EnrichedOne(stored.record, await self._balance(account_id, budget), replayed=True)
         price = cost(options) if lookups[0].found else 0
-        stages = await self._stages(account_id, [lead], lookups, options, budget)
-        record = build_record(self.clock(), account_id, lead, lookups[0], 0, stages, options, price)
-        # The charge refuses a lead the balance cannot pay (INSUFFICIENT_CREDITS): nothing is
+        record_id = new_id("ev")
+        # The price is known once the lead is found, so the charge goes while the lead is verified
+        # and scored. It refuses a lead the balance cannot pay (INSUFFICIENT_CREDITS): nothing is
         # stored then. Asking for the balance first would cost every lead a call and two store reads.
-        if price:
-            balance = await self._charge(account_id, request_id, price, record.id, "", budget)
-        else:
-            balance = await self._balance(account_id, budget)
+        paying = asyncio.ensure_future(
+            self._charge(account_id, request_id, price, record_id, "", budget)
+            if price
+            else self._balance(account_id, budget)
+        )
+        try:
+            stages = await self._stages(account_id, [lead], lookups, options, budget)
+        except BaseException:
+            paying.cancel()
+            raise
+        balance = await paying
+        record = build_record(
+            self.clock(), account_id, lead, lookups[0], 0, stages, options, price, record_id
+        )
         kept = await self.repository.insert(request_id, request_print, record)
         if kept.fingerprint != request_print:  # a request with another body stored it meanwhile
             raise _key_reused()
