@@ -1,7 +1,7 @@
-"""Server interceptors: OpenTelemetry spans, one JSON log line per call, and error mapping.
+"""The server interceptor: an OpenTelemetry span, one JSON log line and error mapping per call.
 
-Each wraps every handler kind (unary/stream in and out) around the same async context, so a
-servicer method stays a plain translation from proto to domain and back.
+It wraps every handler kind (unary/stream in and out) the same way, so a servicer method stays a
+plain translation from proto to domain and back.
 """
 
 from __future__ import annotations
@@ -9,21 +9,20 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import grpc
 from grpc_status import rpc_status
 from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from libs.errors import LeadmeshError, to_rpc_status
 from libs.jsonlog import method_var, request_id_var
 from libs.telemetry import extract_context, meter, tracer
 
-__all__ = ["ErrorInterceptor", "LoggingInterceptor", "TracingInterceptor", "default_interceptors"]
+__all__ = ["CallInterceptor", "default_interceptors"]
 
 log = logging.getLogger("leadmesh.rpc")
 REQUEST_ID_KEY = "x-request-id"
@@ -36,18 +35,87 @@ _RPC_ERRORS = _meter.create_counter(
     "leadmesh.rpc.errors", description="gRPC calls that ended in an error, by method and reason"
 )
 
-Around = Callable[
-    [grpc.HandlerCallDetails, grpc.aio.ServicerContext[Any, Any]], AbstractAsyncContextManager[None]
-]
+
+class _Call:
+    """What every served call runs in: a SERVER span, child of the trace context in the call's
+    metadata; the method and request id for the call's logs; one log line and one duration at the
+    end; domain errors turned into rich statuses, unexpected ones into INTERNAL without their text.
+
+    One object per call, not an interceptor per concern: a grpc.aio interceptor costs an awaited
+    continuation and a wrapped handler per call, which three of them made 95 us of CPU per call."""
+
+    __slots__ = (
+        "code",
+        "context",
+        "method",
+        "otel_token",
+        "request_token",
+        "method_token",
+        "span",
+        "started",
+    )
+
+    def __init__(self, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext[Any, Any]):
+        metadata = context.invocation_metadata() or ()
+        self.context, self.method, self.code = context, details.method, "OK"
+        self.span = tracer("leadmesh.grpc").start_span(
+            details.method.lstrip("/"),
+            context=extract_context(metadata),
+            kind=SpanKind.SERVER,
+            attributes={"rpc.system": "grpc"},
+            record_exception=False,
+        )
+        self.otel_token = otel_context.attach(trace.set_span_in_context(self.span))
+        request_id = next((str(v) for k, v in metadata if k == REQUEST_ID_KEY and v), "") or uuid.uuid4().hex
+        self.method_token = method_var.set(details.method)
+        self.request_token = request_id_var.set(request_id)
+        self.started = time.perf_counter()
+
+    async def failed(self, exc: BaseException) -> None:
+        """Records why the call failed; a domain or unexpected error becomes the call's status
+        (this raises grpc.aio.AbortError)."""
+        self.span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+        if isinstance(exc, grpc.aio.AbortError):
+            self.code = _code_name(self.context)
+            return
+        if not isinstance(exc, Exception):  # cancelled
+            self.code = "CANCELLED_OR_FAILED"
+            return
+        if isinstance(exc, LeadmeshError):
+            error = exc
+        else:
+            log.exception("unexpected error")
+            error = LeadmeshError(f"internal error (request {request_id_var.get()})", reason="INTERNAL")
+        _RPC_ERRORS.add(1, {"rpc.method": self.method, "error.reason": error.reason})
+        try:
+            await self.context.abort_with_status(rpc_status.to_status(to_rpc_status(error)))
+        finally:
+            self.code = _code_name(self.context)
+
+    def end(self) -> None:
+        elapsed_ms = round((time.perf_counter() - self.started) * 1000, 2)
+        level = logging.INFO if self.code == "OK" else logging.WARNING
+        log.log(level, "rpc", extra={"code": self.code, "duration_ms": elapsed_ms})
+        _RPC_DURATION.record(elapsed_ms, {"rpc.method": self.method, "rpc.grpc.status_code": self.code})
+        self.span.end()
+        method_var.reset(self.method_token)
+        request_id_var.reset(self.request_token)
+        otel_context.detach(self.otel_token)
 
 
-def _wrap(handler: grpc.RpcMethodHandler, around: Around, details: grpc.HandlerCallDetails) -> Any:
+def _wrap(handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails) -> Any:
     if handler.unary_unary:
         inner_uu = handler.unary_unary
 
         async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            async with around(details, context):
+            call = _Call(details, context)
+            try:
                 return await inner_uu(request, context)
+            except BaseException as exc:
+                await call.failed(exc)
+                raise
+            finally:
+                call.end()
 
         return handler._replace(unary_unary=unary_unary)
     if handler.unary_stream:
@@ -56,35 +124,49 @@ def _wrap(handler: grpc.RpcMethodHandler, around: Around, details: grpc.HandlerC
         async def unary_stream(
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
-            async with around(details, context):
+            call = _Call(details, context)
+            try:
                 async for response in inner_us(request, context):
                     yield response
+            except BaseException as exc:
+                await call.failed(exc)
+                raise
+            finally:
+                call.end()
 
         return handler._replace(unary_stream=unary_stream)
     if handler.stream_unary:
         inner_su = handler.stream_unary
 
         async def stream_unary(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            async with around(details, context):
+            call = _Call(details, context)
+            try:
                 return await inner_su(requests, context)
+            except BaseException as exc:
+                await call.failed(exc)
+                raise
+            finally:
+                call.end()
 
         return handler._replace(stream_unary=stream_unary)
     inner_ss = handler.stream_stream
 
     async def stream_stream(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-        async with around(details, context):
+        call = _Call(details, context)
+        try:
             async for response in inner_ss(requests, context):
                 yield response
+        except BaseException as exc:
+            await call.failed(exc)
+            raise
+        finally:
+            call.end()
 
     return handler._replace(stream_stream=stream_stream)
 
 
-class _AroundInterceptor(grpc.aio.ServerInterceptor):
-    @abstractmethod
-    def around(
-        self, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AbstractAsyncContextManager[None]:
-        """The async context every call of the wrapped handler runs in."""
+class CallInterceptor(grpc.aio.ServerInterceptor):
+    """Runs every call of the server's handlers (but gRPC's own: health, reflection) in a _Call."""
 
     async def intercept_service(
         self,
@@ -94,61 +176,8 @@ class _AroundInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or handler_call_details.method.startswith("/grpc."):
             return handler
-        wrapped: grpc.RpcMethodHandler = _wrap(handler, self.around, handler_call_details)
+        wrapped: grpc.RpcMethodHandler = _wrap(handler, handler_call_details)
         return wrapped
-
-
-class TracingInterceptor(_AroundInterceptor):
-    """A SERVER span per call, child of the trace context found in the call's metadata."""
-
-    @asynccontextmanager
-    async def around(
-        self, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[None]:
-        parent = extract_context(context.invocation_metadata())
-        token = otel_context.attach(parent)
-        try:
-            with tracer("leadmesh.grpc").start_as_current_span(
-                details.method.lstrip("/"), kind=SpanKind.SERVER, record_exception=False
-            ) as span:
-                span.set_attribute("rpc.system", "grpc")
-                try:
-                    yield
-                except BaseException as exc:
-                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-                    raise
-        finally:
-            otel_context.detach(token)
-
-
-class LoggingInterceptor(_AroundInterceptor):
-    """Sets the method and request id for the call's logs, and logs the call's outcome once."""
-
-    @asynccontextmanager
-    async def around(
-        self, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[None]:
-        metadata = dict(context.invocation_metadata() or ())
-        request_id = str(metadata.get(REQUEST_ID_KEY) or uuid.uuid4().hex)
-        method_token = method_var.set(details.method)
-        request_token = request_id_var.set(request_id)
-        started = time.perf_counter()
-        code = "OK"
-        try:
-            yield
-        except grpc.aio.AbortError:
-            code = _code_name(context)
-            raise
-        except BaseException:
-            code = "CANCELLED_OR_FAILED"
-            raise
-        finally:
-            elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
-            level = logging.INFO if code == "OK" else logging.WARNING
-            log.log(level, "rpc", extra={"code": code, "duration_ms": elapsed_ms})
-            _RPC_DURATION.record(elapsed_ms, {"rpc.method": details.method, "rpc.grpc.status_code": code})
-            method_var.reset(method_token)
-            request_id_var.reset(request_token)
 
 
 def _code_name(context: grpc.aio.ServicerContext[Any, Any]) -> str:
@@ -156,27 +185,5 @@ def _code_name(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     return str(code.name) if isinstance(code, grpc.StatusCode) else str(code)
 
 
-class ErrorInterceptor(_AroundInterceptor):
-    """Turns domain errors into rich statuses; unexpected errors into INTERNAL without their text."""
-
-    @asynccontextmanager
-    async def around(
-        self, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[None]:
-        try:
-            yield
-        except grpc.aio.AbortError:
-            raise
-        except LeadmeshError as error:
-            _RPC_ERRORS.add(1, {"rpc.method": details.method, "error.reason": error.reason})
-            await context.abort_with_status(rpc_status.to_status(to_rpc_status(error)))
-        except Exception:
-            _RPC_ERRORS.add(1, {"rpc.method": details.method, "error.reason": "INTERNAL"})
-            log.exception("unexpected error")
-            internal = LeadmeshError(f"internal error (request {request_id_var.get()})", reason="INTERNAL")
-            await context.abort_with_status(rpc_status.to_status(to_rpc_status(internal)))
-
-
 def default_interceptors() -> list[grpc.aio.ServerInterceptor]:
-    """Outermost first: the span, then the log line, then the error mapping."""
-    return [TracingInterceptor(), LoggingInterceptor(), ErrorInterceptor()]
+    return [CallInterceptor()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
@@ -23,6 +24,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from libs.embedded_store import free_port
 from libs.errors import FailedPrecondition, NotFound, error_from_rpc
 from libs.grpc_server import LIVENESS_SERVICE, GrpcServer
+from libs.jsonlog import method_var, request_id_var
 
 SERVICE = "leadmesh.test.v1.Probe"
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -228,6 +230,41 @@ async def test_an_unexpected_error_is_internal_without_its_text(channel: grpc.ai
     assert "RuntimeError" not in details
     assert "Traceback" not in details
     assert error_from_rpc(caught.value).reason == "INTERNAL"
+
+
+class _Lines(logging.Handler):
+    """The rpc log lines with the method and request id they are written under."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[tuple[int, str, str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == "rpc":
+            assert isinstance(getattr(record, "duration_ms", None), float)
+            self.lines.append(
+                (record.levelno, getattr(record, "code", ""), method_var.get(), request_id_var.get())
+            )
+
+
+async def test_each_call_logs_one_line_with_its_code_method_and_the_callers_request_id(
+    channel: grpc.aio.Channel,
+) -> None:
+    rpc_log, lines = logging.getLogger("leadmesh.rpc"), _Lines()
+    level = rpc_log.level
+    rpc_log.addHandler(lines)
+    rpc_log.setLevel(logging.INFO)
+    try:
+        await channel.unary_unary(f"/{SERVICE}/Echo")(b"", timeout=2.0, metadata=(("x-request-id", "req-1"),))
+        with pytest.raises(grpc.aio.AioRpcError):
+            await channel.unary_unary(f"/{SERVICE}/OutOfCredits")(b"", timeout=2.0)
+    finally:
+        rpc_log.removeHandler(lines)
+        rpc_log.setLevel(level)
+    (ok, failed) = lines.lines
+    assert ok == (logging.INFO, "OK", f"/{SERVICE}/Echo", "req-1")
+    assert failed[:3] == (logging.WARNING, "FAILED_PRECONDITION", f"/{SERVICE}/OutOfCredits")
+    assert len(failed[3]) == 32  # no id from the caller: one is made for the call
 
 
 async def test_the_server_still_answers_after_errors(channel: grpc.aio.Channel) -> None:
