@@ -56,7 +56,7 @@ DUPLICATE_KEY = 11000
 # per PRUNE_AT postings, not per posting, however busy the holder). Pruning is always safe (the
 # floor refuses the pruned attempts); it is kept off the newest attempts only because a posting
 # still under way below the floor must renew its attempt, a few round trips.
-PRUNE_AGE = timedelta(seconds=2)
+PRUNE_AGE = timedelta(seconds=0.5)
 PRUNE_AT = 32
 # Fields one $unset removes: the embedded store silently ignores an $unset of more than ~125
 # fields (SQLite's limit on a function's arguments), while applying the rest of the update.
