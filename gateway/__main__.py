@@ -19,6 +19,8 @@ def main() -> None:
         create_app(settings),
         host=host.strip("[]") or "127.0.0.1",
         port=int(port),
+        # httptools' C parser: 0.3 ms of CPU less per request than h11 (benchmarks/lead_api.py).
+        http="httptools",
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace),
