@@ -50,7 +50,9 @@ async def create_lookup(
     db: AsyncDatabase[Document], settings: ProvidersSettings, config: ProvidersConfig
 ) -> tuple[ProviderLookup, Resources]:
     """The lookup use cases over ``db`` with the configured providers (indexes ensured)."""
-    repository = DirectoryRepository(db, settings.providers_directory_point_queries)
+    repository = DirectoryRepository(
+        db, settings.providers_directory_point_queries, settings.providers_company_cache_ttl
+    )
     await repository.ensure_indexes()
     cache = MongoLookupCache(db)
     await cache.ensure_indexes()

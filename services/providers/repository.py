@@ -36,6 +36,11 @@ __all__ = [
 # of them it carries whole, so that a company lead costs no second query.
 TOP_CONTACTS = 25
 ORDER_CACHE_TTL = 5.0
+# Company records (without their contacts) read by domain are kept in the process for the
+# ``company_ttl`` seconds given, at most this many: the leads of a company come again and again
+# and its record changes rarely. An import drops the process's own copies; another process's
+# import is seen after the TTL.
+COMPANY_CACHE_SIZE = 20_000
 EMBEDDED_CONTACTS = 5
 # Up to this many keys of one kind are looked up one equality query each (concurrently) rather
 # than with one $in: the embedded store answers an equality from its index but scans the whole
@@ -120,13 +125,16 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
 
 
 class DirectoryRepository:
-    def __init__(self, db: AsyncDatabase[Document], point_queries: int = POINT_QUERIES):
+    def __init__(
+        self, db: AsyncDatabase[Document], point_queries: int = POINT_QUERIES, company_ttl: float = 0.0
+    ):
         self.db = db
         self.point_queries = point_queries
         self.people = db["providers_people"]
         self.companies = db["providers_companies"]
         self.account_settings = db["providers_account_settings"]
         self._orders: TtlCache[str, tuple[str, ...]] = TtlCache(ORDER_CACHE_TTL, 10_000)
+        self._companies: TtlCache[str, Document] = TtlCache(company_ttl, COMPANY_CACHE_SIZE)
 
     async def ensure_indexes(self) -> None:
         await ensure_indexes(self.people, [IndexSpec([("person_key", 1)], unique=True)])
@@ -148,6 +156,7 @@ class DirectoryRepository:
             await self.people.insert_many(list(chunk), ordered=False)
 
     async def insert_companies(self, docs: Sequence[Document]) -> None:
+        self._companies.clear()
         for chunk in _chunks(docs):
             await self.companies.insert_many(list(chunk), ordered=False)
 
@@ -160,6 +169,7 @@ class DirectoryRepository:
 
     async def upsert_companies(self, docs: Sequence[Document]) -> None:
         """Insert or update companies; their top contacts are kept."""
+        self._companies.clear()
         for chunk in _chunks(docs):
             ops = [
                 UpdateOne(
@@ -172,6 +182,7 @@ class DirectoryRepository:
     async def refresh_top_contacts(self, domains: Iterable[str]) -> int:
         """Recomputes the best-fit contacts of these companies (most senior first) and creates a
         company record for a domain that has people but none yet. Returns companies touched."""
+        self._companies.clear()
         touched = 0
         for chunk in _chunks(sorted(set(domains)), 2000):
             members: dict[str, list[Document]] = defaultdict(list)
@@ -212,11 +223,24 @@ class DirectoryRepository:
         contacts unless ``contacts``. A company with a domain has it as its id
         (``company_document``), so by domain they are read by id."""
         projection = None if contacts else _NO_CONTACTS
-        if key == "domain":
+        if key == "domain" and contacts:
             domains = set(values)
-            found = await self._find(self.companies, "_id", domains, projection)
+            found = await self._find(self.companies, "_id", domains)
             return [doc for doc in found if doc.get("domain") in domains]
+        if key == "domain":
+            return await self._companies_by_domain(set(values))
         return await self._find(self.companies, key, values, projection)
+
+    async def _companies_by_domain(self, domains: set[str]) -> list[Document]:
+        """Companies without their contacts, from the process's cache where it has them (shared
+        documents: read, never changed)."""
+        known = {domain: self._companies.get(domain) for domain in domains}
+        missing = [domain for domain, doc in known.items() if doc is None]
+        for doc in await self._find(self.companies, "_id", missing, _NO_CONTACTS):
+            if doc.get("domain") in known:
+                known[doc["domain"]] = doc
+                self._companies.put(doc["domain"], doc)
+        return [doc for doc in known.values() if doc is not None]
 
     async def _find(
         self,

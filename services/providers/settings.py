@@ -29,6 +29,9 @@ class ProvidersSettings(CommonSettings):
     # Key sets up to this size are looked up with one equality query per key instead of one $in
     # (the embedded store scans a collection for an $in; see repository.POINT_QUERIES).
     providers_directory_point_queries: int = Field(default=32, ge=0)
+    # Seconds a company record read by domain is kept in the process (0: not kept). An import by
+    # another process (`leadmesh data import`) changes a known company for the lookups after this.
+    providers_company_cache_ttl: float = Field(default=30.0, ge=0)
     # Outbound provider URLs that resolve to private or loopback addresses are refused unless
     # this is set (tests with loopback vendors), or unless they are inside one of the allowed
     # networks (CIDRs, e.g. ["10.20.0.0/16"]).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 from pymongo import AsyncMongoClient, monitoring
@@ -193,6 +195,38 @@ async def test_a_batch_costs_a_handful_of_queries_not_one_per_lead(
             response = await stub.LookupBatch(pb.LookupBatchRequest(leads=leads), timeout=30)
             assert all(r.found for r in response.results)
             assert counter.finds <= 8 + 32, f"{counter.finds} queries for {len(leads)} leads"
+    finally:
+        await client.close()
+
+
+async def test_a_company_is_read_once_per_ttl_and_changes_are_seen_after_it(
+    db: AsyncDatabase[Document], mongo_uri: str
+) -> None:
+    await load_directory(db)
+    counter = _FindCounter()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(mongo_uri, tz_aware=True, event_listeners=[counter])
+    try:
+        async with serve(client[db.name], providers_company_cache_ttl=0.5) as stub:
+            await lookup(stub, email="nobody@globex.com")  # the account's provider order, now cached
+            counter.finds = 0
+            assert (await lookup(stub, email="mike.chen@techflow.io")).company.name == "TechFlow"
+            cold, counter.finds = counter.finds, 0
+            assert (await lookup(stub, email="raj@techflow.io")).company.name == "TechFlow"
+            assert counter.finds == cold - 1, "the company came from the process's cache"
+            # Another process (an import) renames the company: seen once the TTL has passed.
+            await db["providers_companies"].update_one(
+                {"_id": "techflow.io"}, {"$set": {"name": "TechFlow Labs"}}
+            )
+            assert (await lookup(stub, email="mike.chen@techflow.io")).company.name == "TechFlow"
+            await asyncio.sleep(0.6)
+            assert (await lookup(stub, email="mike.chen@techflow.io")).company.name == "TechFlow Labs"
+        async with serve(client[db.name], providers_company_cache_ttl=0) as stub:
+            await lookup(stub, email="nobody@globex.com")
+            counter.finds = 0
+            await lookup(stub, email="mike.chen@techflow.io")
+            cold, counter.finds = counter.finds, 0
+            await lookup(stub, email="mike.chen@techflow.io")
+            assert counter.finds == cold, "a TTL of 0 keeps nothing"
     finally:
         await client.close()
 
