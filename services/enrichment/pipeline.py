@@ -1,5 +1,5 @@
-"""The pipeline over the mesh: providers lookup -> (verification || intent) -> ICP scoring ->
-charge -> stored record. One batch call per downstream service, whether for one lead or many
+"""The pipeline over the mesh: providers lookup -> (verification || intent -> ICP scoring ||
+charge) -> stored record. One batch call per downstream service, whether for one lead or many
 (but one address is verified with the unary ``Verify``: a one-message stream costs more).
 
 Verifier, intent and scoring failures degrade the answer (unknown email status, no signals, no
@@ -285,10 +285,20 @@ class Pipeline:
                 stages.subjects.append(Subject(item, person, result.company))
         if not stages.subjects:
             return stages
-        await asyncio.gather(self._verify(stages, options, budget), self._intent(account_id, stages, budget))
+        # The score needs the intent signals, not the email verdict: it goes while the verifier
+        # still probes the mail server.
+        await asyncio.gather(
+            self._verify(stages, options, budget),
+            self._intent_then_score(account_id, stages, options, budget),
+        )
+        return stages
+
+    async def _intent_then_score(
+        self, account_id: str, stages: Stages, options: pb.EnrichOptions, budget: _Budget
+    ) -> None:
+        await self._intent(account_id, stages, budget)
         if not options.skip_icp:
             await self._score(account_id, stages, budget)
-        return stages
 
     async def _verify(self, stages: Stages, options: pb.EnrichOptions, budget: _Budget) -> None:
         items = [
