@@ -8,11 +8,12 @@ loopback web server, then starts `python -m services.{billing,providers,verifier
 enrichment}` and `python -m gateway` as separate processes. It sends sustained POST /v1/enrich/lead
 (emails of directory people, a few unknown; each request a new lead charge) with 32 concurrent
 clients (throughput) and 4 (latency), each a keep-alive connection of a minimal HTTP/1.1 client (so
-the load generator takes little of the 2 cores: it prints its own CPU per lead), after a warm-up pass over every company (first intent fetch,
-verifier domain cache). Last, the same pipeline code (services.enrichment.pipeline) runs in this
-process with each service's servicer called directly (no HTTP, no gRPC, no auth), over the same
-store: the ratio is the cost of the mesh. Intent runs without a broker (the weekly refresh is not on
-this path). Goals on 2 cores: 300 leads/s at 32 clients, p99 < 50 ms at 4, overhead < 2x.
+the load generator takes little of the 2 cores: it prints its own CPU per lead), after a warm-up
+pass over every company (first intent fetch, verifier domain cache). Last, the same pipeline code
+(services.enrichment.pipeline) runs in this process with each service's servicer called directly
+(no HTTP, no gRPC, no auth), over the same store: the ratio is the cost of the mesh. Intent runs
+without a broker (the weekly refresh is not on this path). Goals on 2 cores: 300 leads/s at 32
+clients, p99 < 50 ms at 4, overhead < 2x.
 """
 
 from __future__ import annotations

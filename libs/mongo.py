@@ -14,6 +14,8 @@ from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from libs.telemetry import spans_exported
+
 __all__ = [
     "CommandTracer",
     "Document",
@@ -65,13 +67,17 @@ def connect(
 
 
 class CommandTracer(monitoring.CommandListener):
-    """A CLIENT span per store command, child of the span that issued it."""
+    """A CLIENT span per store command, child of the span that issued it, while spans are
+    exported (a store command's span has no children: without an exporter it would be CPU for
+    nothing)."""
 
     def __init__(self) -> None:
         self._tracer = trace.get_tracer("leadmesh.mongo")
         self._spans: dict[tuple[int, object], Span] = {}
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if not spans_exported():
+            return
         collection = event.command.get(event.command_name)
         target = f"{event.database_name}.{collection}" if isinstance(collection, str) else event.database_name
         span = self._tracer.start_span(

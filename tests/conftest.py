@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from libs.embedded_store import EmbeddedStore, free_port
 from libs.mongo import Document, connect
-from libs.telemetry import setup_metrics, setup_tracing
+from libs.telemetry import export_spans, setup_metrics, setup_tracing
 
 
 @pytest.fixture(scope="session")
@@ -71,10 +71,8 @@ def spans() -> InMemorySpanExporter:
     """Every span the test process ends from now on (the process has one tracer provider)."""
     if not isinstance(trace.get_tracer_provider(), TracerProvider):
         setup_tracing("tests", None)
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
     exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    export_spans(SimpleSpanProcessor(exporter))
     return exporter
 
 

@@ -15,7 +15,6 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection, DeliveryMode
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -34,7 +33,7 @@ from libs.amqp import (
     declare_topology,
     queue_depth,
 )
-from libs.telemetry import setup_tracing
+from libs.telemetry import export_spans, setup_tracing
 
 Received = list[tuple[ChunkReady, AbstractIncomingMessage]]
 
@@ -84,10 +83,8 @@ async def publisher(connection: AbstractRobustConnection) -> AsyncIterator[Publi
 @pytest.fixture(scope="module")
 def spans() -> Iterator[InMemorySpanExporter]:
     setup_tracing("amqp-test", None)
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
     exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    export_spans(SimpleSpanProcessor(exporter))
     yield exporter
     exporter.shutdown()
 

@@ -258,6 +258,11 @@ async def test_each_call_logs_one_line_with_its_code_method_and_the_callers_requ
         await channel.unary_unary(f"/{SERVICE}/Echo")(b"", timeout=2.0, metadata=(("x-request-id", "req-1"),))
         with pytest.raises(grpc.aio.AioRpcError):
             await channel.unary_unary(f"/{SERVICE}/OutOfCredits")(b"", timeout=2.0)
+
+        async def both_logged() -> bool:  # an aborted call's status reaches the client first
+            return len(lines.lines) == 2
+
+        assert await eventually(both_logged)
     finally:
         rpc_log.removeHandler(lines)
         rpc_log.setLevel(level)
