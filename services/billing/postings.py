@@ -13,7 +13,8 @@ apply an entry has an ``attempt`` id (time-ordered). Posting:
 
 Marks are not removed one by one (a slow concurrent retry could then apply the attempt again).
 Instead :meth:`Postings._prune` removes the marks of old, finished attempts and raises the
-holder's ``floor`` above them in the same update, so those attempts can never apply again.
+holder's ``floor`` above them in the same update, so those attempts can never apply again. It runs
+in the background once a posting finds PRUNE_AT old marks, so no posting waits for it.
 A crash leaves at worst a pending entry: its retry, or :meth:`Postings.recover`, finishes it.
 Single-document atomic updates are all this needs, on a standalone MongoDB as on a replica set.
 
@@ -31,6 +32,7 @@ that could not be applied as a whole is then posted on its own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -150,6 +152,13 @@ class Postings:
         self.ledger = ledger
         self.accounts = accounts
         self.reservations = reservations
+        # The prune under way per holder: it runs after the posting that found the marks has
+        # answered (a posting never waits for it), one at a time per holder in this process.
+        self._pruning: dict[str, asyncio.Task[None]] = {}
+
+    async def settled(self) -> None:
+        """Waits for the prunes under way (tests, shutdown)."""
+        await asyncio.gather(*self._pruning.values(), return_exceptions=True)
 
     async def post(self, new: NewEntry, *, free_tier_period: str | None = None) -> tuple[LedgerEntry, bool]:
         """Posts ``new`` once; returns the entry and whether it had been posted before.
@@ -276,7 +285,7 @@ class Postings:
             updates.append(UpdateOne({"_id": doc["_id"], "attempt": doc["attempt"]}, {"$set": applied}))
             entries.append(entry_from_doc({**doc, **applied}))
         await self.ledger.bulk_write(updates, ordered=False)
-        await self._prune(holder, holder_doc)
+        self._prune_later(holder, holder_doc)
         return entries
 
     async def _reject_pending(self, docs: list[Document]) -> None:
@@ -402,17 +411,30 @@ class Postings:
         applied = {"state": APPLIED, "balance_after": balance_after, "sort_key": new_id("ls")}
         await self.ledger.update_one({"_id": doc["_id"], "attempt": doc["attempt"]}, {"$set": applied})
         if isinstance(holder_doc, dict):
-            await self._prune(holder, holder_doc)
+            self._prune_later(holder, holder_doc)
         return entry_from_doc({**doc, **applied})
 
-    async def _prune(self, holder: _Holder, holder_doc: Document) -> None:
-        """Once PRUNE_AT marks are older than PRUNE_AGE (or below the floor), drops them, their
-        entries finished first."""
+    def _prune_later(self, holder: _Holder, holder_doc: Document) -> None:
+        """Once PRUNE_AT marks are older than PRUNE_AGE (or below the floor), prunes them in the
+        background (unless a prune of the holder is under way here)."""
         floor = holder_doc.get("floor", "")
         cutoff = _attempt_id(utc_now() - PRUNE_AGE)
         old = [attempt for attempt in holder_doc.get("inflight", {}) if attempt < cutoff or attempt <= floor]
-        if len(old) < PRUNE_AT:
+        if len(old) < PRUNE_AT or holder.holder_id in self._pruning:
             return
+        task = asyncio.ensure_future(self._prune(holder, holder_doc, old))
+        self._pruning[holder.holder_id] = task
+        task.add_done_callback(lambda done: self._pruned(holder.holder_id, done))
+
+    def _pruned(self, holder_id: str, task: asyncio.Task[None]) -> None:
+        self._pruning.pop(holder_id, None)
+        if not task.cancelled() and task.exception() is not None:  # the next posting prunes again
+            log.warning("pruning failed", exc_info=task.exception())
+
+    async def _prune(self, holder: _Holder, holder_doc: Document, old: list[str]) -> None:
+        """Drops the marks of the ``old`` attempts, their entries finished first, and raises the
+        floor above them (only if no other prune moved it since ``holder_doc``)."""
+        floor = holder_doc.get("floor", "")
         marked_entries = [
             entry for attempt in old for entry in _marked_entries(holder_doc["inflight"][attempt])
         ]

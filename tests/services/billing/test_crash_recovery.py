@@ -208,6 +208,7 @@ async def test_pruned_attempts_can_never_apply_again(store: Store, count: int) -
     await store.repository.accounts.update_one({"_id": store.account_id}, {"$set": {"inflight": marks}})
 
     posted = await store.ledger.charge(store.account_id, "trigger", 1)
+    await store.postings.settled()  # the charge answered before its prune ran
 
     assert posted.balance == FREE_TIER - 3
     account = await store.repository.accounts.find_one({"_id": store.account_id})
@@ -306,6 +307,33 @@ async def test_young_marks_are_not_pruned_one_charge_at_a_time(
     assert posted.balance == FREE_TIER + 1000 - 2 * PRUNE_AT - 1
 
 
+async def test_a_charge_answers_before_the_prune_it_starts(
+    store: Store, spans: InMemorySpanExporter, db: AsyncDatabase[Document]
+) -> None:
+    """Pruning is housekeeping: the charge that finds PRUNE_AT old marks answers after its own
+    three commands, and the prune follows in the background."""
+    hour_ago = int((datetime.now(UTC) - timedelta(hours=1)).timestamp() * 1000)
+    aged = {f"at_{hour_ago:012x}{n:04d}": f"le_other_{n}" for n in range(PRUNE_AT)}
+    await store.repository.accounts.update_one({"_id": store.account_id}, {"$set": {"inflight": aged}})
+    spans.clear()
+
+    posted = await store.ledger.charge(store.account_id, "trigger", 1)
+
+    def commands() -> list[object]:
+        return [
+            span.attributes["db.operation.name"]
+            for span in spans.get_finished_spans()
+            if span.attributes is not None and span.attributes.get("db.namespace") == db.name
+        ]
+
+    assert commands() == ["insert", "findAndModify", "update"]
+    assert posted.balance == FREE_TIER - 1
+    await store.postings.settled()
+    assert commands()[3:] == ["find", "update"]  # the entries the marks name, then the holder
+    account = await store.repository.accounts.find_one({"_id": store.account_id})
+    assert account is not None and not set(aged) & set(account["inflight"])
+
+
 async def test_the_floor_never_goes_down(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """A mark left below the floor by a concurrent apply must not become the next floor: that
     would let every pruned attempt above it apply a second time."""
@@ -335,10 +363,12 @@ async def test_the_floor_never_goes_down(store: Store, monkeypatch: pytest.Monke
     )  # applies meanwhile, below the floor to come
     await store.postings._finish(early, holder, 0)
     await store.postings._finish(trigger, holder, snapshot)  # prune 1
+    await store.postings.settled()
     floor_after_first = (await store.repository.accounts.find_one({"_id": store.account_id}))["floor"]  # type: ignore[index]
     monkeypatch.setattr(postings, "PRUNE_AGE", timedelta(0))  # the burst's own marks count as old
     for n in range(PRUNE_AT + 1):
         await store.postings.post(store.charge(f"burst-{n}", 1))  # prune 2
+    await store.postings.settled()
     account = await store.repository.accounts.find_one({"_id": store.account_id})
     assert account is not None
     assert account["floor"] >= floor_after_first
