@@ -40,7 +40,9 @@ class GrpcServer:
     function that adds the servicer to a server. Every check in ``readiness`` must pass for the
     services to report SERVING; they are re-run every ``check_interval`` seconds. The
     ``LIVENESS_SERVICE`` entry reports SERVING from start until ``stop()``. Each
-    ``(interval, job)`` of ``maintenance`` runs every ``interval`` seconds while serving.
+    ``(interval, job)`` of ``maintenance`` runs every ``interval`` seconds while serving. Each of
+    ``drained`` is awaited once the calls under way have finished at stop (work they left going
+    in the background), before the process closes its clients.
     """
 
     name: str
@@ -51,6 +53,7 @@ class GrpcServer:
     drain_delay: float = 0.0
     check_interval: float = 5.0
     maintenance: Sequence[tuple[float, Callable[[], Awaitable[object]]]] = ()
+    drained: Sequence[Callable[[], Awaitable[object]]] = ()
     port: int = 0
     _server: grpc.aio.Server = field(init=False)
     _health: health.aio.HealthServicer = field(init=False)
@@ -118,6 +121,8 @@ class GrpcServer:
         if self.drain_delay:
             await asyncio.sleep(self.drain_delay)
         await self._server.stop(self.grace)
+        for wait in self.drained:
+            await wait()
         log.info("stopped")
 
     async def run(self, on_stop: Sequence[Callable[[], Awaitable[None]]] = ()) -> None:

@@ -35,4 +35,5 @@ async def create_server(db: AsyncDatabase[Document], settings: BillingSettings, 
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
         maintenance=[(settings.recovery_interval, ledger.recover)],
+        drained=[repository.postings.settled],
     )

@@ -33,6 +33,7 @@ that could not be applied as a whole is then posted on its own.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -58,7 +59,12 @@ DUPLICATE_KEY = 11000
 # per PRUNE_AT postings, not per posting, however busy the holder). Pruning is always safe (the
 # floor refuses the pruned attempts); it is kept off the newest attempts only because a posting
 # still under way below the floor must renew its attempt, a few round trips.
+# An account's charge applies a few milliseconds after its attempt is made, and a busy account
+# gathers a mark per charge (each one costs its findAndModify ~2 us of store CPU): 0.5 s. A
+# reservation gets one mark per batch, and a batch of up to 1,000 entries takes longer from attempt
+# to apply (whose renewal would post it one entry at a time): 5 s.
 PRUNE_AGE = timedelta(seconds=0.5)
+RESERVATION_PRUNE_AGE = timedelta(seconds=5)
 PRUNE_AT = 32
 # Fields one $unset removes: the embedded store silently ignores an $unset of more than ~125
 # fields (SQLite's limit on a function's arguments), while applying the rest of the update.
@@ -157,7 +163,7 @@ class Postings:
         self._pruning: dict[str, asyncio.Task[None]] = {}
 
     async def settled(self) -> None:
-        """Waits for the prunes under way (tests, shutdown)."""
+        """Waits for the prunes under way (tests; the server, before it closes its store client)."""
         await asyncio.gather(*self._pruning.values(), return_exceptions=True)
 
     async def post(self, new: NewEntry, *, free_tier_period: str | None = None) -> tuple[LedgerEntry, bool]:
@@ -415,14 +421,18 @@ class Postings:
         return entry_from_doc({**doc, **applied})
 
     def _prune_later(self, holder: _Holder, holder_doc: Document) -> None:
-        """Once PRUNE_AT marks are older than PRUNE_AGE (or below the floor), prunes them in the
-        background (unless a prune of the holder is under way here)."""
+        """Once PRUNE_AT marks are older than PRUNE_AGE (RESERVATION_PRUNE_AGE for a reservation)
+        or below the floor, prunes them in the background (unless a prune of the holder is under way here)."""
         floor = holder_doc.get("floor", "")
-        cutoff = _attempt_id(utc_now() - PRUNE_AGE)
+        age = RESERVATION_PRUNE_AGE if holder.collection is self.reservations else PRUNE_AGE
+        cutoff = _attempt_id(utc_now() - age)
         old = [attempt for attempt in holder_doc.get("inflight", {}) if attempt < cutoff or attempt <= floor]
         if len(old) < PRUNE_AT or holder.holder_id in self._pruning:
             return
-        task = asyncio.ensure_future(self._prune(holder, holder_doc, old))
+        # In a context of its own: not the posting's span, request id or logs.
+        task = asyncio.get_running_loop().create_task(
+            self._prune(holder, holder_doc, old), context=contextvars.Context()
+        )
         self._pruning[holder.holder_id] = task
         task.add_done_callback(lambda done: self._pruned(holder.holder_id, done))
 

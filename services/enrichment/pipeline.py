@@ -1,6 +1,7 @@
-"""The pipeline over the mesh: providers lookup -> (verification || intent -> ICP scoring ||
-charge) -> stored record. One batch call per downstream service, whether for one lead or many
-(but one address is verified with the unary ``Verify``: a one-message stream costs more).
+"""The pipeline over the mesh: providers lookup -> (verification || intent -> ICP scoring) ->
+charge -> stored record, where EnrichLead charges alongside the stages (the price is known once
+the lead is found). One batch call per downstream service, whether for one lead or many (but one
+address is verified with the unary ``Verify``: a one-message stream costs more).
 
 Verifier, intent and scoring failures degrade the answer (unknown email status, no signals, no
 score) and are listed in ``meta.degradations``; a providers or billing failure fails the call,

@@ -156,9 +156,9 @@ class DirectoryRepository:
             await self.people.insert_many(list(chunk), ordered=False)
 
     async def insert_companies(self, docs: Sequence[Document]) -> None:
-        self._companies.clear()
         for chunk in _chunks(docs):
             await self.companies.insert_many(list(chunk), ordered=False)
+        self._companies.clear()
 
     async def upsert_people(self, docs: Sequence[Document]) -> None:
         """Insert or replace people by id (re-importing a file updates what it had loaded)."""
@@ -169,7 +169,6 @@ class DirectoryRepository:
 
     async def upsert_companies(self, docs: Sequence[Document]) -> None:
         """Insert or update companies; their top contacts are kept."""
-        self._companies.clear()
         for chunk in _chunks(docs):
             ops = [
                 UpdateOne(
@@ -178,11 +177,11 @@ class DirectoryRepository:
                 for d in chunk
             ]
             await self.companies.bulk_write(ops, ordered=False)
+        self._companies.clear()
 
     async def refresh_top_contacts(self, domains: Iterable[str]) -> int:
         """Recomputes the best-fit contacts of these companies (most senior first) and creates a
         company record for a domain that has people but none yet. Returns companies touched."""
-        self._companies.clear()
         touched = 0
         for chunk in _chunks(sorted(set(domains)), 2000):
             members: dict[str, list[Document]] = defaultdict(list)
@@ -199,6 +198,7 @@ class DirectoryRepository:
             if ops:
                 await self.companies.bulk_write(ops, ordered=False)
             touched += len(ops)
+        self._companies.clear()
         return touched
 
     # reads

@@ -328,6 +328,35 @@ async def test_stopping_reports_not_serving_while_draining_then_refuses_calls() 
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
+async def test_stop_waits_for_the_drained_work_after_the_calls_under_way() -> None:
+    order: list[str] = []
+
+    async def slow_echo(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+        await asyncio.sleep(0.2)
+        order.append("call")
+        return request
+
+    async def background() -> None:
+        order.append("drained")
+
+    def add(server: grpc.aio.Server) -> None:
+        handler = grpc.method_handlers_generic_handler(
+            SERVICE, {"Slow": grpc.unary_unary_rpc_method_handler(slow_echo)}
+        )
+        server.add_generic_rpc_handlers((handler,))
+
+    srv = GrpcServer(
+        name="probe", address="127.0.0.1:0", services={SERVICE: add}, grace=2.0, drained=[background]
+    )
+    port = await srv.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as chan:
+        call = asyncio.ensure_future(chan.unary_unary(f"/{SERVICE}/Slow")(b"x", timeout=3.0))
+        await asyncio.sleep(0.05)
+        await srv.stop()
+        assert await call == b"x"
+    assert order == ["call", "drained"]
+
+
 async def test_starting_on_a_port_in_use_raises_naming_the_address() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from libs.telemetry import _WhileExported
+from libs.mongo import connect
+from libs.telemetry import _SAMPLER, _WhileExported, setup_tracing
 
 
 def test_spans_nobody_exports_are_not_recorded_but_keep_and_pass_on_their_trace() -> None:
@@ -33,3 +35,26 @@ def test_spans_nobody_exports_are_not_recorded_but_keep_and_pass_on_their_trace(
         assert parent.is_recording()
         assert trace.get_current_span().get_span_context().trace_id == parent.get_span_context().trace_id
     assert [span.name for span in exporter.get_finished_spans()] == ["request"]
+
+
+def test_setup_tracing_installs_the_sampler() -> None:
+    setup_tracing("tests", None)  # a no-op when the process has its provider already
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    assert provider.sampler is _SAMPLER
+
+
+async def test_store_commands_get_spans_only_while_spans_are_exported(
+    mongo_uri: str, spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = connect(mongo_uri, app_name="tests")
+    try:
+        spans.clear()
+        monkeypatch.setattr(_SAMPLER, "exporting", False)
+        await client["tracing"]["things"].find_one({})
+        monkeypatch.setattr(_SAMPLER, "exporting", True)
+        await client["tracing"]["things"].find_one({"_id": "x"})
+    finally:
+        await client.close()
+    store_spans = [s for s in spans.get_finished_spans() if s.name == "find tracing.things"]
+    assert len(store_spans) == 1

@@ -294,9 +294,11 @@ async def test_young_marks_are_not_pruned_one_charge_at_a_time(
     await store.ledger.add_credits(store.account_id, "topup", 1000)
     for n in range(2 * PRUNE_AT):
         await store.ledger.charge(store.account_id, f"busy-{n}", 1)
+    await store.postings.settled()
     spans.clear()
 
     posted = await store.ledger.charge(store.account_id, "one-more", 1)
+    await store.postings.settled()  # a prune it started would show here
 
     commands = [
         span.attributes["db.operation.name"]
