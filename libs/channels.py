@@ -16,7 +16,7 @@ from libs.interceptors import REQUEST_ID_KEY
 from libs.jsonlog import request_id_var
 from libs.telemetry import inject_headers
 
-__all__ = ["ChannelPool", "downstream_timeout"]
+__all__ = ["Channel", "ChannelPool", "downstream_timeout"]
 
 
 def _outgoing_metadata(metadata: Any) -> grpc.aio.Metadata:
@@ -51,7 +51,7 @@ class _Propagating:
         )
 
 
-class _Channel:
+class Channel:
     """A grpc.aio channel whose every call goes through :class:`_Propagating`.
 
     Not a client interceptor: grpc.aio runs an intercepted call in a task of its own, which cost
@@ -82,13 +82,13 @@ class ChannelPool:
 
     def __init__(self, default_timeout: float = 5.0):
         self.default_timeout = default_timeout
-        self._channels: dict[str, _Channel] = {}
+        self._channels: dict[str, Channel] = {}
 
-    def get(self, target: str) -> Any:
+    def get(self, target: str) -> Channel:
         """The channel to ``target`` (a grpc.aio channel's methods), for a generated stub."""
         channel = self._channels.get(target)
         if channel is None:
-            channel = _Channel(
+            channel = Channel(
                 grpc.aio.insecure_channel(
                     target, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]
                 ),
