@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from libs.telemetry import spans_exported
+from libs.telemetry import spans_exported, tracer
 
 __all__ = [
     "CommandTracer",
@@ -72,7 +71,7 @@ class CommandTracer(monitoring.CommandListener):
     nothing)."""
 
     def __init__(self) -> None:
-        self._tracer = trace.get_tracer("leadmesh.mongo")
+        self._tracer = tracer("leadmesh.mongo")
         self._spans: dict[tuple[int, object], Span] = {}
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
