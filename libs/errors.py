@@ -28,6 +28,7 @@ __all__ = [
     "ResourceExhausted",
     "Unauthenticated",
     "Unavailable",
+    "error_from_parts",
     "error_from_rpc",
     "to_rpc_status",
 ]
@@ -116,6 +117,8 @@ _BY_CODE: dict[grpc.StatusCode, type[LeadmeshError]] = {
     )
 }
 
+_BY_NUMBER: dict[int, grpc.StatusCode] = {code.value[0]: code for code in grpc.StatusCode}
+
 
 def to_rpc_status(error: LeadmeshError) -> status_pb2.Status:
     """The rich gRPC status of a domain error, with its ErrorInfo detail."""
@@ -125,10 +128,23 @@ def to_rpc_status(error: LeadmeshError) -> status_pb2.Status:
     return status_pb2.Status(code=error.code.value[0], message=error.message, details=[detail])
 
 
+def error_from_parts(
+    code: grpc.StatusCode | int, message: str, reason: str = "", metadata: Mapping[str, str] | None = None
+) -> LeadmeshError:
+    """The domain error of a status code (or its number) and ErrorInfo's reason and metadata, e.g.
+    a failed item of a call that answers each item's outcome."""
+    if isinstance(code, int):
+        code = _BY_NUMBER.get(code, grpc.StatusCode.UNKNOWN)
+    cls = _BY_CODE.get(code, LeadmeshError)
+    error = cls(message or reason or code.name, reason=reason or code.name, metadata=metadata)
+    if cls is LeadmeshError:
+        error.code = code
+    return error
+
+
 def error_from_rpc(exc: grpc.aio.AioRpcError) -> LeadmeshError:
     """The domain error behind a failed call: its class from the code, its reason from ErrorInfo."""
     code = exc.code()
-    cls = _BY_CODE.get(code, LeadmeshError)
     reason = code.name if code is not None else "UNKNOWN"
     metadata: dict[str, str] = {}
     status = rpc_status.from_call(exc)
@@ -138,7 +154,4 @@ def error_from_rpc(exc: grpc.aio.AioRpcError) -> LeadmeshError:
                 info = error_details_pb2.ErrorInfo()
                 detail.Unpack(info)
                 reason, metadata = info.reason, dict(info.metadata)
-    error = cls(exc.details() or reason, reason=reason, metadata=metadata)
-    if cls is LeadmeshError:
-        error.code = code if code is not None else grpc.StatusCode.UNKNOWN
-    return error
+    return error_from_parts(code or grpc.StatusCode.UNKNOWN, exc.details() or reason, reason, metadata)

@@ -23,7 +23,9 @@ async def create_server(db: AsyncDatabase[Document], settings: BillingSettings, 
     which keeps finishing it every ``recovery_interval`` seconds."""
     repository = BillingRepository(db)
     await repository.ensure_indexes()
-    ledger = CreditLedger(repository, settings.free_tier_monthly_credits)
+    ledger = CreditLedger(
+        repository, settings.free_tier_monthly_credits, charge_limit=settings.billing_charge_coalesce_limit
+    )
     await ledger.recover()
     servicer = BillingServicer(AccountDirectory(repository, ledger), ledger)
     return GrpcServer(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from libs.coalesce import Coalescer
 from libs.errors import Conflict, FailedPrecondition, InvalidArgument, LeadmeshError, NotFound
 from libs.ids import decode_page_token, encode_page_token, page_size
 from libs.telemetry import meter
@@ -115,10 +116,12 @@ class CreditLedger:
         repository: BillingRepository,
         free_tier_credits: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        charge_limit: int = 2,
     ):
         self.repository = repository
         self.free_tier_credits = free_tier_credits
         self.clock = clock
+        self._charges = Coalescer(self._charge_together, limit=charge_limit, max_items=MAX_BATCH_ITEMS)
 
     # accounts and the free tier
 
@@ -166,11 +169,54 @@ class CreditLedger:
     # movements
 
     async def charge(self, account_id: str, key: str, amount: int, description: str = "") -> Posted:
-        new = NewEntry(account_id, _check_key(key), EntryKind.CHARGE, -_check_amount(amount), description)
-        posted = await self._post_to_account(new)
-        if not posted.replayed:
+        """Debits the account once per key. Charges of one account made while others are under
+        way are posted together (three store writes for all of them), each with its own outcome."""
+        new = NewEntry(
+            _check_account_id(account_id),
+            _check_key(key),
+            EntryKind.CHARGE,
+            -_check_amount(amount),
+            description,
+        )
+        outcome = (await self._charges(account_id, [new]))[0]
+        if isinstance(outcome, LeadmeshError):
+            raise outcome
+        if not outcome.replayed:
             _CREDITS_CHARGED.add(amount, {"kind": EntryKind.CHARGE.value})
-        return posted
+        return outcome
+
+    async def _charge_together(
+        self, account_id: str, news: list[NewEntry], timeout: float | None
+    ) -> list[Posted | LeadmeshError]:
+        """``news`` posted at once, each charge's outcome; those that found the month's free tier
+        not granted yet are posted again after granting it."""
+        if len(news) == 1:
+            try:
+                return [await self._post_to_account(news[0])]
+            except LeadmeshError as error:
+                return [error]
+        period = billing_period(self.clock())
+        outcomes = await self.repository.postings.post_together(news, free_tier_period=period)
+        if any(isinstance(outcome, FreeTierDue) for outcome in outcomes):
+            await self.grant_free_tier(account_id, period)
+        results: list[Posted | LeadmeshError] = []
+        for new, outcome in zip(news, outcomes, strict=True):
+            if isinstance(outcome, FreeTierDue):
+                try:
+                    results.append(await self._post_to_account(new))
+                except LeadmeshError as error:
+                    results.append(error)
+            elif isinstance(outcome, LeadmeshError):
+                results.append(outcome)
+            else:
+                results.append(await self._posted(new, *outcome))
+        return results
+
+    async def _posted(self, new: NewEntry, entry: LedgerEntry, replayed: bool) -> Posted:
+        if replayed:  # the balance now, not the one right after the first posting
+            account = await self.account(new.account_id)
+            return Posted(entry, account.balance, replayed)
+        return Posted(entry, entry.balance_after, replayed)
 
     async def add_credits(self, account_id: str, key: str, amount: int, description: str = "") -> Posted:
         new = NewEntry(account_id, _check_key(key), EntryKind.CREDIT, _check_amount(amount), description)
@@ -220,11 +266,47 @@ class CreditLedger:
         reservation = await self.reservation(account_id, reservation_id)
         return BatchCharged(results, reservation.remaining)
 
+    async def charge_each(
+        self, account_id: str, reservation_id: str, items: Sequence[ChargeItem]
+    ) -> list[Posted | LeadmeshError]:
+        """Independent charges, each as ``charge`` (or ``charge_reservation``) would make it on
+        its own, its outcome in its place; a key given twice is charged once. An invalid item
+        (InvalidArgument) charges nothing."""
+        news = self._entries(account_id, reservation_id, items, distinct=False)
+        if reservation_id:
+            outcomes = await self._post_on_reservation(account_id, news)
+        else:
+            outcomes = await self._charges(account_id, news)
+        for outcome in outcomes:
+            if isinstance(outcome, Posted) and not outcome.replayed:
+                _CREDITS_CHARGED.add(-outcome.entry.amount, {"kind": outcome.entry.kind.value})
+        return outcomes
+
+    async def _post_on_reservation(
+        self, account_id: str, news: list[NewEntry]
+    ) -> list[Posted | LeadmeshError]:
+        posted = await self.repository.postings.post_together(news)
+        account = await self.account(account_id)
+        results: list[Posted | LeadmeshError] = []
+        for outcome in posted:
+            assert not isinstance(outcome, FreeTierDue), "charges on a reservation never wait for it"
+            results.append(
+                Posted(outcome[0], account.balance, outcome[1]) if isinstance(outcome, tuple) else outcome
+            )
+        return results
+
     @staticmethod
     def _batch_entries(account_id: str, reservation_id: str, items: Sequence[ChargeItem]) -> list[NewEntry]:
-        _check_account_id(account_id)
         if not reservation_id:
             raise InvalidArgument("reservation_id is required", reason="RESERVATION_ID_REQUIRED")
+        return CreditLedger._entries(account_id, reservation_id, items, distinct=True)
+
+    @staticmethod
+    def _entries(
+        account_id: str, reservation_id: str, items: Sequence[ChargeItem], *, distinct: bool
+    ) -> list[NewEntry]:
+        """The charges of ``items``, on the reservation if one is given, else on the account."""
+        _check_account_id(account_id)
         if not items:
             raise InvalidArgument("at least one item is required", reason="ITEMS_REQUIRED")
         if len(items) > MAX_BATCH_ITEMS:
@@ -237,7 +319,7 @@ class CreditLedger:
                 key, amount = _check_key(item.idempotency_key), _check_amount(item.amount)
             except InvalidArgument as error:
                 raise InvalidArgument(f"items[{n}]: {error.message}", reason=error.reason) from None
-            if key in seen:
+            if distinct and key in seen:
                 raise InvalidArgument(
                     f"items[{n}]: idempotency_key {key!r} appears twice", reason="DUPLICATE_IDEMPOTENCY_KEY"
                 )
@@ -246,11 +328,11 @@ class CreditLedger:
                 NewEntry(
                     account_id,
                     key,
-                    EntryKind.RESERVATION_CHARGE,
+                    EntryKind.RESERVATION_CHARGE if reservation_id else EntryKind.CHARGE,
                     -amount,
                     item.description,
                     reservation_id=reservation_id,
-                    draws_on_reservation=True,
+                    draws_on_reservation=bool(reservation_id),
                 )
             )
         return news
@@ -263,10 +345,7 @@ class CreditLedger:
         except FreeTierDue:
             await self.grant_free_tier(new.account_id, period)
             entry, replayed = await self.repository.postings.post(new, free_tier_period=period)
-        if replayed:
-            account = await self.account(new.account_id)
-            return Posted(entry, account.balance, replayed)
-        return Posted(entry, entry.balance_after, replayed)
+        return await self._posted(new, entry, replayed)
 
     # reservations
 

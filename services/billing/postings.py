@@ -22,7 +22,8 @@ Single-document atomic updates are all this needs, on a standalone MongoDB as on
 all of them at once. Their entries share one attempt, and their ids are a common prefix followed by
 their position in the batch. So one insert stores them, one update of the reservation applies them
 all and sets one mark, ``{"group": <prefix>, "size": <n>}``, naming exactly the entries it applied,
-and one write marks them applied.
+and one write marks them applied. :meth:`Postings.post_together` does the same for independent
+charges of one account made at the same time (the ledger coalesces them), each with its own outcome.
 
 A mark proves that the entries it names were applied, and no other: an entry whose attempt is
 marked without naming it was not applied by that attempt, and that attempt can never apply again
@@ -35,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -112,10 +113,11 @@ def _check_batch(news: Sequence[NewEntry]) -> None:
     if len({new.idempotency_key for new in news}) != len(news):
         raise ValueError("the keys of a batch must be distinct")
     for new in news:
-        if not new.draws_on_reservation or new.amount >= 0:
-            raise ValueError("a batch holds charges drawn on a reservation")
-        if (new.account_id, new.reservation_id) != (first.account_id, first.reservation_id):
-            raise ValueError("the charges of a batch draw on one reservation")
+        if new.amount >= 0:
+            raise ValueError("a batch holds charges")
+        holder = (new.account_id, new.reservation_id, new.draws_on_reservation)
+        if holder != (first.account_id, first.reservation_id, first.draws_on_reservation):
+            raise ValueError("the charges of a batch draw on one holder")
 
 
 def _group_ids(mark: Document) -> list[str]:
@@ -229,6 +231,42 @@ class Postings:
         except LeadmeshError:
             await self._reject_pending([doc for n, doc in enumerate(docs) if n > done and fresh[n]])
             raise
+
+    async def post_together(
+        self, news: Sequence[NewEntry], *, free_tier_period: str | None = None
+    ) -> list[tuple[LedgerEntry, bool] | LeadmeshError | FreeTierDue]:
+        """Posts independent charges on one holder (concurrent charges of an account), each as
+        ``post`` would: its entry and whether it had been posted before, or why it was not.
+
+        When every key is distinct and new to the ledger and the holder covers them all, that is
+        three writes for all of them, as in :meth:`post_batch`. Otherwise each is posted on its own,
+        in order, and one's failure (INSUFFICIENT_CREDITS, FreeTierDue, ...) is not the others'."""
+        if len({new.idempotency_key for new in news}) != len(news):  # a retry racing its first try
+            return [await self._outcome(self.post(new, free_tier_period=free_tier_period)) for new in news]
+        docs = self.new_batch_docs(news)
+        fresh = await self._insert_pending(docs)
+        if all(fresh):
+            holder = self._holder(news[0], free_tier_period)
+            holder_doc = await self._apply_all(docs, holder, news)
+            if holder_doc is not None:
+                return [(entry, False) for entry in await self._finish_all(docs, holder, holder_doc)]
+        return [
+            await self._outcome(
+                self._post_inserted(doc, new, free_tier_period)
+                if is_fresh
+                else self._post_existing(new, free_tier_period)
+            )
+            for doc, new, is_fresh in zip(docs, news, fresh, strict=True)
+        ]
+
+    @staticmethod
+    async def _outcome(
+        posting: Awaitable[tuple[LedgerEntry, bool]],
+    ) -> tuple[LedgerEntry, bool] | LeadmeshError | FreeTierDue:
+        try:
+            return await posting
+        except (LeadmeshError, FreeTierDue) as error:
+            return error
 
     def new_batch_docs(self, news: Sequence[NewEntry]) -> list[Document]:
         """Step 1's documents of a batch: one attempt, ids <prefix><position>."""

@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from leadmesh.billing.v1 import billing_service_pb2 as pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
-from libs.errors import InvalidArgument
+from libs.errors import InvalidArgument, LeadmeshError
 from services.billing.accounts import AccountDirectory
 from services.billing.domain import (
     Account,
@@ -200,6 +200,33 @@ class BillingServicer(pb_grpc.BillingServiceServicer):
             ],
             remaining=charged.remaining,
         )
+
+    async def ChargeEach(self, request: pb.ChargeEachRequest, context: Context) -> pb.ChargeEachResponse:
+        outcomes = await self.ledger.charge_each(
+            request.account_id,
+            request.reservation_id,
+            [ChargeItem(item.idempotency_key, item.amount, item.description) for item in request.items],
+        )
+        results = []
+        for item, outcome in zip(request.items, outcomes, strict=True):
+            if isinstance(outcome, LeadmeshError):
+                error = pb.ChargeError(
+                    code=outcome.code.value[0],
+                    message=outcome.message,
+                    reason=outcome.reason,
+                    metadata=outcome.metadata,
+                )
+                results.append(pb.ChargeEachResult(idempotency_key=item.idempotency_key, error=error))
+            else:
+                results.append(
+                    pb.ChargeEachResult(
+                        idempotency_key=item.idempotency_key,
+                        entry=self._entry(outcome.entry),
+                        balance=outcome.balance,
+                        replayed=outcome.replayed,
+                    )
+                )
+        return pb.ChargeEachResponse(results=results)
 
     async def AddCredits(self, request: pb.AddCreditsRequest, context: Context) -> pb.AddCreditsResponse:
         posted = await self.ledger.add_credits(

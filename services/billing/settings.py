@@ -14,3 +14,6 @@ class BillingSettings(CommonSettings):
     free_tier_monthly_credits: int = Field(default=30, ge=0)
     # Seconds between sweeps that finish postings and reservations a crash left unfinished.
     recovery_interval: float = Field(default=60.0, gt=0)
+    # An account's charges made while this many of its charges are being posted wait and are
+    # then posted together (CreditLedger.charge); 1 groups the most.
+    billing_charge_coalesce_limit: int = Field(default=2, ge=1)

@@ -635,6 +635,149 @@ class ChargeResponse(_message.Message):
 Global___ChargeResponse: _TypeAlias = ChargeResponse  # noqa: Y015
 
 @_typing.final
+class ChargeEachRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    reservation_id: _builtins.str
+    """When set, every item draws on this open reservation (as ChargeRequest.reservation_id)."""
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChargeBatchItem]:
+        """1 to 1,000 items. A key given twice is charged once (the second replays the first)."""
+
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        reservation_id: _builtins.str = ...,
+        items: _abc.Iterable[Global___ChargeBatchItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "items", b"items", "reservation_id", b"reservation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChargeEachRequest: _TypeAlias = ChargeEachRequest  # noqa: Y015
+
+@_typing.final
+class ChargeEachResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChargeEachResult]:
+        """One per item, in request order."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___ChargeEachResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChargeEachResponse: _TypeAlias = ChargeEachResponse  # noqa: Y015
+
+@_typing.final
+class ChargeEachResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    ENTRY_FIELD_NUMBER: _builtins.int
+    BALANCE_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    idempotency_key: _builtins.str
+    balance: _builtins.int
+    """The account's balance after the item, as ChargeResponse.balance."""
+    replayed: _builtins.bool
+    """True when this key had already been charged and nothing new was debited."""
+    @_builtins.property
+    def entry(self) -> Global___LedgerEntry:
+        """The item's entry, as ChargeResponse.entry; unset when the item failed."""
+
+    @_builtins.property
+    def error(self) -> Global___ChargeError:
+        """Set when the item was not charged: the error its own Charge would have returned."""
+
+    def __init__(
+        self,
+        *,
+        idempotency_key: _builtins.str = ...,
+        entry: Global___LedgerEntry | None = ...,
+        balance: _builtins.int = ...,
+        replayed: _builtins.bool = ...,
+        error: Global___ChargeError | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "error", b"error"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "entry", b"entry", "error", b"error", "idempotency_key", b"idempotency_key", "replayed", b"replayed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChargeEachResult: _TypeAlias = ChargeEachResult  # noqa: Y015
+
+@_typing.final
+class ChargeError(_message.Message):
+    """A failed item of ChargeEach: the status and ErrorInfo a Charge call would carry."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class MetadataEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    CODE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    code: _builtins.int
+    """The gRPC status code, e.g. 9 (FAILED_PRECONDITION)."""
+    message: _builtins.str
+    reason: _builtins.str
+    """ErrorInfo.reason, e.g. INSUFFICIENT_CREDITS."""
+    @_builtins.property
+    def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        code: _builtins.int = ...,
+        message: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "message", b"message", "metadata", b"metadata", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChargeError: _TypeAlias = ChargeError  # noqa: Y015
+
+@_typing.final
 class ChargeBatchRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -79,6 +79,11 @@ class BillingServiceStub:
                 request_serializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeBatchRequest.SerializeToString,
                 response_deserializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeBatchResponse.FromString,
                 _registered_method=True)
+        self.ChargeEach = channel.unary_unary(
+                '/leadmesh.billing.v1.BillingService/ChargeEach',
+                request_serializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeEachRequest.SerializeToString,
+                response_deserializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeEachResponse.FromString,
+                _registered_method=True)
         self.AddCredits = channel.unary_unary(
                 '/leadmesh.billing.v1.BillingService/AddCredits',
                 request_serializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.AddCreditsRequest.SerializeToString,
@@ -185,6 +190,19 @@ class BillingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ChargeEach(self, request, context):
+        """Up to 1,000 independent charges of one account made at the same time
+        (say, concurrent single-lead requests), each exactly as its own Charge
+        would be: idempotent on its own key, with its own outcome. One item
+        failing (INSUFFICIENT_CREDITS, IDEMPOTENCY_KEY_REUSED, ...) fails only
+        that item; the call itself fails only when the request is invalid
+        (INVALID_ARGUMENT: no items, more than 1,000, a bad key or amount; nothing
+        is charged) or billing cannot answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AddCredits(self, request, context):
         """Credits an account (purchases, admin grants). Idempotent like Charge.
         """
@@ -273,6 +291,11 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.ChargeBatch,
                     request_deserializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeBatchRequest.FromString,
                     response_serializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeBatchResponse.SerializeToString,
+            ),
+            'ChargeEach': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChargeEach,
+                    request_deserializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeEachRequest.FromString,
+                    response_serializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeEachResponse.SerializeToString,
             ),
             'AddCredits': grpc.unary_unary_rpc_method_handler(
                     servicer.AddCredits,
@@ -548,6 +571,33 @@ class BillingService:
             '/leadmesh.billing.v1.BillingService/ChargeBatch',
             leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeBatchRequest.SerializeToString,
             leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChargeEach(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadmesh.billing.v1.BillingService/ChargeEach',
+            leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeEachRequest.SerializeToString,
+            leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ChargeEachResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -62,6 +62,15 @@ class BillingServiceStub:
     (INVALID_ARGUMENT: no items, more than 1,000, a key twice, a bad key or
     amount, no reservation_id) charges nothing.
     """
+    ChargeEach: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.ChargeEachRequest, _billing_service_pb2.ChargeEachResponse]
+    """Up to 1,000 independent charges of one account made at the same time
+    (say, concurrent single-lead requests), each exactly as its own Charge
+    would be: idempotent on its own key, with its own outcome. One item
+    failing (INSUFFICIENT_CREDITS, IDEMPOTENCY_KEY_REUSED, ...) fails only
+    that item; the call itself fails only when the request is invalid
+    (INVALID_ARGUMENT: no items, more than 1,000, a bad key or amount; nothing
+    is charged) or billing cannot answer.
+    """
     AddCredits: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.AddCreditsRequest, _billing_service_pb2.AddCreditsResponse]
     """Credits an account (purchases, admin grants). Idempotent like Charge."""
     ListLedgerEntries: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.ListLedgerEntriesRequest, _billing_service_pb2.ListLedgerEntriesResponse]
@@ -106,6 +115,15 @@ class BillingServiceAsyncStub(BillingServiceStub):
     before it stay charged, the items after it are not. An invalid request
     (INVALID_ARGUMENT: no items, more than 1,000, a key twice, a bad key or
     amount, no reservation_id) charges nothing.
+    """
+    ChargeEach: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.ChargeEachRequest, _billing_service_pb2.ChargeEachResponse]  # type: ignore[assignment]
+    """Up to 1,000 independent charges of one account made at the same time
+    (say, concurrent single-lead requests), each exactly as its own Charge
+    would be: idempotent on its own key, with its own outcome. One item
+    failing (INSUFFICIENT_CREDITS, IDEMPOTENCY_KEY_REUSED, ...) fails only
+    that item; the call itself fails only when the request is invalid
+    (INVALID_ARGUMENT: no items, more than 1,000, a bad key or amount; nothing
+    is charged) or billing cannot answer.
     """
     AddCredits: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.AddCreditsRequest, _billing_service_pb2.AddCreditsResponse]  # type: ignore[assignment]
     """Credits an account (purchases, admin grants). Idempotent like Charge."""
@@ -202,6 +220,21 @@ class BillingServiceServicer(metaclass=_abc_1.ABCMeta):
         before it stay charged, the items after it are not. An invalid request
         (INVALID_ARGUMENT: no items, more than 1,000, a key twice, a bad key or
         amount, no reservation_id) charges nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def ChargeEach(
+        self,
+        request: _billing_service_pb2.ChargeEachRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_billing_service_pb2.ChargeEachResponse, _abc.Awaitable[_billing_service_pb2.ChargeEachResponse]]:
+        """Up to 1,000 independent charges of one account made at the same time
+        (say, concurrent single-lead requests), each exactly as its own Charge
+        would be: idempotent on its own key, with its own outcome. One item
+        failing (INSUFFICIENT_CREDITS, IDEMPOTENCY_KEY_REUSED, ...) fails only
+        that item; the call itself fails only when the request is invalid
+        (INVALID_ARGUMENT: no items, more than 1,000, a bad key or amount; nothing
+        is charged) or billing cannot answer.
         """
 
     @_abc_1.abstractmethod

@@ -1,0 +1,161 @@
+"""Request coalescing: concurrent calls of one key go out as one batch call.
+
+``Coalescer(send, limit=2, max_items=200)`` wraps a batch operation ``send(key, items, timeout)``
+that returns one result per item, in order. A call of a key goes out at once, alone, while fewer
+than ``limit`` calls of that key are in flight; past that it waits, and the next call to finish
+sends everything waiting for the key (up to ``max_items`` items) as one batch. At low concurrency
+nothing waits and nothing changes; under load, N callers cost one batch call instead of N, which is
+where a mesh of small calls spends its CPU (per message, not per item).
+
+Each caller keeps its own deadline: a batch gets the latest deadline of its callers, and a caller
+whose own deadline passes first stops waiting (:class:`TimeoutError`) without cancelling the batch
+for the others. A batch's failure is each of its callers' failure, unless ``isolate(error)`` says
+the error may belong to one caller's items (a rejected argument): then each caller's items are sent
+again on their own, so one bad call never fails the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+__all__ = ["Coalescer"]
+
+K = TypeVar("K", bound=Hashable)
+I = TypeVar("I")  # noqa: E741 - item
+R = TypeVar("R")
+
+Send = Callable[[K, list[I], "float | None"], Awaitable[Sequence[R]]]
+
+
+@dataclass
+class _Waiting(Generic[I, R]):
+    items: list[I]
+    future: asyncio.Future[list[R]]
+    deadline: float | None  # loop time
+
+
+@dataclass
+class _Key(Generic[I, R]):
+    in_flight: int = 0
+    waiting: deque[_Waiting[I, R]] = field(default_factory=deque)
+
+
+class Coalescer(Generic[K, I, R]):
+    def __init__(
+        self,
+        send: Send[K, I, R],
+        *,
+        limit: int,
+        max_items: int,
+        isolate: Callable[[BaseException], bool] = lambda error: False,
+    ):
+        if limit < 1 or max_items < 1:
+            raise ValueError("limit and max_items are at least 1")
+        self.send = send
+        self.limit = limit
+        self.max_items = max_items
+        self.isolate = isolate
+        self._keys: dict[K, _Key[I, R]] = {}
+        self._batches: set[asyncio.Task[None]] = set()
+        # Calls sent and items they carried, since start (how much coalescing happens).
+        self.calls = 0
+        self.items = 0
+
+    async def __call__(self, key: K, items: Sequence[I], timeout: float | None = None) -> list[R]:
+        """The results of ``items`` (one per item, in order), sent alone or with other callers'."""
+        if not items:
+            return []
+        state = self._keys.get(key)
+        if state is None:
+            state = self._keys[key] = _Key()
+        if state.in_flight < self.limit and not state.waiting or len(items) >= self.max_items:
+            return await self._alone(key, state, list(items), timeout)
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(
+            list(items), loop.create_future(), None if timeout is None else loop.time() + timeout
+        )
+        state.waiting.append(waiting)
+        async with asyncio.timeout(timeout):
+            return await waiting.future  # a timeout cancels this caller's future only
+
+    async def _alone(self, key: K, state: _Key[I, R], items: list[I], timeout: float | None) -> list[R]:
+        state.in_flight += 1
+        try:
+            return await self._send(key, items, timeout)
+        finally:
+            self._done(key, state)
+
+    async def _send(self, key: K, items: list[I], timeout: float | None) -> list[R]:
+        self.calls += 1
+        self.items += len(items)
+        results = list(await self.send(key, items, timeout))
+        if len(results) != len(items):
+            raise RuntimeError(f"a batch of {len(items)} items answered {len(results)} results")
+        return results
+
+    def _done(self, key: K, state: _Key[I, R]) -> None:
+        state.in_flight -= 1
+        while state.in_flight < self.limit and state.waiting:
+            batch = self._take(state)
+            if not batch:
+                break
+            state.in_flight += 1
+            task = asyncio.ensure_future(self._batch(key, state, batch))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+        if not state.in_flight and not state.waiting:
+            self._keys.pop(key, None)
+
+    def _take(self, state: _Key[I, R]) -> list[_Waiting[I, R]]:
+        """The next batch: waiting callers in arrival order (those gone skipped), up to max_items
+        items, the first always."""
+        batch: list[_Waiting[I, R]] = []
+        size = 0
+        while state.waiting:
+            waiting = state.waiting[0]
+            if waiting.future.done():
+                state.waiting.popleft()
+                continue
+            if batch and size + len(waiting.items) > self.max_items:
+                break
+            batch.append(state.waiting.popleft())
+            size += len(waiting.items)
+        return batch
+
+    async def _batch(self, key: K, state: _Key[I, R], batch: list[_Waiting[I, R]]) -> None:
+        try:
+            await self._answer(key, batch)
+        finally:
+            self._done(key, state)
+
+    async def _answer(self, key: K, batch: list[_Waiting[I, R]]) -> None:
+        items = [item for waiting in batch for item in waiting.items]
+        try:
+            results = await self._send(key, items, _latest(batch))
+        except Exception as error:
+            if len(batch) > 1 and self.isolate(error):
+                await asyncio.gather(*(self._answer(key, [waiting]) for waiting in batch))
+                return
+            for waiting in batch:
+                if not waiting.future.done():
+                    waiting.future.set_exception(error)
+            return
+        start = 0
+        for waiting in batch:
+            end = start + len(waiting.items)
+            if not waiting.future.done():
+                waiting.future.set_result(results[start:end])
+            start = end
+
+
+def _latest(batch: Sequence[_Waiting[I, R]]) -> float | None:
+    """The timeout of a batch: until its callers' latest deadline (none if one has none)."""
+    deadlines = [waiting.deadline for waiting in batch]
+    if any(deadline is None for deadline in deadlines):
+        return None
+    now = asyncio.get_running_loop().time()
+    return max(0.001, max(d for d in deadlines if d is not None) - now)
