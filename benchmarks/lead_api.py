@@ -114,7 +114,8 @@ async def in_process(uri: str, env: dict[str, str]) -> AsyncIterator[Any]:
     from services.billing.ledger import CreditLedger
     from services.billing.repository import BillingRepository
     from services.billing.servicer import BillingServicer
-    from services.enrichment.pipeline import Downstream, Pipeline
+    from services.enrichment.downstream import Downstream
+    from services.enrichment.pipeline import Pipeline
     from services.enrichment.repository import RecordRepository
     from services.enrichment.settings import EnrichmentSettings
     from services.intent.app import create_server as create_intent

@@ -14,7 +14,8 @@ from leadmesh.verifier.v1 import verifier_service_pb2_grpc as verifier_grpc
 from libs.channels import ChannelPool
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
-from services.enrichment.pipeline import Downstream, Pipeline
+from services.enrichment.downstream import Downstream
+from services.enrichment.pipeline import Pipeline
 from services.enrichment.repository import RecordRepository
 from services.enrichment.servicer import EnrichmentServicer
 from services.enrichment.settings import EnrichmentSettings
@@ -39,7 +40,7 @@ async def create_server(
 ) -> tuple[GrpcServer, ChannelPool]:
     """The (unstarted) server and the channel pool to close after it stops. Readiness follows the
     store only: the services it calls degrade answers, they do not make it unready."""
-    repository = RecordRepository(db)
+    repository = RecordRepository(db, settings.enrichment_coalesce_limit)
     await repository.ensure_indexes()
     channels = ChannelPool(settings.enrichment_providers_timeout)
     pipeline = Pipeline(downstream(channels, settings), repository, settings)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb
+from libs.coalesce import Coalescer
 from libs.mongo import Document, IndexSpec, ensure_indexes, utc_now
 
 __all__ = ["RecordRepository", "StoredRecord"]
@@ -21,6 +22,9 @@ __all__ = ["RecordRepository", "StoredRecord"]
 COLLECTION = "enrichment_records"
 INDEXES = [IndexSpec([("record_id", 1)], unique=True)]
 _DUPLICATE_KEY = 11000
+MAX_INSERT = 1_000
+# (request id, request fingerprint, record)
+Row = tuple[str, str, pb.EnrichmentRecord]
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,9 @@ def _stored(document: Document) -> StoredRecord:
 
 
 class RecordRepository:
-    def __init__(self, db: AsyncDatabase[Document]):
+    def __init__(self, db: AsyncDatabase[Document], coalesce_limit: int = 2):
         self.records = db[COLLECTION]
+        self._inserts = Coalescer(self._insert_all, limit=coalesce_limit, max_items=MAX_INSERT)
 
     async def ensure_indexes(self) -> None:
         await ensure_indexes(self.records, INDEXES)
@@ -71,24 +76,32 @@ class RecordRepository:
         return {document["request_id"]: _stored(document) async for document in cursor}
 
     async def insert(self, request_id: str, fingerprint: str, record: pb.EnrichmentRecord) -> StoredRecord:
-        """Stores the record; when the request id was stored meanwhile, returns that one."""
-        try:
-            await self.records.insert_one(_document(request_id, fingerprint, record))
-        except DuplicateKeyError:
-            existing = await self.by_request(record.account_id, request_id)
-            if existing is None:
-                raise
-            return existing
-        return StoredRecord(record, fingerprint)
+        """Stores the record; when the request id was stored meanwhile, returns that one. Records
+        of one account stored while others are being written go in one write."""
+        return (await self._inserts(record.account_id, [(request_id, fingerprint, record)]))[0]
 
-    async def insert_many(self, rows: list[tuple[str, str, pb.EnrichmentRecord]]) -> None:
-        """Stores the records; those whose request id was stored meanwhile keep the first."""
-        if not rows:
-            return
+    async def insert_many(self, rows: list[Row]) -> list[StoredRecord]:
+        """Stores the records (of one account); those whose request id was stored meanwhile keep
+        the first, which is returned in their place."""
+        return await self._insert_all(rows[0][2].account_id, rows, None) if rows else []
+
+    async def _insert_all(
+        self, account_id: str, rows: list[Row], timeout: float | None
+    ) -> list[StoredRecord]:
         try:
             await self.records.insert_many(
                 [_document(request_id, fp, record) for request_id, fp, record in rows], ordered=False
             )
         except BulkWriteError as exc:
-            if any(error.get("code") != _DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != _DUPLICATE_KEY for error in errors):
                 raise
+            taken = {error["index"] for error in errors}
+            first = await self.by_requests(account_id, [rows[n][0] for n in taken])
+            if len(first) < len(taken):  # a duplicate record id, not a request stored meanwhile
+                raise
+            return [
+                first[request_id] if n in taken else StoredRecord(record, fp)
+                for n, (request_id, fp, record) in enumerate(rows)
+            ]
+        return [StoredRecord(record, fp) for _, fp, record in rows]

@@ -22,3 +22,8 @@ class EnrichmentSettings(CommonSettings):
     enrichment_batch_seconds_per_lead: float = Field(default=0.02, ge=0)
     # Items of one EnrichBatch call.
     enrichment_max_batch: int = Field(default=1_000, ge=1)
+    # Concurrent calls of one stage (same account and options) past this many in flight wait and
+    # go out together as one batch call (services.enrichment.downstream); 1 coalesces the most.
+    enrichment_coalesce_limit: int = Field(default=2, ge=1)
+    # Items of one coalesced call; a call with more goes alone.
+    enrichment_coalesce_max_items: int = Field(default=256, ge=1)

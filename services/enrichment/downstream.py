@@ -1,0 +1,211 @@
+"""The services enrichment calls, and their batch RPCs coalesced across concurrent calls.
+
+Every stage already asks its service for all its leads in one batch call. :class:`Joined` goes one
+step further: the batch calls of one stage made by concurrent requests (32 single-lead API calls at
+once) go out as one, once ``limit`` of them are in flight (see :mod:`libs.coalesce`). A merged call
+carries the first caller's trace context and request id; each caller keeps its own deadline and
+gets its own results, and a merged call rejected as INVALID_ARGUMENT is sent again caller by caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias, TypeVar
+
+import grpc
+
+from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
+from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
+from leadmesh.common.v1 import common_pb2 as common
+from leadmesh.intent.v1 import intent_service_pb2 as intent_pb
+from leadmesh.intent.v1 import intent_service_pb2_grpc as intent_grpc
+from leadmesh.providers.v1 import providers_service_pb2 as providers_pb
+from leadmesh.providers.v1 import providers_service_pb2_grpc as providers_grpc
+from leadmesh.scoring.v1 import scoring_service_pb2 as scoring_pb
+from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
+from leadmesh.verifier.v1 import verifier_service_pb2 as verifier_pb
+from leadmesh.verifier.v1 import verifier_service_pb2_grpc as verifier_grpc
+from libs.coalesce import Coalescer
+from libs.errors import LeadmeshError, error_from_parts
+
+__all__ = ["Downstream", "Joined", "Verdict"]
+
+I = TypeVar("I")  # noqa: E741 - item
+R = TypeVar("R")
+# A verdict, or the error that cut the verifier's stream before it.
+Verdict: TypeAlias = common.EmailVerdict | grpc.aio.AioRpcError
+
+
+@dataclass
+class Downstream:
+    providers: providers_grpc.ProvidersServiceStub
+    verifier: verifier_grpc.VerifierServiceStub
+    intent: intent_grpc.IntentServiceStub
+    scoring: scoring_grpc.ScoringServiceStub
+    billing: billing_grpc.BillingServiceStub
+
+
+def _isolate(error: BaseException) -> bool:
+    return isinstance(error, grpc.aio.AioRpcError) and error.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _deadline_exceeded() -> grpc.aio.AioRpcError:
+    """What a caller whose own deadline passed while its merged call was still out gets."""
+    return grpc.aio.AioRpcError(
+        grpc.StatusCode.DEADLINE_EXCEEDED, grpc.aio.Metadata(), grpc.aio.Metadata(), "Deadline Exceeded"
+    )
+
+
+class Joined:
+    """LookupBatch, VerifyBatch, GetSignalsBatch, ScoreBatch and Charge (merged as ChargeEach),
+    coalesced per request header (account and options): at most ``limit`` calls of a header in
+    flight, ``max_items`` items per merged call (a larger call goes alone, at once)."""
+
+    def __init__(self, mesh: Downstream, *, limit: int, max_items: int):
+        self.mesh = mesh
+        self._lookups = Coalescer(self._lookup_batch, limit=limit, max_items=max_items, isolate=_isolate)
+        self._verdicts = Coalescer(self._verify_batch, limit=limit, max_items=max_items, isolate=_isolate)
+        self._signals = Coalescer(self._signals_batch, limit=limit, max_items=max_items, isolate=_isolate)
+        self._scores = Coalescer(self._score_batch, limit=limit, max_items=max_items, isolate=_isolate)
+        self._charges = Coalescer(self._charge_each, limit=limit, max_items=max_items, isolate=_isolate)
+
+    async def charge(
+        self, request: billing_pb.ChargeRequest, timeout: float
+    ) -> billing_pb.ChargeResponse | LeadmeshError:
+        """The charge's response, or the error its own Charge call would have failed with (the
+        call failing as a whole raises)."""
+        header = billing_pb.ChargeEachRequest(
+            account_id=request.account_id, reservation_id=request.reservation_id
+        )
+        item = billing_pb.ChargeBatchItem(
+            idempotency_key=request.idempotency_key, amount=request.amount, description=request.description
+        )
+        return (await _joined(self._charges, _key(header), [item], timeout))[0]
+
+    def coalescers(self) -> dict[str, Coalescer[bytes, Any, Any]]:
+        """Each stage's coalescer, by stage (its ``calls`` and ``items`` counters)."""
+        return {
+            "providers": self._lookups,
+            "verifier": self._verdicts,
+            "intent": self._signals,
+            "scoring": self._scores,
+            "billing": self._charges,
+        }
+
+    async def lookup(
+        self, request: providers_pb.LookupBatchRequest, timeout: float
+    ) -> list[providers_pb.LookupResult]:
+        header = providers_pb.LookupBatchRequest(account_id=request.account_id, options=request.options)
+        return await _joined(self._lookups, _key(header), list(request.leads), timeout)
+
+    async def verify(self, request: verifier_pb.VerifyBatchRequest, timeout: float) -> list[Verdict]:
+        """One verdict (or the error that stopped the stream before it) per item, in order."""
+        header = verifier_pb.VerifyBatchRequest(options=request.options)
+        emails = [item.email for item in request.items]
+        return await _joined(self._verdicts, _key(header), emails, timeout)
+
+    async def signals(
+        self, request: intent_pb.GetSignalsBatchRequest, timeout: float
+    ) -> list[intent_pb.CompanySignals | None]:
+        """Each domain's signals (None: the service returned none for it), in order."""
+        header = intent_pb.GetSignalsBatchRequest(
+            account_id=request.account_id, categories=request.categories
+        )
+        return await _joined(self._signals, _key(header), list(request.company_domains), timeout)
+
+    async def score(
+        self, request: scoring_pb.ScoreBatchRequest, timeout: float
+    ) -> list[tuple[common.IcpScore, int]]:
+        """Each subject's score and the profile version it was scored against, in order."""
+        header = scoring_pb.ScoreBatchRequest(
+            account_id=request.account_id, profile_version=request.profile_version
+        )
+        if request.HasField("score_time"):
+            header.score_time.CopyFrom(request.score_time)
+        return await _joined(self._scores, _key(header), list(request.subjects), timeout)
+
+    # the merged calls
+
+    async def _lookup_batch(
+        self, key: bytes, leads: list[common.LeadInput], timeout: float | None
+    ) -> Sequence[providers_pb.LookupResult]:
+        request = providers_pb.LookupBatchRequest.FromString(key)
+        request.leads.extend(leads)
+        response = await self.mesh.providers.LookupBatch(request, timeout=timeout)
+        return list(response.results)
+
+    async def _verify_batch(self, key: bytes, emails: list[str], timeout: float | None) -> list[Verdict]:
+        options = verifier_pb.VerifyBatchRequest.FromString(key).options
+        if len(emails) == 1:  # a unary call costs 0.15 ms of CPU less than a one-message stream
+            one = await self.mesh.verifier.Verify(
+                verifier_pb.VerifyRequest(email=emails[0], options=options), timeout=timeout
+            )
+            return [one.verdict]
+        request = verifier_pb.VerifyBatchRequest(
+            items=[verifier_pb.VerifyBatchItem(index=n, email=email) for n, email in enumerate(emails)],
+            options=options,
+        )
+        verdicts: list[Verdict | None] = [None] * len(emails)
+        try:
+            async for answer in self.mesh.verifier.VerifyBatch(request, timeout=timeout):
+                if 0 <= answer.index < len(verdicts):
+                    verdicts[answer.index] = answer.verdict
+        except grpc.aio.AioRpcError as error:
+            if _isolate(error) or all(verdict is None for verdict in verdicts):
+                raise
+            return [error if verdict is None else verdict for verdict in verdicts]
+        missing = _deadline_exceeded()
+        return [missing if verdict is None else verdict for verdict in verdicts]
+
+    async def _signals_batch(
+        self, key: bytes, domains: list[str], timeout: float | None
+    ) -> list[intent_pb.CompanySignals | None]:
+        request = intent_pb.GetSignalsBatchRequest.FromString(key)
+        request.company_domains.extend(dict.fromkeys(domains))
+        response = await self.mesh.intent.GetSignalsBatch(request, timeout=timeout)
+        by_domain = {company.company_domain: company for company in response.companies}
+        return [by_domain.get(domain) for domain in domains]
+
+    async def _score_batch(
+        self, key: bytes, subjects: list[scoring_pb.ScoringSubject], timeout: float | None
+    ) -> list[tuple[common.IcpScore, int]]:
+        request = scoring_pb.ScoreBatchRequest.FromString(key)
+        request.subjects.extend(subjects)
+        response = await self.mesh.scoring.ScoreBatch(request, timeout=timeout)
+        if len(response.scores) != len(subjects):
+            raise RuntimeError(f"scoring answered {len(response.scores)} scores for {len(subjects)} subjects")
+        return [(score, response.profile_version) for score in response.scores]
+
+    async def _charge_each(
+        self, key: bytes, items: list[billing_pb.ChargeBatchItem], timeout: float | None
+    ) -> list[billing_pb.ChargeResponse | LeadmeshError]:
+        header = billing_pb.ChargeEachRequest.FromString(key)
+        if len(items) == 1:
+            one = billing_pb.ChargeRequest(
+                account_id=header.account_id,
+                reservation_id=header.reservation_id,
+                idempotency_key=items[0].idempotency_key,
+                amount=items[0].amount,
+                description=items[0].description,
+            )
+            return [await self.mesh.billing.Charge(one, timeout=timeout)]
+        header.items.extend(items)
+        response = await self.mesh.billing.ChargeEach(header, timeout=timeout)
+        return [
+            error_from_parts(r.error.code, r.error.message, r.error.reason, r.error.metadata)
+            if r.HasField("error")
+            else billing_pb.ChargeResponse(entry=r.entry, balance=r.balance, replayed=r.replayed)
+            for r in response.results
+        ]
+
+
+def _key(header: object) -> bytes:
+    return header.SerializeToString(deterministic=True)  # type: ignore[attr-defined, no-any-return]
+
+
+async def _joined(coalescer: Coalescer[bytes, I, R], key: bytes, items: list[I], timeout: float) -> list[R]:
+    try:
+        return await coalescer(key, items, timeout)
+    except TimeoutError:
+        raise _deadline_exceeded() from None
