@@ -1,11 +1,12 @@
 """Request coalescing: concurrent calls of one key go out as one batch call.
 
-``Coalescer(send, limit=2, max_items=200)`` wraps a batch operation ``send(key, items, timeout)``
-that returns one result per item, in order. A call of a key goes out at once, alone, while fewer
-than ``limit`` calls of that key are in flight; past that it waits, and the next call to finish
-sends everything waiting for the key (up to ``max_items`` items) as one batch. At low concurrency
-nothing waits and nothing changes; under load, N callers cost one batch call instead of N, which is
-where a mesh of small calls spends its CPU (per message, not per item).
+``Coalescer("providers.LookupBatch", send, limit=2, max_items=200)`` wraps a batch operation
+``send(key, items, timeout)`` that returns one result per item, in order. A call of a key goes out
+at once, alone, while fewer than ``limit`` calls of that key are in flight; past that it waits, and
+the next call to finish sends everything waiting for the key (up to ``max_items`` items) as one
+batch. At low concurrency nothing waits and nothing changes; under load, N callers cost one batch
+call instead of N, which is where a mesh of small calls spends its CPU (per message, not per item).
+The histogram ``leadmesh.coalesced.items`` (by ``call``, the name) shows the items of each call.
 
 Each caller keeps its own deadline: a batch gets the latest deadline of its callers, and a caller
 whose own deadline passes first stops waiting (:class:`TimeoutError`) without cancelling the batch
@@ -22,11 +23,19 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from libs.telemetry import meter
+
 __all__ = ["Coalescer"]
 
 K = TypeVar("K", bound=Hashable)
 I = TypeVar("I")  # noqa: E741 - item
 R = TypeVar("R")
+
+_ITEMS_PER_CALL = meter("leadmesh.coalesce").create_histogram(
+    "leadmesh.coalesced.items",
+    unit="{item}",
+    description="Items per call a coalescer sent (1: a call alone), by call",
+)
 
 Send = Callable[[K, list[I], "float | None"], Awaitable[Sequence[R]]]
 
@@ -47,6 +56,7 @@ class _Key(Generic[I, R]):
 class Coalescer(Generic[K, I, R]):
     def __init__(
         self,
+        name: str,
         send: Send[K, I, R],
         *,
         limit: int,
@@ -59,11 +69,9 @@ class Coalescer(Generic[K, I, R]):
         self.limit = limit
         self.max_items = max_items
         self.isolate = isolate
+        self.name = name
         self._keys: dict[K, _Key[I, R]] = {}
         self._batches: set[asyncio.Task[None]] = set()
-        # Calls sent and items they carried, since start (how much coalescing happens).
-        self.calls = 0
-        self.items = 0
 
     async def __call__(self, key: K, items: Sequence[I], timeout: float | None = None) -> list[R]:
         """The results of ``items`` (one per item, in order), sent alone or with other callers'."""
@@ -90,8 +98,7 @@ class Coalescer(Generic[K, I, R]):
             self._done(key, state)
 
     async def _send(self, key: K, items: list[I], timeout: float | None) -> list[R]:
-        self.calls += 1
-        self.items += len(items)
+        _ITEMS_PER_CALL.record(len(items), {"call": self.name})
         results = list(await self.send(key, items, timeout))
         if len(results) != len(items):
             raise RuntimeError(f"a batch of {len(items)} items answered {len(results)} results")

@@ -121,7 +121,9 @@ class CreditLedger:
         self.repository = repository
         self.free_tier_credits = free_tier_credits
         self.clock = clock
-        self._charges = Coalescer(self._charge_together, limit=charge_limit, max_items=MAX_BATCH_ITEMS)
+        self._charges = Coalescer(
+            "ledger.charge", self._charge_together, limit=charge_limit, max_items=MAX_BATCH_ITEMS
+        )
 
     # accounts and the free tier
 

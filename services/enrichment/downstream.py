@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar
+from typing import TypeAlias, TypeVar
 
 import grpc
 
@@ -64,11 +64,21 @@ class Joined:
 
     def __init__(self, mesh: Downstream, *, limit: int, max_items: int):
         self.mesh = mesh
-        self._lookups = Coalescer(self._lookup_batch, limit=limit, max_items=max_items, isolate=_isolate)
-        self._verdicts = Coalescer(self._verify_batch, limit=limit, max_items=max_items, isolate=_isolate)
-        self._signals = Coalescer(self._signals_batch, limit=limit, max_items=max_items, isolate=_isolate)
-        self._scores = Coalescer(self._score_batch, limit=limit, max_items=max_items, isolate=_isolate)
-        self._charges = Coalescer(self._charge_each, limit=limit, max_items=max_items, isolate=_isolate)
+        self._lookups = Coalescer(
+            "providers.LookupBatch", self._lookup_batch, limit=limit, max_items=max_items, isolate=_isolate
+        )
+        self._verdicts = Coalescer(
+            "verifier.VerifyBatch", self._verify_batch, limit=limit, max_items=max_items, isolate=_isolate
+        )
+        self._signals = Coalescer(
+            "intent.GetSignalsBatch", self._signals_batch, limit=limit, max_items=max_items, isolate=_isolate
+        )
+        self._scores = Coalescer(
+            "scoring.ScoreBatch", self._score_batch, limit=limit, max_items=max_items, isolate=_isolate
+        )
+        self._charges = Coalescer(
+            "billing.ChargeEach", self._charge_each, limit=limit, max_items=max_items, isolate=_isolate
+        )
 
     async def charge(
         self, request: billing_pb.ChargeRequest, timeout: float
@@ -82,16 +92,6 @@ class Joined:
             idempotency_key=request.idempotency_key, amount=request.amount, description=request.description
         )
         return (await _joined(self._charges, _key(header), [item], timeout))[0]
-
-    def coalescers(self) -> dict[str, Coalescer[bytes, Any, Any]]:
-        """Each stage's coalescer, by stage (its ``calls`` and ``items`` counters)."""
-        return {
-            "providers": self._lookups,
-            "verifier": self._verdicts,
-            "intent": self._signals,
-            "scoring": self._scores,
-            "billing": self._charges,
-        }
 
     async def lookup(
         self, request: providers_pb.LookupBatchRequest, timeout: float

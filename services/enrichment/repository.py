@@ -56,7 +56,9 @@ def _stored(document: Document) -> StoredRecord:
 class RecordRepository:
     def __init__(self, db: AsyncDatabase[Document], coalesce_limit: int = 2):
         self.records = db[COLLECTION]
-        self._inserts = Coalescer(self._insert_all, limit=coalesce_limit, max_items=MAX_INSERT)
+        self._inserts = Coalescer(
+            "enrichment_records.insert", self._insert_all, limit=coalesce_limit, max_items=MAX_INSERT
+        )
 
     async def ensure_indexes(self) -> None:
         await ensure_indexes(self.records, INDEXES)
