@@ -73,6 +73,10 @@ UNSET_AT_ONCE = 100
 MAX_ROUNDS = 4
 # The entries of a batch are <prefix><position>, the position in this many digits.
 GROUP_DIGITS = 3
+# A retry that finds its entry applied by a group still being finished waits this long for the
+# group's poster to finish it (with the balance right after it) before finishing it itself.
+GROUP_FINISH_POLL = 0.02
+GROUP_FINISH_POLLS = 25
 # recover() looks this far back for unfinished entries (rejected ones stay rejected unless a mark
 # proves otherwise, so the window only bounds the scan).
 RECOVERY_WINDOW = timedelta(days=2)
@@ -357,7 +361,7 @@ class Postings:
             return entry_from_doc(fresh), True
         current = await holder.collection.find_one({"_id": holder.holder_id})
         if current is not None and _applied_by_mark(doc, current):
-            return await self._finish(doc, holder, int(current[holder.field])), False
+            return await self._finish_marked(doc, holder, current)
         # An attempt at or below the floor, or marked without this entry, never applies it.
         if current is not None and (
             current.get("floor", "") >= doc["attempt"] or doc["attempt"] in current.get("inflight", {})
@@ -448,14 +452,38 @@ class Postings:
         )
         return updated
 
+    async def _finish_marked(
+        self, doc: Document, holder: _Holder, current: Document
+    ) -> tuple[LedgerEntry, bool]:
+        """A retry's entry that the holder's mark proves applied, not marked applied yet.
+
+        The poster of a group marks its entries with their balances right after each (it knows
+        the holder after the group); the holder now may have moved on. So a retry waits for that
+        briefly, and finishes the entry itself, with the holder's balance now (as recover() does),
+        only if the poster does not (it crashed)."""
+        if isinstance(current["inflight"][doc["attempt"]], dict):
+            for _ in range(GROUP_FINISH_POLLS):
+                await asyncio.sleep(GROUP_FINISH_POLL)
+                fresh = await self.ledger.find_one({"_id": doc["_id"]})
+                if fresh is not None and fresh["state"] == APPLIED:
+                    return entry_from_doc(fresh), True
+        return await self._finish(doc, holder, int(current[holder.field])), False
+
     async def _finish(self, doc: Document, holder: _Holder, holder_doc: Document | int) -> LedgerEntry:
-        """Step 3, and pruning of the holder's old marks when they pile up."""
+        """Step 3, and pruning of the holder's old marks when they pile up. An entry finished
+        meanwhile (by its group's poster) keeps what that wrote and is returned as stored."""
         balance_after = holder_doc if isinstance(holder_doc, int) else int(holder_doc[holder.field])
         # sort_key orders the ledger by when entries took effect.
         applied = {"state": APPLIED, "balance_after": balance_after, "sort_key": new_id("ls")}
-        await self.ledger.update_one({"_id": doc["_id"], "attempt": doc["attempt"]}, {"$set": applied})
+        result = await self.ledger.update_one(
+            {"_id": doc["_id"], "attempt": doc["attempt"], "state": {"$ne": APPLIED}}, {"$set": applied}
+        )
         if isinstance(holder_doc, dict):
             self._prune_later(holder, holder_doc)
+        if not result.modified_count:
+            stored = await self.ledger.find_one({"_id": doc["_id"]})
+            if stored is not None and stored["state"] == APPLIED:
+                return entry_from_doc(stored)
         return entry_from_doc({**doc, **applied})
 
     def _prune_later(self, holder: _Holder, holder_doc: Document) -> None:
