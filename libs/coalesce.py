@@ -25,7 +25,7 @@ from typing import Generic, TypeVar
 
 from libs.telemetry import meter
 
-__all__ = ["Coalescer"]
+__all__ = ["Coalescer", "Send"]
 
 K = TypeVar("K", bound=Hashable)
 I = TypeVar("I")  # noqa: E741 - item
@@ -145,12 +145,17 @@ class Coalescer(Generic[K, I, R]):
             results = await self._send(key, items, _latest(batch))
         except Exception as error:
             if len(batch) > 1 and self.isolate(error):
-                await asyncio.gather(*(self._answer(key, [waiting]) for waiting in batch))
+                alive = [waiting for waiting in batch if not waiting.future.done()]
+                await asyncio.gather(*(self._answer(key, [waiting]) for waiting in alive))
                 return
             for waiting in batch:
                 if not waiting.future.done():
                     waiting.future.set_exception(error)
             return
+        except BaseException:  # cancelled (shutting down): its callers must not wait forever
+            for waiting in batch:
+                waiting.future.cancel()
+            raise
         start = 0
         for waiting in batch:
             end = start + len(waiting.items)

@@ -1,0 +1,414 @@
+"""libs.coalesce: a call goes out alone while slots are free; past the limit, waiting calls of a key go
+out as one batch, each caller with its own results, its own deadline and (when isolated) its own
+failure; nothing is left behind for a key once its calls are done."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from libs.coalesce import Coalescer
+from tests.metric_points import points_where
+
+ITEMS_PER_CALL = "leadmesh.coalesced.items"
+
+
+@dataclass
+class Sent:
+    """One call the batch operation received, held until ``release`` is set when the backend holds."""
+
+    key: str
+    items: list[int]
+    timeout: float | None
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Backend:
+    """The batch operation a coalescer wraps: one answer per item (``item * 10``), a whole batch
+    rejected (ValueError) when it holds a negative item, every call recorded, and each call held
+    until released while ``hold`` is true."""
+
+    def __init__(self, *, hold: bool = True) -> None:
+        self.hold = hold
+        self.sent: list[Sent] = []
+
+    async def send(self, key: str, items: list[int], timeout: float | None) -> list[int]:
+        call = Sent(key, list(items), timeout)
+        self.sent.append(call)
+        if self.hold:
+            try:
+                async with asyncio.timeout(2):
+                    await call.release.wait()
+            except TimeoutError:
+                raise AssertionError(f"the call of {items} was never released") from None
+        else:
+            await asyncio.sleep(0)  # an answer takes a moment even unheld
+        if any(item < 0 for item in items):
+            raise ValueError(f"rejected {items}")
+        return [item * 10 for item in items]
+
+    async def nth(self, index: int) -> Sent:
+        """The ``index``-th call received, once it has been received."""
+        await until(lambda: len(self.sent) > index)
+        return self.sent[index]
+
+    def batches(self) -> list[list[int]]:
+        return [call.items for call in self.sent]
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(1):
+        while not condition():
+            await asyncio.sleep(0)
+
+
+async def settle() -> None:
+    """Let every task that can make progress do so."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def timed_out(call: asyncio.Task[list[int]]) -> None:
+    """Assert ``call`` ends with its own TimeoutError within a second (rather than hanging)."""
+    await asyncio.wait([call], timeout=1)
+    assert call.done(), "the caller's timeout did not end its wait"
+    with pytest.raises(TimeoutError):
+        await call
+
+
+async def assert_idle(coalescer: Coalescer[str, int, int]) -> None:
+    await settle()
+    assert coalescer._keys == {}, "state left behind for a key whose calls are all done"
+    assert coalescer._batches == set()
+
+
+def coalescer_of(backend: Backend, *, limit: int = 1, max_items: int = 100) -> Coalescer[str, int, int]:
+    return Coalescer(f"test.{uuid.uuid4().hex[:8]}", backend.send, limit=limit, max_items=max_items)
+
+
+async def test_below_the_limit_a_call_goes_out_at_once_alone_with_its_own_timeout() -> None:
+    backend = Backend()
+    coalescer = coalescer_of(backend, limit=2)
+    first = asyncio.create_task(coalescer("k", [1, 2], timeout=2.5))
+    assert (await backend.nth(0)).items == [1, 2]
+    second = asyncio.create_task(coalescer("k", [3]))  # one slot of two is still free
+    sent = await backend.nth(1)
+    assert (sent.key, sent.items, sent.timeout) == ("k", [3], None)
+    assert backend.sent[0].timeout == 2.5
+    sent.release.set()
+    assert await second == [30]
+    assert not first.done(), "the first call's answer came from someone else's batch"
+    backend.sent[0].release.set()
+    assert await first == [10, 20]
+    assert backend.batches() == [[1, 2], [3]]
+    await assert_idle(coalescer)
+
+
+async def test_past_the_limit_waiting_calls_go_out_as_one_batch_when_a_slot_frees() -> None:
+    backend = Backend()
+    coalescer = coalescer_of(backend, limit=2)
+    first = asyncio.create_task(coalescer("k", [1]))
+    second = asyncio.create_task(coalescer("k", [2]))
+    await backend.nth(1)
+    waiting = [asyncio.create_task(coalescer("k", items)) for items in ([3, 4], [5], [6, 7, 8])]
+    await settle()
+    assert backend.batches() == [[1], [2]], "a call went out past the limit"
+    assert not any(task.done() for task in waiting)
+
+    backend.sent[0].release.set()
+    assert await first == [10]
+    batch = await backend.nth(2)
+    assert batch.items == [3, 4, 5, 6, 7, 8]
+    assert not second.done()
+    batch.release.set()
+    assert await asyncio.gather(*waiting) == [[30, 40], [50], [60, 70, 80]]
+    backend.sent[1].release.set()
+    assert await second == [20]
+    assert len(backend.sent) == 3, "the waiting calls were not sent as one batch"
+    await assert_idle(coalescer)
+
+
+async def test_different_keys_never_share_a_batch_nor_wait_for_each_other() -> None:
+    backend = Backend()
+    coalescer = coalescer_of(backend, limit=1)
+    a_first = asyncio.create_task(coalescer("a", [1]))
+    await backend.nth(0)
+    b_first = asyncio.create_task(coalescer("b", [2]))
+    sent = await backend.nth(1)
+    assert (sent.key, sent.items) == ("b", [2]), "key b waited for key a's slot"
+    a_waiting = asyncio.create_task(coalescer("a", [3]))
+    b_waiting = asyncio.create_task(coalescer("b", [4]))
+    await settle()
+    assert len(backend.sent) == 2
+
+    backend.hold = False
+    backend.sent[0].release.set()
+    backend.sent[1].release.set()
+    assert await asyncio.gather(a_first, b_first, a_waiting, b_waiting) == [[10], [20], [30], [40]]
+    assert sorted((call.key, call.items) for call in backend.sent[2:]) == [("a", [3]), ("b", [4])]
+    await assert_idle(coalescer)
+
+
+async def test_waiting_calls_are_split_into_batches_of_at_most_max_items_without_splitting_a_call() -> None:
+    backend = Backend()
+    coalescer = coalescer_of(backend, limit=1, max_items=4)
+    first = asyncio.create_task(coalescer("k", [1]))
+    await backend.nth(0)
+    waiting = [asyncio.create_task(coalescer("k", items)) for items in ([2, 3, 4], [5, 6], [7])]
+    await settle()
+
+    backend.sent[0].release.set()
+    batch = await backend.nth(1)
+    assert batch.items == [2, 3, 4], "a batch went past max_items or split a caller's items"
+    await settle()
+    assert len(backend.sent) == 2, "a second batch went out past the limit"
+    batch.release.set()
+    batch = await backend.nth(2)
+    assert batch.items == [5, 6, 7]
+    batch.release.set()
+    assert await first == [10]
+    assert await asyncio.gather(*waiting) == [[20, 30, 40], [50, 60], [70]]
+    await assert_idle(coalescer)
+
+
+async def test_a_call_of_max_items_or_more_goes_out_at_once_alone_even_with_the_slots_full() -> None:
+    backend = Backend()
+    coalescer = coalescer_of(backend, limit=1, max_items=3)
+    first = asyncio.create_task(coalescer("k", [1]))
+    await backend.nth(0)
+    small = asyncio.create_task(coalescer("k", [2]))
+    big = asyncio.create_task(coalescer("k", [3, 4, 5]))
+    bigger = asyncio.create_task(coalescer("k", [6, 7, 8, 9]))
+    await until(lambda: len(backend.sent) == 3)
+    assert backend.batches() == [[1], [3, 4, 5], [6, 7, 8, 9]]
+    backend.sent[1].release.set()
+    backend.sent[2].release.set()
+    assert await big == [30, 40, 50]
+    assert await bigger == [60, 70, 80, 90]
+    assert not small.done()
+
+    backend.sent[0].release.set()
+    (await backend.nth(3)).release.set()
+    assert await first == [10]
+    assert await small == [20]
+    assert backend.batches()[3] == [2]
+    await assert_idle(coalescer)
+
+
+async def test_a_caller_whose_timeout_passes_fails_alone_and_the_batch_gets_the_latest_deadline() -> None:
+    backend = Backend()
+    coalescer = coalescer_of(backend, limit=1)
+    first = asyncio.create_task(coalescer("k", [1]))
+    await backend.nth(0)
+    hasty = asyncio.create_task(coalescer("k", [2], timeout=0.1))
+    patient = asyncio.create_task(coalescer("k", [3], timeout=5.0))
+    await settle()
+    backend.sent[0].release.set()
+    batch = await backend.nth(1)
+    assert batch.items == [2, 3]
+    assert batch.timeout is not None and 4.0 < batch.timeout <= 5.0, (
+        f"the batch's timeout {batch.timeout} is not the latest deadline of its callers"
+    )
+
+    await timed_out(hasty)  # while its batch is still held
+    assert not patient.done(), "one caller's timeout ended another's call"
+    batch.release.set()
+    assert await patient == [30]
+    assert await first == [10]
+    await assert_idle(coalescer)
+
+
+async def test_a_caller_gone_before_its_batch_is_sent_is_left_out_of_it() -> None:
+    backend = Backend()
+    coalescer = coalescer_of(backend, limit=1)
+    first = asyncio.create_task(coalescer("k", [1]))
+    await backend.nth(0)
+    hasty = asyncio.create_task(coalescer("k", [2], timeout=0.05))
+    patient = asyncio.create_task(coalescer("k", [3]))
+    await timed_out(hasty)
+    backend.hold = False
+    backend.sent[0].release.set()
+    assert await patient == [30]
+    assert await first == [10]
+    assert backend.batches() == [[1], [3]]
+    await assert_idle(coalescer)
+
+
+async def test_a_batch_has_no_timeout_when_one_of_its_callers_has_none() -> None:
+    backend = Backend()
+    coalescer = coalescer_of(backend, limit=1)
+    first = asyncio.create_task(coalescer("k", [1], timeout=5.0))
+    await backend.nth(0)
+    waiting = [
+        asyncio.create_task(coalescer("k", [2], timeout=5.0)),
+        asyncio.create_task(coalescer("k", [3])),
+    ]
+    await settle()
+    backend.hold = False
+    backend.sent[0].release.set()
+    assert await asyncio.gather(*waiting) == [[20], [30]]
+    assert await first == [10]
+    batch = backend.sent[1]
+    assert batch.items == [2, 3]
+    assert batch.timeout is None
+    await assert_idle(coalescer)
+
+
+async def test_a_failed_batch_fails_every_caller_in_it_with_the_same_error() -> None:
+    backend = Backend()
+    coalescer = coalescer_of(backend, limit=1)
+    first = asyncio.create_task(coalescer("k", [1]))
+    await backend.nth(0)
+    waiting = [asyncio.create_task(coalescer("k", items)) for items in ([2], [-3], [4, 5])]
+    await settle()
+    backend.hold = False
+    backend.sent[0].release.set()
+    outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+    assert await first == [10]
+    error = outcomes[0]
+    assert isinstance(error, ValueError)
+    assert all(outcome is error for outcome in outcomes)
+    assert backend.batches() == [[1], [2, -3, 4, 5]], "a batch was sent again without isolate"
+    await assert_idle(coalescer)
+
+
+async def test_with_isolate_only_the_caller_whose_items_were_rejected_fails() -> None:
+    backend = Backend()
+    coalescer: Coalescer[str, int, int] = Coalescer(
+        "test.isolate",
+        backend.send,
+        limit=1,
+        max_items=100,
+        isolate=lambda error: isinstance(error, ValueError),
+    )
+    first = asyncio.create_task(coalescer("k", [1]))
+    await backend.nth(0)
+    good = asyncio.create_task(coalescer("k", [2]))
+    bad = asyncio.create_task(coalescer("k", [-3]))
+    also_good = asyncio.create_task(coalescer("k", [4, 5]))
+    await settle()
+    backend.hold = False
+    backend.sent[0].release.set()
+    assert await good == [20]
+    assert await also_good == [40, 50]
+    with pytest.raises(ValueError, match=r"rejected \[-3\]"):
+        await bad
+    assert await first == [10]
+    assert backend.batches()[1] == [2, -3, 4, 5]
+    assert sorted(backend.batches()[2:]) == [[-3], [2], [4, 5]], "each caller's items were not re-sent alone"
+    await assert_idle(coalescer)
+
+
+async def test_with_isolate_a_call_alone_that_fails_is_not_sent_again() -> None:
+    backend = Backend(hold=False)
+    coalescer: Coalescer[str, int, int] = Coalescer(
+        "test.isolate_alone", backend.send, limit=1, max_items=100, isolate=lambda error: True
+    )
+    with pytest.raises(ValueError):
+        await coalescer("k", [-1, 2])
+    assert backend.batches() == [[-1, 2]]
+    await assert_idle(coalescer)
+
+
+async def test_an_answer_with_the_wrong_number_of_results_fails_the_callers() -> None:
+    gate = asyncio.Event()
+    sent: list[list[int]] = []
+
+    async def short(key: str, items: list[int], timeout: float | None) -> list[int]:
+        sent.append(list(items))
+        await gate.wait()
+        return [item * 10 for item in items][1:]
+
+    coalescer: Coalescer[str, int, int] = Coalescer("test.short", short, limit=1, max_items=100)
+    first = asyncio.create_task(coalescer("k", [1, 2]))
+    await until(lambda: len(sent) == 1)
+    waiting = [asyncio.create_task(coalescer("k", items)) for items in ([3], [4, 5])]
+    await settle()
+    gate.set()
+    with pytest.raises(RuntimeError):
+        await first
+    for task in waiting:
+        with pytest.raises(RuntimeError):
+            await task
+    assert sent == [[1, 2], [3, 4, 5]]
+    await assert_idle(coalescer)
+
+
+async def test_no_items_answer_no_results_without_a_call() -> None:
+    backend = Backend()
+    coalescer = coalescer_of(backend)
+    assert await coalescer("k", []) == []
+    assert backend.sent == []
+    await assert_idle(coalescer)
+
+
+async def test_nothing_is_kept_for_keys_whose_calls_are_done() -> None:
+    backend = Backend(hold=False)
+    coalescer = coalescer_of(backend, limit=1)
+    results = await asyncio.gather(*(coalescer(f"key{n % 50}", [n]) for n in range(200)))
+    assert results == [[n * 10] for n in range(200)]
+    assert len(backend.sent) < 200, "nothing was coalesced"
+    await assert_idle(coalescer)
+
+    backend.hold = True
+    first = asyncio.create_task(coalescer("k", [1]))
+    await backend.nth(len(backend.sent))
+    hasty = asyncio.create_task(coalescer("k", [2], timeout=0.01))
+    cancelled = asyncio.create_task(coalescer("k", [3]))
+    await timed_out(hasty)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    backend.sent[-1].release.set()
+    assert await first == [10]
+    await assert_idle(coalescer)
+
+
+async def test_the_items_of_each_call_sent_are_recorded_by_call_name(
+    metric_reader: InMemoryMetricReader,
+) -> None:
+    name = f"test.metric.{uuid.uuid4().hex[:8]}"
+    backend = Backend()
+    coalescer: Coalescer[str, int, int] = Coalescer(name, backend.send, limit=1, max_items=100)
+    first = asyncio.create_task(coalescer("k", [1]))
+    await backend.nth(0)
+    waiting = [asyncio.create_task(coalescer("k", items)) for items in ([2, 3], [4])]
+    await settle()
+    backend.hold = False
+    backend.sent[0].release.set()
+    await asyncio.gather(first, *waiting)
+    assert await coalescer("k", [5, 6, 7, 8]) == [50, 60, 70, 80]
+
+    [point] = points_where(metric_reader, ITEMS_PER_CALL, {"call": name})
+    assert (point.count, point.sum, point.min, point.max) == (3, 8, 1, 4), (
+        "not one record per call sent, of its items"
+    )
+
+
+@pytest.mark.parametrize(("limit", "max_items"), [(0, 10), (1, 0), (-1, 10)])
+def test_a_limit_or_max_items_below_one_is_rejected(limit: int, max_items: int) -> None:
+    with pytest.raises(ValueError):
+        Coalescer("test.bad", Backend().send, limit=limit, max_items=max_items)
+
+
+async def test_callers_of_a_batch_cancelled_midway_are_cancelled_too_not_left_waiting() -> None:
+    backend = Backend()
+    coalescer = coalescer_of(backend, limit=1)
+    first = asyncio.create_task(coalescer("k", [1]))
+    await backend.nth(0)
+    waiting = asyncio.create_task(coalescer("k", [2]))  # no timeout of its own
+    await settle()
+    backend.sent[0].release.set()
+    assert await first == [10]
+    await backend.nth(1)  # the batch carrying [2] is out
+    for batch in list(coalescer._batches):
+        batch.cancel()  # as at shutdown
+    await asyncio.wait([waiting], timeout=1)
+    assert waiting.done(), "a caller of a cancelled batch waits forever"
+    assert waiting.cancelled()
+    await assert_idle(coalescer)
