@@ -28,6 +28,8 @@ __all__ = [
 DEGRADED_SHARE = 0.85
 DEFAULT_CONTACTS = 5
 MAX_CONTACTS = 50
+# Billing's longest idempotency key (services/billing/ledger.py MAX_KEY_LENGTH).
+MAX_BILLING_KEY = 200
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,13 @@ def fingerprint(lead: common.LeadInput, options: pb.EnrichOptions) -> str:
 
 
 def charge_key(request_id: str) -> str:
-    """The billing idempotency key of a request (never in billing's reserved ``lm:`` space)."""
-    return f"enrich:{request_id}"
+    """The billing idempotency key of a request (never in billing's reserved ``lm:`` space). A
+    request id too long for billing's keys (a 200-character Idempotency-Key is ``key:`` and 200
+    characters) is charged under its digest."""
+    key = f"enrich:{request_id}"
+    if len(key) <= MAX_BILLING_KEY:
+        return key
+    return "enrich:sha256:" + hashlib.sha256(request_id.encode()).hexdigest()
 
 
 def is_company_only(lead: common.LeadInput) -> bool:

@@ -26,7 +26,7 @@ from leadmesh.scoring.v1 import scoring_service_pb2 as scoring_pb
 from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
 from leadmesh.verifier.v1 import verifier_service_pb2 as verifier_pb
 from leadmesh.verifier.v1 import verifier_service_pb2_grpc as verifier_grpc
-from libs.coalesce import Coalescer
+from libs.coalesce import Coalescer, Send
 from libs.errors import LeadmeshError, error_from_parts
 
 __all__ = ["Downstream", "Joined", "Verdict"]
@@ -64,21 +64,15 @@ class Joined:
 
     def __init__(self, mesh: Downstream, *, limit: int, max_items: int):
         self.mesh = mesh
-        self._lookups = Coalescer(
-            "providers.LookupBatch", self._lookup_batch, limit=limit, max_items=max_items, isolate=_isolate
-        )
-        self._verdicts = Coalescer(
-            "verifier.VerifyBatch", self._verify_batch, limit=limit, max_items=max_items, isolate=_isolate
-        )
-        self._signals = Coalescer(
-            "intent.GetSignalsBatch", self._signals_batch, limit=limit, max_items=max_items, isolate=_isolate
-        )
-        self._scores = Coalescer(
-            "scoring.ScoreBatch", self._score_batch, limit=limit, max_items=max_items, isolate=_isolate
-        )
-        self._charges = Coalescer(
-            "billing.ChargeEach", self._charge_each, limit=limit, max_items=max_items, isolate=_isolate
-        )
+
+        def joined(name: str, send: Send[bytes, I, R]) -> Coalescer[bytes, I, R]:
+            return Coalescer(name, send, limit=limit, max_items=max_items, isolate=_isolate)
+
+        self._lookups = joined("providers.LookupBatch", self._lookup_batch)
+        self._verdicts = joined("verifier.VerifyBatch", self._verify_batch)
+        self._signals = joined("intent.GetSignalsBatch", self._signals_batch)
+        self._scores = joined("scoring.ScoreBatch", self._score_batch)
+        self._charges = joined("billing.ChargeEach", self._charge_each)
 
     async def charge(
         self, request: billing_pb.ChargeRequest, timeout: float

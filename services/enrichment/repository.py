@@ -100,7 +100,7 @@ class RecordRepository:
                 raise
             taken = {error["index"] for error in errors}
             first = await self.by_requests(account_id, [rows[n][0] for n in taken])
-            if len(first) < len(taken):  # a duplicate record id, not a request stored meanwhile
+            if len(first) < len({rows[n][0] for n in taken}):  # a duplicate record id, not a request
                 raise
             return [
                 first[request_id] if n in taken else StoredRecord(record, fp)
