@@ -116,7 +116,7 @@ class CreditLedger:
         repository: BillingRepository,
         free_tier_credits: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        charge_limit: int = 2,
+        charge_limit: int = 1,
     ):
         self.repository = repository
         self.free_tier_credits = free_tier_credits

@@ -16,4 +16,4 @@ class BillingSettings(CommonSettings):
     recovery_interval: float = Field(default=60.0, gt=0)
     # An account's charges made while this many of its charges are being posted wait and are
     # then posted together (CreditLedger.charge); 1 groups the most.
-    billing_charge_coalesce_limit: int = Field(default=2, ge=1)
+    billing_charge_coalesce_limit: int = Field(default=1, ge=1)

@@ -54,7 +54,7 @@ def _stored(document: Document) -> StoredRecord:
 
 
 class RecordRepository:
-    def __init__(self, db: AsyncDatabase[Document], coalesce_limit: int = 2):
+    def __init__(self, db: AsyncDatabase[Document], coalesce_limit: int = 1):
         self.records = db[COLLECTION]
         self._inserts = Coalescer(
             "enrichment_records.insert", self._insert_all, limit=coalesce_limit, max_items=MAX_INSERT

@@ -23,7 +23,8 @@ class EnrichmentSettings(CommonSettings):
     # Items of one EnrichBatch call.
     enrichment_max_batch: int = Field(default=1_000, ge=1)
     # Concurrent calls of one stage (same account and options) past this many in flight wait and
-    # go out together as one batch call (services.enrichment.downstream); 1 coalesces the most.
-    enrichment_coalesce_limit: int = Field(default=2, ge=1)
+    # go out together as one batch call (services.enrichment.downstream). 1 coalesces the most and
+    # measured best at 4 and at 32 concurrent requests alike (benchmarks/lead_api.py).
+    enrichment_coalesce_limit: int = Field(default=1, ge=1)
     # Items of one coalesced call; a call with more goes alone.
     enrichment_coalesce_max_items: int = Field(default=256, ge=1)
