@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 import grpc
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth import Caller, CurrentCaller
@@ -140,10 +141,16 @@ async def _enrich(
         raise
 
 
-def _headers(response: Response, answer: pb.EnrichLeadResponse) -> None:
+def _answer(response: Response, answer: pb.EnrichLeadResponse, content: dict[str, Any]) -> JSONResponse:
+    """``content`` as the JSON body, with the headers set on ``response`` (rate limits) and the
+    credits left. Serialized here: returned as a dict, FastAPI's encoder walks it once more first
+    (about 90 us of CPU a record)."""
     response.headers["X-Credits-Remaining"] = str(answer.credits_remaining)
     if answer.replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    body = JSONResponse(content)
+    body.headers.raw.extend(response.headers.raw)
+    return body
 
 
 @router.post("/enrich/lead", summary="Enrich and score one lead")
@@ -171,8 +178,7 @@ async def enrich_lead(
     answer = await _enrich(request, caller, idempotency_key, lead, options)
     if isinstance(answer, Response):
         return answer
-    _headers(response, answer)
-    return record_json(answer.record)
+    return _answer(response, answer, record_json(answer.record))
 
 
 @router.post("/enrich/csv_row", summary="Enrich one CSV-shaped row")
@@ -196,8 +202,9 @@ async def enrich_csv_row(
     answer = await _enrich(request, caller, idempotency_key, lead, _options(body.fields))
     if isinstance(answer, Response):
         return answer
-    _headers(response, answer)
-    return csv_row_json(answer.record, body.row_id, body.row_number, body.total_rows)
+    return _answer(
+        response, answer, csv_row_json(answer.record, body.row_id, body.row_number, body.total_rows)
+    )
 
 
 @router.get("/enrichments/{enrichment_id}", summary="A stored enrichment record")
