@@ -43,6 +43,7 @@ from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb  # noqa: E402
 from libs.ids import new_id  # noqa: E402
 from libs.mongo import connect  # noqa: E402
 
+SEED = 5
 SERVICES = ("billing", "providers", "verifier", "scoring", "intent", "enrichment")
 
 
@@ -106,6 +107,15 @@ class _InProcess:
                 spent.append(time.perf_counter() - began)
 
         return call
+
+
+async def forget_verdicts(uri: str) -> None:
+    """Drops the verifier's stored verdicts (each address is probed again)."""
+    client = connect(uri, app_name="bench-reset")
+    try:
+        await client["leadmesh"]["verifier_addresses"].delete_many({})
+    finally:
+        await client.close()
 
 
 async def in_process(uri: str, env: dict[str, str]) -> AsyncIterator[Any]:
@@ -205,7 +215,7 @@ async def measure_api(args: argparse.Namespace, mesh: Mesh) -> None:
             billing_pb.CreateAccountRequest(name="bench", initial_credits=10_000_000, create_api_key=True)
         )
     account, key = created.account.account_id, created.api_key_secret
-    rng = random.Random(5)
+    rng = random.Random(SEED)
     emails = [str(p["email"]) for p in directory.people if p.get("email")]
     by_domain = {}
     for email in emails:
@@ -232,8 +242,9 @@ async def measure_api(args: argparse.Namespace, mesh: Mesh) -> None:
             lambda n: http.post("/v1/enrich/lead", {"email": warm[n]}),
         )
         say(f"  warm-up took {time.perf_counter() - began:.1f}s")
+        rng.seed(SEED)  # the in-process run below draws the same leads
         before, own = mesh.cpu(), time.process_time()
-        await measure("POST /v1/enrich/lead, 32 clients", args.requests, 32, post)
+        mesh_rate, _, _ = await measure("POST /v1/enrich/lead, 32 clients", args.requests, 32, post)
         own = (time.process_time() - own) * 1000 / args.requests
         spent = {
             name: (cpu - before.get(name, 0.0)) * 1000 / args.requests for name, cpu in mesh.cpu().items()
@@ -248,18 +259,32 @@ async def measure_api(args: argparse.Namespace, mesh: Mesh) -> None:
         say(f"  answers: {dict(sorted(statuses.items()))}")
     finally:
         await http.close()
+    # The same work in-process: the verdicts the mesh stored are forgotten, so that the same leads
+    # (same seed, after the same warm-up) are probed over SMTP again, as they were through the mesh.
+    await forget_verdicts(uri)
     gen = in_process(uri, env)
     pipeline = await gen.__anext__()
     try:
         options = pb.EnrichOptions()
 
-        async def direct(n: int) -> None:
-            email = rng.choice(emails) if n % 50 else f"nobody{n}@unknown-corp.example"
+        async def enrich(email: str) -> None:
             await pipeline.enrich_lead(
-                account, new_id("inproc"), common.LeadInput(email=email), options, _Context()
+                account,
+                new_id("req"),
+                common.LeadInput(email=email),
+                options,
+                _Context(),
+                new_request_id=True,
             )
 
-        await measure("in-process pipeline, 32 concurrent", args.requests, 32, direct)
+        async def direct(n: int) -> None:
+            await enrich(rng.choice(emails) if n % 50 else f"nobody{n}@unknown-corp.example")
+
+        for email in warm:
+            await enrich(email)
+        rng.seed(SEED)
+        in_process_rate, _, _ = await measure("in-process pipeline, 32 concurrent", args.requests, 32, direct)
+        say(f"  mesh overhead at 32 clients (in-process / mesh leads/s): {in_process_rate / mesh_rate:.2f}x")
         SPENT.clear()
         total: list[float] = []
 
