@@ -11,10 +11,8 @@ apply an entry has an ``attempt`` id (time-ordered). Posting:
    applied at most once and never takes a balance below zero;
 3. mark the entry ``applied`` (a mark on the holder proves it was).
 
-Marks are not removed one by one (a slow concurrent retry could then apply the attempt again).
-Instead :meth:`Postings._prune` removes the marks of old, finished attempts and raises the
-holder's ``floor`` above them in the same update, so those attempts can never apply again. It runs
-in the background once a posting finds PRUNE_AT old marks, so no posting waits for it.
+Marks are not removed one by one: :class:`services.billing.marks.MarkPruner` prunes old ones in
+the background and raises the holder's ``floor`` above them, so those attempts never apply again.
 A crash leaves at worst a pending entry: its retry, or :meth:`Postings.recover`, finishes it.
 Single-document atomic updates are all this needs, on a standalone MongoDB as on a replica set.
 
@@ -34,11 +32,9 @@ that could not be applied as a whole is then posted on its own.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, NoReturn
 
 from pymongo import ReturnDocument, UpdateOne
@@ -49,30 +45,23 @@ from libs.errors import Conflict, FailedPrecondition, LeadmeshError, NotFound
 from libs.ids import new_id, random_base62
 from libs.mongo import Document, utc_now
 from services.billing.domain import EntryKind, LedgerEntry, NewEntry
+from services.billing.marks import (
+    APPLIED,
+    GROUP_DIGITS,
+    PENDING,
+    REJECTED,
+    Holder,
+    MarkPruner,
+    applied_by_mark,
+    attempt_id,
+)
 
 __all__ = ["FreeTierDue", "Postings", "entry_from_doc", "new_holder_fields"]
 
 log = logging.getLogger(__name__)
 
-PENDING, APPLIED, REJECTED = "pending", "applied", "rejected"
 DUPLICATE_KEY = 11000
-# Once a holder has PRUNE_AT marks of attempts older than PRUNE_AGE, those go (two store commands
-# per PRUNE_AT postings, not per posting, however busy the holder). Pruning is always safe (the
-# floor refuses the pruned attempts); it is kept off the newest attempts only because a posting
-# still under way below the floor must renew its attempt, a few round trips.
-# An account's charge applies a few milliseconds after its attempt is made, and a busy account
-# gathers a mark per charge (each one costs its findAndModify ~2 us of store CPU): 0.5 s. A
-# reservation gets one mark per batch, and a batch of up to 1,000 entries takes longer from attempt
-# to apply (whose renewal would post it one entry at a time): 5 s.
-PRUNE_AGE = timedelta(seconds=0.5)
-RESERVATION_PRUNE_AGE = timedelta(seconds=5)
-PRUNE_AT = 32
-# Fields one $unset removes: the embedded store silently ignores an $unset of more than ~125
-# fields (SQLite's limit on a function's arguments), while applying the rest of the update.
-UNSET_AT_ONCE = 100
 MAX_ROUNDS = 4
-# The entries of a batch are <prefix><position>, the position in this many digits.
-GROUP_DIGITS = 3
 # A retry that finds its entry applied by a group still being finished waits this long for the
 # group's poster to finish it (with the balance right after it) before finishing it itself.
 GROUP_FINISH_POLL = 0.02
@@ -95,21 +84,6 @@ def new_holder_fields() -> Document:
     return {"inflight": {}, "floor": ""}
 
 
-def _attempt_id(at: datetime | None = None) -> str:
-    if at is None:
-        return new_id("at")
-    return f"at_{int(at.timestamp() * 1000):012x}"
-
-
-@dataclass(frozen=True)
-class _Holder:
-    collection: AsyncCollection[Document]
-    holder_id: str
-    field: str
-    guard: dict[str, Any]
-    extra_inc: dict[str, int]
-
-
 def _check_batch(news: Sequence[NewEntry]) -> None:
     if not 0 < len(news) <= 10**GROUP_DIGITS:
         raise ValueError(f"a batch holds 1 to {10**GROUP_DIGITS} entries")
@@ -122,21 +96,6 @@ def _check_batch(news: Sequence[NewEntry]) -> None:
         holder = (new.account_id, new.reservation_id, new.draws_on_reservation)
         if holder != (first.account_id, first.reservation_id, first.draws_on_reservation):
             raise ValueError("the charges of a batch draw on one holder")
-
-
-def _group_ids(mark: Document) -> list[str]:
-    return [f"{mark['group']}{n:0{GROUP_DIGITS}d}" for n in range(mark["size"])]
-
-
-def _marked_entries(mark: str | Document) -> list[str]:
-    """The ids of the entries a mark names: one entry's id, or a batch's group."""
-    return _group_ids(mark) if isinstance(mark, dict) else [mark]
-
-
-def _applied_by_mark(doc: Document, holder_doc: Document | None) -> bool:
-    """Whether the holder's mark of the entry's attempt names the entry."""
-    mark = (holder_doc or {}).get("inflight", {}).get(doc["attempt"])
-    return mark is not None and doc["_id"] in _marked_entries(mark)
 
 
 def entry_from_doc(doc: Document) -> LedgerEntry:
@@ -164,13 +123,11 @@ class Postings:
         self.ledger = ledger
         self.accounts = accounts
         self.reservations = reservations
-        # The prune under way per holder: it runs after the posting that found the marks has
-        # answered (a posting never waits for it), one at a time per holder in this process.
-        self._pruning: dict[str, asyncio.Task[None]] = {}
+        self.pruner = MarkPruner(ledger, reservations)
 
     async def settled(self) -> None:
         """Waits for the prunes under way (tests; the server, before it closes its store client)."""
-        await asyncio.gather(*self._pruning.values(), return_exceptions=True)
+        await self.pruner.settled()
 
     async def post(self, new: NewEntry, *, free_tier_period: str | None = None) -> tuple[LedgerEntry, bool]:
         """Posts ``new`` once; returns the entry and whether it had been posted before.
@@ -275,7 +232,7 @@ class Postings:
     def new_batch_docs(self, news: Sequence[NewEntry]) -> list[Document]:
         """Step 1's documents of a batch: one attempt, ids <prefix><position>."""
         _check_batch(news)
-        prefix, attempt = new_id("le"), _attempt_id()
+        prefix, attempt = new_id("le"), attempt_id()
         return [
             {**self._new_doc(new), "_id": f"{prefix}{n:0{GROUP_DIGITS}d}", "attempt": attempt}
             for n, new in enumerate(news)
@@ -294,7 +251,7 @@ class Postings:
         return [True] * len(docs)
 
     async def _apply_all(
-        self, docs: list[Document], holder: _Holder, news: Sequence[NewEntry]
+        self, docs: list[Document], holder: Holder, news: Sequence[NewEntry]
     ) -> Document | None:
         """Step 2 of a batch's ``docs`` (see :meth:`new_batch_docs`) in one update setting one
         mark: the holder after it, or None when it did not apply."""
@@ -320,7 +277,7 @@ class Postings:
         return updated
 
     async def _finish_all(
-        self, docs: list[Document], holder: _Holder, holder_doc: Document
+        self, docs: list[Document], holder: Holder, holder_doc: Document
     ) -> list[LedgerEntry]:
         """Step 3 of ``docs`` applied together: each with the balance right after it and a
         sort key in request order. Then pruning, as :meth:`_finish` does."""
@@ -333,7 +290,7 @@ class Postings:
             updates.append(UpdateOne({"_id": doc["_id"], "attempt": doc["attempt"]}, {"$set": applied}))
             entries.append(entry_from_doc({**doc, **applied}))
         await self.ledger.bulk_write(updates, ordered=False)
-        self._prune_later(holder, holder_doc)
+        self.pruner.prune_later(holder, holder_doc)
         return entries
 
     async def _reject_pending(self, docs: list[Document]) -> None:
@@ -346,7 +303,7 @@ class Postings:
             )
 
     async def _settle(
-        self, doc: Document, holder: _Holder, new: NewEntry, free_tier_period: str | None
+        self, doc: Document, holder: Holder, new: NewEntry, free_tier_period: str | None
     ) -> tuple[LedgerEntry, bool]:
         if doc["state"] == REJECTED:  # a retry: pending again first, so recover() sees it if we die
             await self.ledger.update_one(
@@ -360,7 +317,7 @@ class Postings:
         if fresh is not None and fresh["state"] == APPLIED:
             return entry_from_doc(fresh), True
         current = await holder.collection.find_one({"_id": holder.holder_id})
-        if current is not None and _applied_by_mark(doc, current):
+        if current is not None and applied_by_mark(doc, current):
             return await self._finish_marked(doc, holder, current)
         # An attempt at or below the floor, or marked without this entry, never applies it.
         if current is not None and (
@@ -378,7 +335,7 @@ class Postings:
     def _new_doc(self, new: NewEntry) -> Document:
         return {
             "_id": new_id("le"),
-            "attempt": _attempt_id(),
+            "attempt": attempt_id(),
             "account_id": new.account_id,
             "idempotency_key": new.idempotency_key,
             "kind": new.kind.value,
@@ -409,7 +366,7 @@ class Postings:
 
         The new attempt is above the floor even when this process's clock is behind the one that
         raised it."""
-        attempt = _attempt_id()
+        attempt = attempt_id()
         if attempt <= floor:
             attempt = f"{floor}~{random_base62(6)}"
         await self.ledger.update_one(
@@ -418,9 +375,9 @@ class Postings:
         )
         raise _Retry
 
-    def _holder(self, new: NewEntry, free_tier_period: str | None) -> _Holder:
+    def _holder(self, new: NewEntry, free_tier_period: str | None) -> Holder:
         if new.draws_on_reservation:
-            return _Holder(
+            return Holder(
                 self.reservations,
                 new.reservation_id,
                 "remaining",
@@ -428,9 +385,9 @@ class Postings:
                 {"used": -new.amount},
             )
         guard = {"free_tier_period": free_tier_period} if free_tier_period else {}
-        return _Holder(self.accounts, new.account_id, "balance", guard, {})
+        return Holder(self.accounts, new.account_id, "balance", guard, {})
 
-    async def _apply(self, doc: Document, holder: _Holder) -> Document | None:
+    async def _apply(self, doc: Document, holder: Holder) -> Document | None:
         """Step 2: the holder after the update, or None when the update did not apply."""
         attempt = doc["attempt"]
         query: dict[str, Any] = {
@@ -453,7 +410,7 @@ class Postings:
         return updated
 
     async def _finish_marked(
-        self, doc: Document, holder: _Holder, current: Document
+        self, doc: Document, holder: Holder, current: Document
     ) -> tuple[LedgerEntry, bool]:
         """A retry's entry that the holder's mark proves applied, not marked applied yet.
 
@@ -469,7 +426,7 @@ class Postings:
                     return entry_from_doc(fresh), True
         return await self._finish(doc, holder, int(current[holder.field])), False
 
-    async def _finish(self, doc: Document, holder: _Holder, holder_doc: Document | int) -> LedgerEntry:
+    async def _finish(self, doc: Document, holder: Holder, holder_doc: Document | int) -> LedgerEntry:
         """Step 3, and pruning of the holder's old marks when they pile up. An entry finished
         meanwhile (by its group's poster) keeps what that wrote and is returned as stored."""
         balance_after = holder_doc if isinstance(holder_doc, int) else int(holder_doc[holder.field])
@@ -479,60 +436,12 @@ class Postings:
             {"_id": doc["_id"], "attempt": doc["attempt"], "state": {"$ne": APPLIED}}, {"$set": applied}
         )
         if isinstance(holder_doc, dict):
-            self._prune_later(holder, holder_doc)
+            self.pruner.prune_later(holder, holder_doc)
         if not result.modified_count:
             stored = await self.ledger.find_one({"_id": doc["_id"]})
             if stored is not None and stored["state"] == APPLIED:
                 return entry_from_doc(stored)
         return entry_from_doc({**doc, **applied})
-
-    def _prune_later(self, holder: _Holder, holder_doc: Document) -> None:
-        """Once PRUNE_AT marks are older than PRUNE_AGE (RESERVATION_PRUNE_AGE for a reservation)
-        or below the floor, prunes them in the background (unless a prune of the holder is under way here)."""
-        floor = holder_doc.get("floor", "")
-        age = RESERVATION_PRUNE_AGE if holder.collection is self.reservations else PRUNE_AGE
-        cutoff = _attempt_id(utc_now() - age)
-        old = [attempt for attempt in holder_doc.get("inflight", {}) if attempt < cutoff or attempt <= floor]
-        if len(old) < PRUNE_AT or holder.holder_id in self._pruning:
-            return
-        # In a context of its own: not the posting's span, request id or logs.
-        task = asyncio.get_running_loop().create_task(
-            self._prune(holder, holder_doc, old), context=contextvars.Context()
-        )
-        self._pruning[holder.holder_id] = task
-        task.add_done_callback(lambda done: self._pruned(holder.holder_id, done))
-
-    def _pruned(self, holder_id: str, task: asyncio.Task[None]) -> None:
-        self._pruning.pop(holder_id, None)
-        if not task.cancelled() and task.exception() is not None:  # the next posting prunes again
-            log.warning("pruning failed", exc_info=task.exception())
-
-    async def _prune(self, holder: _Holder, holder_doc: Document, old: list[str]) -> None:
-        """Drops the marks of the ``old`` attempts, their entries finished first, and raises the
-        floor above them (only if no other prune moved it since ``holder_doc``)."""
-        floor = holder_doc.get("floor", "")
-        marked_entries = [
-            entry for attempt in old for entry in _marked_entries(holder_doc["inflight"][attempt])
-        ]
-        unfinished = self.ledger.find(
-            {"_id": {"$in": marked_entries}, "state": {"$ne": APPLIED}}, {"attempt": 1}
-        )
-        async for entry in unfinished:  # a mark proves the attempt applied: finish it first
-            await self.ledger.update_one(
-                {"_id": entry["_id"], "attempt": entry["attempt"]},
-                {"$set": {"state": APPLIED, "sort_key": new_id("ls")}},
-            )
-        first, rest = old[:UNSET_AT_ONCE], old[UNSET_AT_ONCE:]
-        raised = await holder.collection.update_one(
-            {"_id": holder.holder_id, "floor": floor},
-            {"$set": {"floor": max([floor, *old])}, "$unset": {f"inflight.{a}": "" for a in first}},
-        )
-        # Below the floor now, the other marks are inert: they go in pieces.
-        for start in range(0, len(rest) if raised.modified_count else 0, UNSET_AT_ONCE):
-            piece = rest[start : start + UNSET_AT_ONCE]
-            await holder.collection.update_one(
-                {"_id": holder.holder_id}, {"$unset": {f"inflight.{attempt}": "" for attempt in piece}}
-            )
 
     def _rejection(
         self, new: NewEntry, doc: Document, current: Document | None, free_tier_period: str | None
@@ -580,7 +489,7 @@ class Postings:
             current = await holder.collection.find_one(
                 {"_id": holder.holder_id}, {holder.field: 1, "inflight": 1}
             )
-            if _applied_by_mark(doc, current):
+            if applied_by_mark(doc, current):
                 assert current is not None
                 await self._finish(doc, holder, int(current[holder.field]))
                 finished += 1
@@ -594,7 +503,7 @@ class Postings:
             log.info("recovered unfinished ledger entries", extra={"count": finished})
         return finished
 
-    def _holder_of(self, doc: Document) -> _Holder:
+    def _holder_of(self, doc: Document) -> Holder:
         if doc["holder"] == "reservation":
-            return _Holder(self.reservations, doc["reservation_id"], "remaining", {}, {})
-        return _Holder(self.accounts, doc["account_id"], "balance", {}, {})
+            return Holder(self.reservations, doc["reservation_id"], "remaining", {}, {})
+        return Holder(self.accounts, doc["account_id"], "balance", {}, {})

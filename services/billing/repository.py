@@ -20,7 +20,8 @@ from services.billing.domain import (
     Reservation,
     ReservationState,
 )
-from services.billing.postings import APPLIED, Postings, entry_from_doc, new_holder_fields
+from services.billing.marks import APPLIED
+from services.billing.postings import Postings, entry_from_doc, new_holder_fields
 
 __all__ = ["BillingRepository", "PrefixTaken"]
 

@@ -24,7 +24,8 @@ from libs.errors import LeadmeshError, error_from_rpc
 from libs.mongo import Document
 from services.billing.domain import NewEntry
 from services.billing.ledger import ChargeItem, CreditLedger
-from services.billing.postings import PRUNE_AT, Postings
+from services.billing.marks import PRUNE_AT
+from services.billing.postings import Postings
 from services.billing.repository import BillingRepository
 
 FREE_TIER = 30

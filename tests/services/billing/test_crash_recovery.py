@@ -23,11 +23,12 @@ from leadmesh.billing.v1 import billing_service_pb2 as pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
 from libs.errors import FailedPrecondition
 from libs.mongo import Document
-from services.billing import postings
+from services.billing import marks
 from services.billing.app import create_server
 from services.billing.domain import EntryKind, NewEntry, ReservationState, billing_period
 from services.billing.ledger import CreditLedger, reservation_id_for
-from services.billing.postings import PRUNE_AT, UNSET_AT_ONCE, Postings
+from services.billing.marks import PRUNE_AT, UNSET_AT_ONCE
+from services.billing.postings import Postings
 from services.billing.repository import BillingRepository
 from services.billing.settings import BillingSettings
 
@@ -367,7 +368,7 @@ async def test_the_floor_never_goes_down(store: Store, monkeypatch: pytest.Monke
     await store.postings._finish(trigger, holder, snapshot)  # prune 1
     await store.postings.settled()
     floor_after_first = (await store.repository.accounts.find_one({"_id": store.account_id}))["floor"]  # type: ignore[index]
-    monkeypatch.setattr(postings, "PRUNE_AGE", timedelta(0))  # the burst's own marks count as old
+    monkeypatch.setattr(marks, "PRUNE_AGE", timedelta(0))  # the burst's own marks count as old
     for n in range(PRUNE_AT + 1):
         await store.postings.post(store.charge(f"burst-{n}", 1))  # prune 2
     await store.postings.settled()
