@@ -18,6 +18,7 @@ again on their own, so one bad call never fails the others.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +36,12 @@ _ITEMS_PER_CALL = meter("leadmesh.coalesce").create_histogram(
     "leadmesh.coalesced.items",
     unit="{item}",
     description="Items per call a coalescer sent (1: a call alone), by call",
+    explicit_bucket_boundaries_advisory=[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
 )
+
+# How long a call waits for a slot before it goes alone, over the limit: a slow call in flight (a
+# store hiccup) delays the calls behind it by this much at most.
+MAX_WAIT = 0.05
 
 Send = Callable[[K, list[I], "float | None"], Awaitable[Sequence[R]]]
 
@@ -45,6 +51,8 @@ class _Waiting(Generic[I, R]):
     items: list[I]
     future: asyncio.Future[list[R]]
     deadline: float | None  # loop time
+    context: contextvars.Context  # the caller's (request id, trace): its batch runs in it
+    sent: bool = False
 
 
 @dataclass
@@ -62,12 +70,14 @@ class Coalescer(Generic[K, I, R]):
         limit: int,
         max_items: int,
         isolate: Callable[[BaseException], bool] = lambda error: False,
+        max_wait: float = MAX_WAIT,
     ):
         if limit < 1 or max_items < 1:
             raise ValueError("limit and max_items are at least 1")
         self.send = send
         self.limit = limit
         self.max_items = max_items
+        self.max_wait = max_wait
         self.isolate = isolate
         self.name = name
         self._keys: dict[K, _Key[I, R]] = {}
@@ -77,18 +87,30 @@ class Coalescer(Generic[K, I, R]):
         """The results of ``items`` (one per item, in order), sent alone or with other callers'."""
         if not items:
             return []
+        if len(items) >= self.max_items:  # as big as a batch: at once, taking no one's slot
+            return await self._send(key, list(items), timeout)
         state = self._keys.get(key)
         if state is None:
             state = self._keys[key] = _Key()
-        if state.in_flight < self.limit and not state.waiting or len(items) >= self.max_items:
+        if state.in_flight < self.limit and not state.waiting:
             return await self._alone(key, state, list(items), timeout)
         loop = asyncio.get_running_loop()
-        waiting = _Waiting(
-            list(items), loop.create_future(), None if timeout is None else loop.time() + timeout
-        )
+        deadline = None if timeout is None else loop.time() + timeout
+        waiting = _Waiting(list(items), loop.create_future(), deadline, contextvars.copy_context())
         state.waiting.append(waiting)
-        async with asyncio.timeout(timeout):
-            return await waiting.future  # a timeout cancels this caller's future only
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.wait([waiting.future], timeout=self.max_wait)
+                if waiting.sent:
+                    return await waiting.future
+        except BaseException:  # timed out or cancelled: left out of the batch if not sent yet
+            waiting.future.cancel()
+            raise
+        # No slot in max_wait (the calls in flight are slow): alone, over the limit.
+        state.waiting.remove(waiting)
+        waiting.future.cancel()
+        left = None if deadline is None else max(0.001, deadline - loop.time())
+        return await self._alone(key, state, waiting.items, left)
 
     async def _alone(self, key: K, state: _Key[I, R], items: list[I], timeout: float | None) -> list[R]:
         state.in_flight += 1
@@ -111,7 +133,10 @@ class Coalescer(Generic[K, I, R]):
             if not batch:
                 break
             state.in_flight += 1
-            task = asyncio.ensure_future(self._batch(key, state, batch))
+            # In the context of a caller in it, not of the call whose end sent it.
+            task = asyncio.get_running_loop().create_task(
+                self._batch(key, state, batch), context=batch[0].context
+            )
             self._batches.add(task)
             task.add_done_callback(self._batches.discard)
         if not state.in_flight and not state.waiting:
@@ -130,6 +155,7 @@ class Coalescer(Generic[K, I, R]):
             if batch and size + len(waiting.items) > self.max_items:
                 break
             batch.append(state.waiting.popleft())
+            waiting.sent = True
             size += len(waiting.items)
         return batch
 
@@ -142,7 +168,7 @@ class Coalescer(Generic[K, I, R]):
     async def _answer(self, key: K, batch: list[_Waiting[I, R]]) -> None:
         items = [item for waiting in batch for item in waiting.items]
         try:
-            results = await self._send(key, items, _latest(batch))
+            results = await self._send(key, items, _earliest(batch))
         except Exception as error:
             if len(batch) > 1 and self.isolate(error):
                 alive = [waiting for waiting in batch if not waiting.future.done()]
@@ -164,10 +190,10 @@ class Coalescer(Generic[K, I, R]):
             start = end
 
 
-def _latest(batch: Sequence[_Waiting[I, R]]) -> float | None:
-    """The timeout of a batch: until its callers' latest deadline (none if one has none)."""
-    deadlines = [waiting.deadline for waiting in batch]
-    if any(deadline is None for deadline in deadlines):
+def _earliest(batch: Sequence[_Waiting[I, R]]) -> float | None:
+    """The timeout of a batch: until its callers' earliest deadline (none if none has one), so
+    that nothing is done for a caller after it has stopped waiting (a charge it was told failed)."""
+    deadlines = [waiting.deadline for waiting in batch if waiting.deadline is not None]
+    if not deadlines:
         return None
-    now = asyncio.get_running_loop().time()
-    return max(0.001, max(d for d in deadlines if d is not None) - now)
+    return max(0.001, min(deadlines) - asyncio.get_running_loop().time())

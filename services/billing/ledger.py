@@ -288,13 +288,14 @@ class CreditLedger:
         self, account_id: str, news: list[NewEntry]
     ) -> list[Posted | LeadmeshError]:
         posted = await self.repository.postings.post_together(news)
-        account = await self.account(account_id)
+        # The balance, read once; none went through when the account is unknown (each item then
+        # fails as its own Charge would: RESERVATION_NOT_FOUND).
+        went = any(isinstance(outcome, tuple) for outcome in posted)
+        balance = (await self.account(account_id)).balance if went else 0
         results: list[Posted | LeadmeshError] = []
         for outcome in posted:
             assert not isinstance(outcome, FreeTierDue), "charges on a reservation never wait for it"
-            results.append(
-                Posted(outcome[0], account.balance, outcome[1]) if isinstance(outcome, tuple) else outcome
-            )
+            results.append(Posted(outcome[0], balance, outcome[1]) if isinstance(outcome, tuple) else outcome)
         return results
 
     @staticmethod

@@ -287,10 +287,15 @@ class Postings:
         for n, doc in enumerate(docs):
             balance += doc["amount"]
             applied = {"state": APPLIED, "balance_after": balance, "sort_key": f"{base}{n:0{width}d}"}
-            updates.append(UpdateOne({"_id": doc["_id"], "attempt": doc["attempt"]}, {"$set": applied}))
+            mine = {"_id": doc["_id"], "attempt": doc["attempt"], "state": {"$ne": APPLIED}}
+            updates.append(UpdateOne(mine, {"$set": applied}))
             entries.append(entry_from_doc({**doc, **applied}))
-        await self.ledger.bulk_write(updates, ordered=False)
+        written = await self.ledger.bulk_write(updates, ordered=False)
         self.pruner.prune_later(holder, holder_doc)
+        if written.modified_count < len(docs):  # a retry that gave up waiting finished some first
+            ids = [doc["_id"] for doc in docs]
+            stored = {doc["_id"]: doc async for doc in self.ledger.find({"_id": {"$in": ids}})}
+            entries = [entry_from_doc(stored[entry.entry_id]) for entry in entries]
         return entries
 
     async def _reject_pending(self, docs: list[Document]) -> None:

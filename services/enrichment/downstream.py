@@ -9,9 +9,10 @@ gets its own results, and a merged call rejected as INVALID_ARGUMENT is sent aga
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias, TypeVar
+from typing import Generic, Protocol, TypeAlias, TypeVar
 
 import grpc
 
@@ -27,14 +28,15 @@ from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
 from leadmesh.verifier.v1 import verifier_service_pb2 as verifier_pb
 from leadmesh.verifier.v1 import verifier_service_pb2_grpc as verifier_grpc
 from libs.coalesce import Coalescer, Send
-from libs.errors import LeadmeshError, error_from_parts
+from libs.errors import LeadmeshError, error_from_parts, error_from_rpc
 
 __all__ = ["Downstream", "Joined", "Verdict"]
 
 I = TypeVar("I")  # noqa: E741 - item
 R = TypeVar("R")
-# A verdict, or the error that cut the verifier's stream before it.
-Verdict: TypeAlias = common.EmailVerdict | grpc.aio.AioRpcError
+I_in = TypeVar("I_in", contravariant=True)
+# A verdict, the error that cut the verifier's stream before it, or None (no answer for it).
+Verdict: TypeAlias = common.EmailVerdict | grpc.aio.AioRpcError | None
 
 
 @dataclass
@@ -57,22 +59,46 @@ def _deadline_exceeded() -> grpc.aio.AioRpcError:
     )
 
 
+# The stages whose calls may be coalesced (EnrichmentSettings.enrichment_coalesce_stages).
+STAGES = frozenset({"providers", "verifier", "intent", "scoring", "billing"})
+
+
+class _Batcher(Protocol[I_in, R]):
+    async def __call__(self, key: bytes, items: Sequence[I_in], timeout: float | None = None) -> list[R]: ...
+
+
+@dataclass(frozen=True)
+class _Alone(Generic[I, R]):
+    """A stage not coalesced: every call goes as it is."""
+
+    send: Send[bytes, I, R]
+
+    async def __call__(self, key: bytes, items: Sequence[I], timeout: float | None = None) -> list[R]:
+        return list(await self.send(key, list(items), timeout))
+
+
 class Joined:
     """LookupBatch, VerifyBatch, GetSignalsBatch, ScoreBatch and Charge (merged as ChargeEach),
-    coalesced per request header (account and options): at most ``limit`` calls of a header in
-    flight, ``max_items`` items per merged call (a larger call goes alone, at once)."""
+    those of the ``stages`` coalesced per request header (account and options): at most ``limit``
+    calls of a header in flight, ``max_items`` items per merged call (a larger call goes alone, at
+    once). A merged call lasts as long as its slowest item takes, so only stages whose calls take
+    about the same time for every lead gain from it (see the setting)."""
 
-    def __init__(self, mesh: Downstream, *, limit: int, max_items: int):
+    def __init__(self, mesh: Downstream, *, limit: int, max_items: int, stages: Collection[str]):
+        if unknown := set(stages) - STAGES:
+            raise ValueError(f"unknown stages {sorted(unknown)}; stages are {sorted(STAGES)}")
         self.mesh = mesh
 
-        def joined(name: str, send: Send[bytes, I, R]) -> Coalescer[bytes, I, R]:
+        def joined(stage: str, name: str, send: Send[bytes, I, R]) -> _Batcher[I, R]:
+            if stage not in stages:
+                return _Alone(send)
             return Coalescer(name, send, limit=limit, max_items=max_items, isolate=_isolate)
 
-        self._lookups = joined("providers.LookupBatch", self._lookup_batch)
-        self._verdicts = joined("verifier.VerifyBatch", self._verify_batch)
-        self._signals = joined("intent.GetSignalsBatch", self._signals_batch)
-        self._scores = joined("scoring.ScoreBatch", self._score_batch)
-        self._charges = joined("billing.ChargeEach", self._charge_each)
+        self._lookups = joined("providers", "providers.LookupBatch", self._lookup_batch)
+        self._verdicts = joined("verifier", "verifier.VerifyBatch", self._verify_batch)
+        self._signals = joined("intent", "intent.GetSignalsBatch", self._signals_batch)
+        self._scores = joined("scoring", "scoring.ScoreBatch", self._score_batch)
+        self._charges = joined("billing", "billing.ChargeEach", self._charge_each)
 
     async def charge(
         self, request: billing_pb.ChargeRequest, timeout: float
@@ -149,8 +175,7 @@ class Joined:
             if _isolate(error) or all(verdict is None for verdict in verdicts):
                 raise
             return [error if verdict is None else verdict for verdict in verdicts]
-        missing = _deadline_exceeded()
-        return [missing if verdict is None else verdict for verdict in verdicts]
+        return verdicts  # None: the stream ended without it (the lead's status is then unknown)
 
     async def _signals_batch(
         self, key: bytes, domains: list[str], timeout: float | None
@@ -176,16 +201,15 @@ class Joined:
     ) -> list[billing_pb.ChargeResponse | LeadmeshError]:
         header = billing_pb.ChargeEachRequest.FromString(key)
         if len(items) == 1:
-            one = billing_pb.ChargeRequest(
-                account_id=header.account_id,
-                reservation_id=header.reservation_id,
-                idempotency_key=items[0].idempotency_key,
-                amount=items[0].amount,
-                description=items[0].description,
-            )
-            return [await self.mesh.billing.Charge(one, timeout=timeout)]
+            return [await self.mesh.billing.Charge(_charge_request(header, items[0]), timeout=timeout)]
         header.items.extend(items)
-        response = await self.mesh.billing.ChargeEach(header, timeout=timeout)
+        try:
+            response = await self.mesh.billing.ChargeEach(header, timeout=timeout)
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            # A billing older than ChargeEach (during a rolling deploy): one Charge per item.
+            return await asyncio.gather(*(self._charge_one(header, item, timeout) for item in items))
         return [
             error_from_parts(r.error.code, r.error.message, r.error.reason, r.error.metadata)
             if r.HasField("error")
@@ -193,13 +217,36 @@ class Joined:
             for r in response.results
         ]
 
+    async def _charge_one(
+        self, header: billing_pb.ChargeEachRequest, item: billing_pb.ChargeBatchItem, timeout: float | None
+    ) -> billing_pb.ChargeResponse | LeadmeshError:
+        try:
+            response: billing_pb.ChargeResponse = await self.mesh.billing.Charge(
+                _charge_request(header, item), timeout=timeout
+            )
+        except grpc.aio.AioRpcError as error:
+            return error_from_rpc(error)
+        return response
+
+
+def _charge_request(
+    header: billing_pb.ChargeEachRequest, item: billing_pb.ChargeBatchItem
+) -> billing_pb.ChargeRequest:
+    return billing_pb.ChargeRequest(
+        account_id=header.account_id,
+        reservation_id=header.reservation_id,
+        idempotency_key=item.idempotency_key,
+        amount=item.amount,
+        description=item.description,
+    )
+
 
 def _key(header: object) -> bytes:
     return header.SerializeToString(deterministic=True)  # type: ignore[attr-defined, no-any-return]
 
 
-async def _joined(coalescer: Coalescer[bytes, I, R], key: bytes, items: list[I], timeout: float) -> list[R]:
+async def _joined(batcher: _Batcher[I, R], key: bytes, items: list[I], timeout: float) -> list[R]:
     try:
-        return await coalescer(key, items, timeout)
+        return await batcher(key, items, timeout)
     except TimeoutError:
         raise _deadline_exceeded() from None

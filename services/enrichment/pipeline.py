@@ -109,6 +109,7 @@ class Pipeline:
             downstream,
             limit=settings.enrichment_coalesce_limit,
             max_items=settings.enrichment_coalesce_max_items,
+            stages=settings.enrichment_coalesce_stages,
         )
         self.repository = repository
         self.settings = settings

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from libs.settings import CommonSettings
@@ -22,9 +24,18 @@ class EnrichmentSettings(CommonSettings):
     enrichment_batch_seconds_per_lead: float = Field(default=0.02, ge=0)
     # Items of one EnrichBatch call.
     enrichment_max_batch: int = Field(default=1_000, ge=1)
-    # Concurrent calls of one stage (same account and options) past this many in flight wait and
+    # The stages whose concurrent calls are coalesced (any of providers, verifier, intent, scoring,
+    # billing). A merged call takes as long as its slowest lead: providers (an external vendor),
+    # verifier (a slow mail server) and intent (a company's first fetch) can be slow for one lead
+    # and fast for the others, so they are off unless every lead's call takes about as long.
+    enrichment_coalesce_stages: frozenset[
+        Literal["providers", "verifier", "intent", "scoring", "billing"]
+    ] = frozenset({"scoring", "billing"})
+    # Concurrent calls of one stage (same request header: account and options; the verifier's
+    # has no account) past this many in flight wait (at most libs.coalesce.MAX_WAIT) and
     # go out together as one batch call (services.enrichment.downstream). 1 coalesces the most and
     # measured best at 4 and at 32 concurrent requests alike (benchmarks/lead_api.py).
     enrichment_coalesce_limit: int = Field(default=1, ge=1)
-    # Items of one coalesced call; a call with more goes alone.
-    enrichment_coalesce_max_items: int = Field(default=256, ge=1)
+    # Items of one coalesced call; a call with as many goes alone, at once. At most 1,000, what
+    # billing's ChargeEach takes.
+    enrichment_coalesce_max_items: int = Field(default=256, ge=1, le=1_000)

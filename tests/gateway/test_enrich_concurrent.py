@@ -3,9 +3,10 @@ calls of concurrent requests (providers, verifier, intent, scoring, billing and 
 go out as one merged call per account and options): every caller still gets its own answer, is
 charged for its own lead only, once, and a failing stage fails or degrades only what it should.
 
-The tests run at the default coalescing limit (2) and at 1, where every call made while another
+The tests run with every stage coalesced at limits 2 and 1 (at 1, every call made while another
 of its kind is in flight waits and goes out merged: the strongest check that merged results are
-split back to the right caller (the last test shows that they are merged then)."""
+split back to the right caller; the last test shows that they are merged then), and with the
+default stages."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
 from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.enrichment.v1 import enrichment_service_pb2 as enrichment_pb
 from libs.mongo import Document
+from services.enrichment.downstream import STAGES
 from tests.metric_points import points_where
 from tests.services.enrichment.mesh import Mesh, running_mesh
 
@@ -58,11 +60,18 @@ OTHER_PROFILE: dict[str, Any] = {
 COALESCED = "leadmesh.coalesced.items"
 
 
-@pytest_asyncio.fixture(params=[2, 1], ids=["limit-2", "limit-1"])
+@pytest_asyncio.fixture(
+    params=[(2, STAGES), (1, STAGES), (1, None)], ids=["limit-2", "limit-1", "default-stages"]
+)
 async def mesh(
     request: pytest.FixtureRequest, db: AsyncDatabase[Document], amqp_url: str
 ) -> AsyncIterator[Mesh]:
-    settings = {"enrichment_coalesce_limit": request.param}
+    """Every stage coalesced (the strongest test of splitting merged answers back), and the
+    default stages."""
+    limit, stages = request.param
+    settings: dict[str, object] = {"enrichment_coalesce_limit": limit}
+    if stages is not None:
+        settings["enrichment_coalesce_stages"] = stages
     async with running_mesh(db, amqp_url, enrichment_settings=settings) as running:
         yield running
 
@@ -381,7 +390,7 @@ def items_of(answer: dict[str, Any]) -> Counter[str]:
 async def test_at_limit_one_concurrent_stage_calls_go_out_merged_and_split_back(
     db: AsyncDatabase[Document], amqp_url: str, metric_reader: InMemoryMetricReader
 ) -> None:
-    settings = {"enrichment_coalesce_limit": 1}
+    settings = {"enrichment_coalesce_limit": 1, "enrichment_coalesce_stages": STAGES}
     async with running_mesh(db, amqp_url, enrichment_settings=settings) as mesh:
         _, first_key = await mesh.new_account(credits=1_000)
         expected = await alone(mesh, first_key, ONE_CREDIT_LEADS) * 2

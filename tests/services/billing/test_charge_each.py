@@ -613,3 +613,26 @@ async def test_a_charge_each_alone_as_a_month_begins_gets_the_grant(clocked: Clo
 
     assert outcomes(response) == [("a", 20, False), ("b", "INSUFFICIENT_CREDITS", False), ("c", 0, False)]
     assert await grant_keys(billing, account_id) == ["lm:free_tier:2025-01", "lm:free_tier:2025-02"]
+
+
+async def test_items_on_a_reservation_of_an_unknown_account_each_fail_as_their_charge_would(
+    billing: pb_grpc.BillingServiceStub,
+) -> None:
+    """Review finding: as the proto promises, the call fails only when the request is invalid or
+    billing cannot answer; each item fails as its own Charge would (RESERVATION_NOT_FOUND), not
+    the whole call with ACCOUNT_NOT_FOUND."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await billing.Charge(
+            pb.ChargeRequest(
+                account_id="acct_nope", idempotency_key="row:0", amount=1, reservation_id="res_nope"
+            ),
+            timeout=10,
+        )
+    assert error_from_rpc(caught.value).reason == "RESERVATION_NOT_FOUND"
+
+    response = await charge_each(billing, "acct_nope", [("row:1", 1), ("row:2", 1)], "res_nope")
+
+    assert [(r.error.code, r.error.reason) for r in response.results] == [
+        (NOT_FOUND, "RESERVATION_NOT_FOUND"),
+        (NOT_FOUND, "RESERVATION_NOT_FOUND"),
+    ]
