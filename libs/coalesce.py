@@ -1,6 +1,6 @@
 """Request coalescing: concurrent calls of one key go out as one batch call.
 
-``Coalescer("providers.LookupBatch", send, limit=2, max_items=200)`` wraps a batch operation
+``Coalescer("providers.LookupBatch", send, limit=1, max_items=256)`` wraps a batch operation
 ``send(key, items, timeout)`` that returns one result per item, in order. A call of a key goes out
 at once, alone, while fewer than ``limit`` calls of that key are in flight; past that it waits, and
 the next call to finish sends everything waiting for the key (up to ``max_items`` items) as one
@@ -8,17 +8,25 @@ batch. At low concurrency nothing waits and nothing changes; under load, N calle
 call instead of N, which is where a mesh of small calls spends its CPU (per message, not per item).
 The histogram ``leadmesh.coalesced.items`` (by ``call``, the name) shows the items of each call.
 
-Each caller keeps its own deadline: a batch gets the latest deadline of its callers, and a caller
-whose own deadline passes first stops waiting (:class:`TimeoutError`) without cancelling the batch
-for the others. A batch's failure is each of its callers' failure, unless ``isolate(error)`` says
-the error may belong to one caller's items (a rejected argument): then each caller's items are sent
-again on their own, so one bad call never fails the others.
+A caller waits for a slot only while calls of its kind typically (a moving average) take less than
+``max_wait``, and never longer than that: behind slow calls it goes alone at once. So merging
+happens where calls are fast and CPU is what they cost, and stops where they are slow and waiting
+would cost callers time.
+
+A batch gets the earliest deadline of its callers (nothing is done for a caller after it stopped
+waiting), and a caller whose own deadline passes stops waiting (:class:`TimeoutError`) without
+cancelling the batch for the others; one whose batch is not sent yet is left out of it. A batch
+runs in the context (request id, trace) of its first caller. A batch's failure is each of its
+callers' failure, unless ``isolate(error)`` says the error may belong to one caller's items (a
+rejected argument): then each caller's items are sent again on their own, so one bad call never
+fails the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +50,8 @@ _ITEMS_PER_CALL = meter("leadmesh.coalesce").create_histogram(
 # How long a call waits for a slot before it goes alone, over the limit: a slow call in flight (a
 # store hiccup) delays the calls behind it by this much at most.
 MAX_WAIT = 0.05
+# The weight of the latest call in the moving average of how long calls take.
+TYPICAL_WEIGHT = 0.2
 
 Send = Callable[[K, list[I], "float | None"], Awaitable[Sequence[R]]]
 
@@ -78,6 +88,10 @@ class Coalescer(Generic[K, I, R]):
         self.limit = limit
         self.max_items = max_items
         self.max_wait = max_wait
+        # How long a call typically takes (moving average): calls wait for a slot only while it
+        # is below max_wait. Behind slow calls (a remote vendor, real mail servers) waiting would
+        # cost each caller time for CPU they do not lack, so they go alone.
+        self.typical = 0.0
         self.isolate = isolate
         self.name = name
         self._keys: dict[K, _Key[I, R]] = {}
@@ -92,7 +106,7 @@ class Coalescer(Generic[K, I, R]):
         state = self._keys.get(key)
         if state is None:
             state = self._keys[key] = _Key()
-        if state.in_flight < self.limit and not state.waiting:
+        if state.in_flight < self.limit and not state.waiting or self.typical > self.max_wait:
             return await self._alone(key, state, list(items), timeout)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
@@ -121,7 +135,11 @@ class Coalescer(Generic[K, I, R]):
 
     async def _send(self, key: K, items: list[I], timeout: float | None) -> list[R]:
         _ITEMS_PER_CALL.record(len(items), {"call": self.name})
-        results = list(await self.send(key, items, timeout))
+        began = time.monotonic()
+        try:
+            results = list(await self.send(key, items, timeout))
+        finally:
+            self.typical += TYPICAL_WEIGHT * (time.monotonic() - began - self.typical)
         if len(results) != len(items):
             raise RuntimeError(f"a batch of {len(items)} items answered {len(results)} results")
         return results

@@ -25,12 +25,13 @@ class EnrichmentSettings(CommonSettings):
     # Items of one EnrichBatch call.
     enrichment_max_batch: int = Field(default=1_000, ge=1)
     # The stages whose concurrent calls are coalesced (any of providers, verifier, intent, scoring,
-    # billing). A merged call takes as long as its slowest lead: providers (an external vendor),
-    # verifier (a slow mail server) and intent (a company's first fetch) can be slow for one lead
-    # and fast for the others, so they are off unless every lead's call takes about as long.
+    # billing). Calls wait to be merged only while calls of their kind typically take less than
+    # libs.coalesce.MAX_WAIT (the CPU-bound case, where merging pays); slower kinds (a remote
+    # vendor, real mail servers) go alone. A merged call still lasts as long as its slowest lead:
+    # leave out a stage whose calls are mostly fast but now and then very slow for one lead.
     enrichment_coalesce_stages: frozenset[
         Literal["providers", "verifier", "intent", "scoring", "billing"]
-    ] = frozenset({"scoring", "billing"})
+    ] = frozenset({"providers", "verifier", "intent", "scoring", "billing"})
     # Concurrent calls of one stage (same request header: account and options; the verifier's
     # has no account) past this many in flight wait (at most libs.coalesce.MAX_WAIT) and
     # go out together as one batch call (services.enrichment.downstream). 1 coalesces the most and

@@ -488,3 +488,29 @@ async def test_a_batch_runs_in_the_context_of_a_caller_in_it_not_of_the_call_tha
     assert await asyncio.gather(first, *later) == [[10], [20], [30]]
     assert [items for _, items in seen] == [[1], [2, 3]]
     assert seen[1][0] in {"req-2", "req-3"}, f"the merged call ran as {seen[1][0]!r}, not one of its callers"
+
+
+async def test_behind_calls_that_are_typically_slow_a_call_goes_alone_at_once() -> None:
+    """Where calls take longer than max_wait (remote vendors, real mail servers), waiting for the
+    one in flight would cost every caller time: each goes alone, and merging resumes once calls
+    are fast again."""
+    backend = Backend()
+    coalescer = coalescer_of(backend, limit=1, max_wait=0.1)
+    slow = asyncio.create_task(coalescer("k", [1]))
+    await backend.nth(0)
+    await asyncio.sleep(0.6)
+    backend.sent[0].release.set()
+    assert await slow == [10]
+    assert coalescer.typical > 0.1
+
+    held = asyncio.create_task(coalescer("k", [2]))
+    await backend.nth(1)
+    began = asyncio.get_running_loop().time()
+    behind = asyncio.create_task(coalescer("k", [3]))
+    sent = await backend.nth(2)
+    assert asyncio.get_running_loop().time() - began < 0.05, "it waited for a slot"
+    assert sent.items == [3]
+    sent.release.set()
+    backend.sent[1].release.set()
+    assert await asyncio.gather(held, behind) == [[20], [30]]
+    await assert_idle(coalescer)
