@@ -80,30 +80,38 @@ class RecordRepository:
     async def insert(self, request_id: str, fingerprint: str, record: pb.EnrichmentRecord) -> StoredRecord:
         """Stores the record; when the request id was stored meanwhile, returns that one. Records
         of one account stored while others are being written go in one write."""
-        return (await self._inserts(record.account_id, [(request_id, fingerprint, record)]))[0]
+        kept = (await self._inserts(record.account_id, [(request_id, fingerprint, record)]))[0]
+        if isinstance(kept, Exception):  # this row's own failure, not another's of the same write
+            raise kept
+        return kept
 
-    async def insert_many(self, rows: list[Row]) -> list[StoredRecord]:
+    async def insert_many(self, rows: list[Row]) -> None:
         """Stores the records (of one account); those whose request id was stored meanwhile keep
-        the first, which is returned in their place."""
-        return await self._insert_all(rows[0][2].account_id, rows, None) if rows else []
+        the first. Raises the first row's failure, if any, once every other row is written."""
+        for kept in await self._insert_all(rows[0][2].account_id, rows, None) if rows else []:
+            if isinstance(kept, Exception):
+                raise kept
 
     async def _insert_all(
         self, account_id: str, rows: list[Row], timeout: float | None
-    ) -> list[StoredRecord]:
+    ) -> list[StoredRecord | Exception]:
+        """Each row's outcome: the record kept for its request id (its own, or one stored
+        meanwhile), or why it could not be written."""
         try:
             await self.records.insert_many(
                 [_document(request_id, fp, record) for request_id, fp, record in rows], ordered=False
             )
         except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(error.get("code") != _DUPLICATE_KEY for error in errors):
-                raise
-            taken = {error["index"] for error in errors}
+            failed = {error["index"]: error for error in exc.details.get("writeErrors", [])}
+            taken = [n for n, error in failed.items() if error.get("code") == _DUPLICATE_KEY]
             first = await self.by_requests(account_id, [rows[n][0] for n in taken])
-            if len(first) < len({rows[n][0] for n in taken}):  # a duplicate record id, not a request
-                raise
-            return [
-                first[request_id] if n in taken else StoredRecord(record, fp)
-                for n, (request_id, fp, record) in enumerate(rows)
-            ]
+            outcomes: list[StoredRecord | Exception] = []
+            for n, (request_id, fp, record) in enumerate(rows):
+                if n not in failed:
+                    outcomes.append(StoredRecord(record, fp))
+                elif n in taken and request_id in first:
+                    outcomes.append(first[request_id])
+                else:  # not a request stored meanwhile (a clashing record id, a rejected document)
+                    outcomes.append(RuntimeError(f"record {record.id} not stored: {failed[n].get('errmsg')}"))
+            return outcomes
         return [StoredRecord(record, fp) for _, fp, record in rows]
