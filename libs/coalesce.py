@@ -28,13 +28,13 @@ import asyncio
 import contextvars
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from libs.telemetry import meter
 
-__all__ = ["Coalescer", "Send"]
+__all__ = ["Coalescer", "Send", "Stream"]
 
 K = TypeVar("K", bound=Hashable)
 I = TypeVar("I")  # noqa: E741 - item
@@ -54,6 +54,8 @@ MAX_WAIT = 0.05
 TYPICAL_WEIGHT = 0.2
 
 Send = Callable[[K, list[I], "float | None"], Awaitable[Sequence[R]]]
+# A batch operation that answers each item as it is done: (its position, its result), each once.
+Stream = Callable[[K, list[I], "float | None"], AsyncIterator[tuple[int, R]]]
 
 
 @dataclass
@@ -75,8 +77,9 @@ class Coalescer(Generic[K, I, R]):
     def __init__(
         self,
         name: str,
-        send: Send[K, I, R],
+        send: Send[K, I, R] | None = None,
         *,
+        stream: Stream[K, I, R] | None = None,
         limit: int,
         max_items: int,
         isolate: Callable[[BaseException], bool] = lambda error: False,
@@ -84,7 +87,10 @@ class Coalescer(Generic[K, I, R]):
     ):
         if limit < 1 or max_items < 1:
             raise ValueError("limit and max_items are at least 1")
+        if (send is None) == (stream is None):
+            raise ValueError("give either send or stream")
         self.send = send
+        self.stream = stream
         self.limit = limit
         self.max_items = max_items
         self.max_wait = max_wait
@@ -134,15 +140,30 @@ class Coalescer(Generic[K, I, R]):
             self._done(key, state)
 
     async def _send(self, key: K, items: list[I], timeout: float | None) -> list[R]:
+        got: dict[int, R] = {}
+        async for position, result in self._answers(key, items, timeout):
+            got[position] = result
+        if len(got) != len(items):
+            raise RuntimeError(f"a batch of {len(items)} items answered {len(got)} results")
+        return [got[position] for position in range(len(items))]
+
+    async def _answers(self, key: K, items: list[I], timeout: float | None) -> AsyncIterator[tuple[int, R]]:
+        """Each item's (position, result) as the call answers it; the call timed and counted."""
         _ITEMS_PER_CALL.record(len(items), {"call": self.name})
         began = time.monotonic()
         try:
+            if self.stream is not None:
+                async for answer in self.stream(key, items, timeout):
+                    yield answer
+                return
+            assert self.send is not None
             results = list(await self.send(key, items, timeout))
+            if len(results) != len(items):
+                raise RuntimeError(f"a batch of {len(items)} items answered {len(results)} results")
+            for answer in enumerate(results):
+                yield answer
         finally:
             self.typical += TYPICAL_WEIGHT * (time.monotonic() - began - self.typical)
-        if len(results) != len(items):
-            raise RuntimeError(f"a batch of {len(items)} items answered {len(results)} results")
-        return results
 
     def _done(self, key: K, state: _Key[I, R]) -> None:
         state.in_flight -= 1
@@ -184,28 +205,39 @@ class Coalescer(Generic[K, I, R]):
             self._done(key, state)
 
     async def _answer(self, key: K, batch: list[_Waiting[I, R]]) -> None:
+        """Answers each caller of ``batch`` as soon as all its items are (a stream may finish some
+        callers long before its slowest item)."""
         items = [item for waiting in batch for item in waiting.items]
+        owners = [(n, mine) for n, waiting in enumerate(batch) for mine in range(len(waiting.items))]
+        got: list[dict[int, R]] = [{} for _ in batch]
         try:
-            results = await self._send(key, items, _earliest(batch))
+            async for position, result in self._answers(key, items, _earliest(batch)):
+                n, mine = owners[position]
+                got[n][mine] = result
+                waiting = batch[n]
+                if len(got[n]) == len(waiting.items) and not waiting.future.done():
+                    waiting.future.set_result([got[n][k] for k in range(len(waiting.items))])
         except Exception as error:
+            unanswered = [
+                w for n, w in enumerate(batch) if len(got[n]) < len(w.items) and not w.future.done()
+            ]
             if len(batch) > 1 and self.isolate(error):
-                alive = [waiting for waiting in batch if not waiting.future.done()]
-                await asyncio.gather(*(self._answer(key, [waiting]) for waiting in alive))
+                await asyncio.gather(*(self._answer(key, [waiting]) for waiting in unanswered))
                 return
-            for waiting in batch:
-                if not waiting.future.done():
-                    waiting.future.set_exception(error)
+            for waiting in unanswered:
+                waiting.future.set_exception(error)
             return
         except BaseException:  # cancelled (shutting down): its callers must not wait forever
             for waiting in batch:
                 waiting.future.cancel()
             raise
-        start = 0
-        for waiting in batch:
-            end = start + len(waiting.items)
-            if not waiting.future.done():
-                waiting.future.set_result(results[start:end])
-            start = end
+        for n, waiting in enumerate(batch):
+            if len(got[n]) < len(waiting.items) and not waiting.future.done():
+                waiting.future.set_exception(
+                    RuntimeError(
+                        f"a batch of {len(items)} items left {len(waiting.items) - len(got[n])} unanswered"
+                    )
+                )
 
 
 def _earliest(batch: Sequence[_Waiting[I, R]]) -> float | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -514,3 +514,49 @@ async def test_behind_calls_that_are_typically_slow_a_call_goes_alone_at_once() 
     backend.sent[1].release.set()
     assert await asyncio.gather(held, behind) == [[20], [30]]
     await assert_idle(coalescer)
+
+
+async def test_with_a_stream_each_caller_is_answered_when_its_own_items_are_not_the_batchs_last() -> None:
+    """A batch operation that answers items as they are done (the verifier's VerifyBatch): a caller
+    merged with a slow item gets its answers as soon as its own are in."""
+    slow_done = asyncio.Event()
+    first_release = asyncio.Event()
+    sent: list[list[int]] = []
+
+    async def stream(key: str, items: list[int], timeout: float | None) -> AsyncIterator[tuple[int, int]]:
+        sent.append(list(items))
+        if items == [1]:
+            await first_release.wait()
+        for position, item in sorted(enumerate(items), key=lambda answer: answer[1] == 99):
+            if item == 99:  # a slow mail server, say
+                await slow_done.wait()
+            yield position, item * 10
+
+    coalescer: Coalescer[str, int, int] = Coalescer(
+        "test.stream", stream=stream, limit=1, max_items=100, max_wait=30.0
+    )
+    first = asyncio.create_task(coalescer("k", [1]))
+    await until(lambda: len(sent) == 1)
+    slow = asyncio.create_task(coalescer("k", [99]))
+    quick = asyncio.create_task(coalescer("k", [2, 3]))
+    await settle()
+    first_release.set()
+    assert await first == [10]
+    assert await asyncio.wait_for(quick, 1) == [20, 30]  # while its batch-mate is still out
+    assert sent == [[1], [99, 2, 3]] and not slow.done()
+    slow_done.set()
+    assert await slow == [990]
+    await assert_idle(coalescer)
+
+
+async def test_a_coalescer_takes_either_a_batch_operation_or_a_stream() -> None:
+    async def send(key: str, items: list[int], timeout: float | None) -> list[int]:
+        return items
+
+    async def stream(key: str, items: list[int], timeout: float | None) -> AsyncIterator[tuple[int, int]]:
+        yield 0, items[0]
+
+    with pytest.raises(ValueError):
+        Coalescer("test.neither", limit=1, max_items=1)
+    with pytest.raises(ValueError):
+        Coalescer("test.both", send, stream=stream, limit=1, max_items=1)
