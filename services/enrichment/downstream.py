@@ -3,8 +3,9 @@
 Every stage already asks its service for all its leads in one batch call. :class:`Joined` goes one
 step further: the batch calls of one stage made by concurrent requests (32 single-lead API calls at
 once) go out as one, once ``limit`` of them are in flight (see :mod:`libs.coalesce`). A merged call
-carries the first caller's trace context and request id; each caller keeps its own deadline and
-gets its own results, and a merged call rejected as INVALID_ARGUMENT is sent again caller by caller.
+carries its first caller's trace context and request id and gets its callers' earliest deadline;
+each caller gets its own results (a verifier caller as soon as its own addresses are verified), and
+a merged call rejected as INVALID_ARGUMENT is sent again caller by caller.
 """
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ class Joined:
     """LookupBatch, VerifyBatch, GetSignalsBatch, ScoreBatch and Charge (merged as ChargeEach),
     those of the ``stages`` coalesced per request header (account and options): at most ``limit``
     calls of a header in flight, ``max_items`` items per merged call (a larger call goes alone, at
-    once). A merged call lasts as long as its slowest item takes, so only stages whose calls take
-    about the same time for every lead gain from it (see the setting)."""
+    once). A merged unary call lasts as long as its slowest lead (see the setting); the verifier's
+    stream answers each lead as its own addresses are done."""
 
     def __init__(self, mesh: Downstream, *, limit: int, max_items: int, stages: Collection[str]):
         if unknown := set(stages) - STAGES:
