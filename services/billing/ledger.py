@@ -193,10 +193,7 @@ class CreditLedger:
         """``news`` posted at once, each charge's outcome; those that found the month's free tier
         not granted yet are posted again after granting it."""
         if len(news) == 1:
-            try:
-                return [await self._post_to_account(news[0])]
-            except LeadmeshError as error:
-                return [error]
+            return [await self._post_alone(news[0])]
         period = billing_period(self.clock())
         outcomes = await self.repository.postings.post_together(news, free_tier_period=period)
         if any(isinstance(outcome, FreeTierDue) for outcome in outcomes):
@@ -204,15 +201,18 @@ class CreditLedger:
         results: list[Posted | LeadmeshError] = []
         for new, outcome in zip(news, outcomes, strict=True):
             if isinstance(outcome, FreeTierDue):
-                try:
-                    results.append(await self._post_to_account(new))
-                except LeadmeshError as error:
-                    results.append(error)
+                results.append(await self._post_alone(new))
             elif isinstance(outcome, LeadmeshError):
                 results.append(outcome)
             else:
                 results.append(await self._posted(new, *outcome))
         return results
+
+    async def _post_alone(self, new: NewEntry) -> Posted | LeadmeshError:
+        try:
+            return await self._post_to_account(new)
+        except LeadmeshError as error:
+            return error
 
     async def _posted(self, new: NewEntry, entry: LedgerEntry, replayed: bool) -> Posted:
         if replayed:  # the balance now, not the one right after the first posting

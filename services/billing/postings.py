@@ -177,13 +177,10 @@ class Postings:
         """
         docs = self.new_batch_docs(news)
         fresh = await self._insert_pending(docs)
-        if all(fresh):
-            holder = self._holder(news[0], None)
-            holder_doc = await self._apply_all(docs, holder, news)
-            if holder_doc is not None:
-                for entry in await self._finish_all(docs, holder, holder_doc):
-                    yield entry, False
-                return
+        if all(fresh) and (entries := await self._post_group(docs, news, None)) is not None:
+            for entry in entries:
+                yield entry, False
+            return
         done = 0
         try:
             for doc, new, is_fresh in zip(docs, news, fresh, strict=True):
@@ -206,11 +203,8 @@ class Postings:
             return [await self._outcome(self.post(new, free_tier_period=free_tier_period)) for new in news]
         docs = self.new_batch_docs(news)
         fresh = await self._insert_pending(docs)
-        if all(fresh):
-            holder = self._holder(news[0], free_tier_period)
-            holder_doc = await self._apply_all(docs, holder, news)
-            if holder_doc is not None:
-                return [(entry, False) for entry in await self._finish_all(docs, holder, holder_doc)]
+        if all(fresh) and (entries := await self._post_group(docs, news, free_tier_period)) is not None:
+            return [(entry, False) for entry in entries]
         return [
             await self._outcome(
                 self._post_inserted(doc, new, free_tier_period)
@@ -219,6 +213,17 @@ class Postings:
             )
             for doc, new, is_fresh in zip(docs, news, fresh, strict=True)
         ]
+
+    async def _post_group(
+        self, docs: list[Document], news: Sequence[NewEntry], free_tier_period: str | None
+    ) -> list[LedgerEntry] | None:
+        """Steps 2 and 3 of a group's stored ``docs``, all applied by one update of their holder;
+        None when that update did not apply (nothing applied)."""
+        holder = self._holder(news[0], free_tier_period)
+        holder_doc = await self._apply_all(docs, holder, news)
+        if holder_doc is None:
+            return None
+        return await self._finish_all(docs, holder, holder_doc)
 
     @staticmethod
     async def _outcome(
