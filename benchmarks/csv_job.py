@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "proto"))
 
 import grpc  # noqa: E402
 import httpx  # noqa: E402
-from harness import Mesh, peak_rss_mb, running_mesh, say  # noqa: E402
+from harness import Mesh, method, peak_rss_mb, running_mesh, say  # noqa: E402
 
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb  # noqa: E402
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc  # noqa: E402
@@ -148,7 +148,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--people", type=int, default=3000)
     parser.add_argument("--env", nargs="*", default=[], metavar="NAME=VALUE", help="extra settings")
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    method(
+        "csv_job.py",
+        1,
+        "CSV upload to finished job through gateway, batch server and workers on loopback peers that "
+        "answer at once; wall time, rows/s and peak memory per process",
+    )
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ __all__ = [
     "SERVICE_NAMES",
     "Mesh",
     "cpu_seconds",
+    "method",
     "peak_rss_mb",
     "running_mesh",
     "say",
@@ -54,6 +55,13 @@ SERVICE_NAMES = {
 
 def say(text: str) -> None:
     print(text, flush=True)  # noqa: T201
+
+
+def method(script: str, version: int, what: str) -> None:
+    """The first line of a benchmark's output: what it measures, and its method's version. Bump the
+    version whenever a change makes new figures incomparable with old ones (other load, other
+    data, other accounting); benchmarks/compare.py refuses to compare across versions quietly."""
+    say(f"method: {script} v{version}: {what}")
 
 
 async def wait_serving(target: grpc.aio.Channel | str, service: str = "", timeout: float = 60.0) -> None:
