@@ -62,7 +62,7 @@ def parse(output: str) -> Run:
         numbers = [float(match.group().replace(",", "")) for match in NUMBER.finditer(text)]
         if not numbers:
             continue
-        template = NUMBER.sub("#", text)
+        template = " ".join(NUMBER.sub("#", text).split())  # padding differs with the numbers' widths
         occurrence = sum(key.rsplit("@", 1)[0] == template for key in run.lines)
         run.lines[f"{template}@{occurrence}"] = numbers
     return run
@@ -172,7 +172,9 @@ def _environ() -> dict[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("base", help="revision A (e.g. main, a commit)")
     parser.add_argument("new", nargs="?", default=".", help="revision B (default: the working tree as it is)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each revision (default 3)")
@@ -181,9 +183,10 @@ def main() -> None:
     )
     parser.add_argument("--script-from", help="run this revision's benchmarks/ on both revisions")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds one run may take")
-    parser.add_argument("args", nargs=argparse.REMAINDER, help="after --: arguments for the benchmark")
-    options = parser.parse_args()
-    args = options.args[1:] if options.args[:1] == ["--"] else options.args
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    options = parser.parse_args(argv[:split])
+    args = argv[split + 1 :]
 
     scratch = Path(tempfile.mkdtemp(prefix="leadmesh-compare-"))
     trees: dict[str, Path] = {}
