@@ -44,7 +44,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from libs.errors import Conflict, FailedPrecondition, LeadmeshError, NotFound
 from libs.ids import new_id, random_base62
 from libs.mongo import Document, utc_now
-from services.billing.domain import EntryKind, LedgerEntry, NewEntry
+from services.billing.domain import EntryKind, FreeTierDue, LedgerEntry, NewEntry
 from services.billing.marks import (
     APPLIED,
     GROUP_DIGITS,
@@ -56,7 +56,7 @@ from services.billing.marks import (
     attempt_id,
 )
 
-__all__ = ["FreeTierDue", "Postings", "entry_from_doc", "new_holder_fields"]
+__all__ = ["Postings", "entry_from_doc", "new_holder_fields"]
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +69,6 @@ GROUP_FINISH_POLLS = 25
 # recover() looks this far back for unfinished entries (rejected ones stay rejected unless a mark
 # proves otherwise, so the window only bounds the scan).
 RECOVERY_WINDOW = timedelta(days=2)
-
-
-class FreeTierDue(Exception):
-    """The account's free tier for the current month has not been granted yet."""
 
 
 class _Retry(Exception):
