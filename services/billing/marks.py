@@ -36,6 +36,7 @@ __all__ = [
     "attempt_id",
     "group_ids",
     "marked_entries",
+    "new_holder_fields",
 ]
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,11 @@ class Holder:
     field: str
     guard: dict[str, Any]
     extra_inc: dict[str, int]
+
+
+def new_holder_fields() -> Document:
+    """The fields a holder document starts with."""
+    return {"inflight": {}, "floor": ""}
 
 
 def group_ids(mark: Document) -> list[str]:

@@ -20,8 +20,9 @@ from services.billing.domain import (
     Reservation,
     ReservationState,
 )
-from services.billing.marks import APPLIED
-from services.billing.postings import Postings, entry_from_doc, new_holder_fields
+from services.billing.entry_postings import entry_from_doc
+from services.billing.marks import APPLIED, new_holder_fields
+from services.billing.postings import Postings
 
 __all__ = ["BillingRepository", "PrefixTaken"]
 

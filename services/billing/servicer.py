@@ -15,6 +15,7 @@ from services.billing.domain import (
     Account,
     ApiKey,
     ApiKeyMode,
+    ChargeItem,
     EntryKind,
     LedgerEntry,
     Reservation,
@@ -22,7 +23,7 @@ from services.billing.domain import (
     billing_period,
     next_period_start,
 )
-from services.billing.ledger import ChargeItem, CreditLedger
+from services.billing.ledger import CreditLedger
 
 __all__ = ["BillingServicer"]
 

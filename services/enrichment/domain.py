@@ -28,7 +28,7 @@ __all__ = [
 DEGRADED_SHARE = 0.85
 DEFAULT_CONTACTS = 5
 MAX_CONTACTS = 50
-# Billing's longest idempotency key (services/billing/ledger.py MAX_KEY_LENGTH).
+# Billing's longest idempotency key (services/billing/domain/charges.py MAX_KEY_LENGTH).
 MAX_BILLING_KEY = 200
 
 

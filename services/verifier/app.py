@@ -8,14 +8,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from leadmesh.verifier.v1 import verifier_service_pb2_grpc as pb_grpc
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
-from services.verifier.domain import RetryHints, address_lists
+from services.verifier.domain import RetryHints, VerificationPolicy, address_lists
 from services.verifier.limits import HostLimiter
 from services.verifier.prober import ProbeSettings, SmtpProber
 from services.verifier.repository import VerdictCache
 from services.verifier.resolver import MailRouteResolver
 from services.verifier.servicer import VerifierServicer
 from services.verifier.settings import VerifierSettings
-from services.verifier.verification import EmailVerifier, VerificationPolicy
+from services.verifier.verification import EmailVerifier
 
 __all__ = ["SERVICE_NAME", "build_verifier", "create_server"]
 

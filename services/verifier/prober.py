@@ -78,6 +78,11 @@ class SmtpProber:
         self.settings = settings
         self.limiter = limiter
 
+    @property
+    def sessions_per_server(self) -> int:
+        """Sessions open at once with any one server address, at most."""
+        return self.limiter.concurrency
+
     async def probe(
         self,
         hosts: Sequence[MailHost],

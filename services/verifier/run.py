@@ -5,6 +5,10 @@ probe joins the lane of its primary mail server, which works through its domains
 ``mx_concurrency`` sessions at once, so a batch dominated by one provider does not hold up the
 other domains. A domain's addresses share sessions (``recipients_per_session`` each, one after
 the other). Greylisted addresses rejoin the lane after the back-off, without holding a slot.
+
+A run is handed what it works with (the policy, the verdict cache, the DNS resolver, the SMTP
+prober, the address lists) and a function that saves verdicts in the background; it knows
+nothing of :class:`services.verifier.verification.EmailVerifier`, which makes one per call.
 """
 
 from __future__ import annotations
@@ -15,15 +19,15 @@ import logging
 import secrets
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 from pymongo.errors import PyMongoError
 
 from libs.mongo import utc_now
 from libs.telemetry import meter
 from services.verifier.domain import (
+    AddressLists,
     Check,
     DomainFacts,
     DomainOutcome,
@@ -34,15 +38,17 @@ from services.verifier.domain import (
     ProbeOutcome,
     SyntaxProblem,
     Verdict,
+    VerificationPolicy,
+    VerifyOptions,
     decide,
     parse_address,
     syntax_verdict,
 )
+from services.verifier.prober import SmtpProber
+from services.verifier.repository import VerdictCache
+from services.verifier.resolver import MailRouteResolver
 
-if TYPE_CHECKING:
-    from services.verifier.verification import EmailVerifier, VerifyOptions
-
-__all__ = ["CACHE_WRITE_BATCH", "VerificationRun"]
+__all__ = ["CACHE_WRITE_BATCH", "SaveLater", "VerificationRun"]
 
 log = logging.getLogger("leadmesh.verifier")
 
@@ -52,6 +58,9 @@ _VERDICTS = meter("leadmesh.verifier").create_counter(
 
 # Cached verdicts go to the store in bulk writes of this size while a large batch goes on.
 CACHE_WRITE_BATCH = 1000
+
+# Writes verdicts and domain findings to the cache in the background; the task ends once they are in.
+SaveLater = Callable[[dict[str, Verdict], list[DomainFacts]], asyncio.Task[None]]
 
 
 @dataclass
@@ -73,15 +82,24 @@ class _DomainWork:
 class VerificationRun:
     def __init__(
         self,
-        verifier: EmailVerifier,
         items: Sequence[tuple[int, str]],
         options: VerifyOptions,
         deadline: float | None,
         *,
         retry_greylisted: bool,
+        policy: VerificationPolicy,
+        cache: VerdictCache,
+        resolver: MailRouteResolver,
+        prober: SmtpProber,
+        lists: AddressLists,
+        save_later: SaveLater,
     ) -> None:
-        self.verifier = verifier
-        self.policy = verifier.policy
+        self.policy = policy
+        self.cache = cache
+        self.resolver = resolver
+        self.prober = prober
+        self.lists = lists
+        self.save_later = save_later
         self.items = items
         self.options = options
         self.deadline = deadline
@@ -152,16 +170,15 @@ class VerificationRun:
         """Emits the cached verdicts (dropping them from ``by_domain``); returns cached domain findings."""
         if self.options.refresh or not by_domain:
             return {}
-        cache = self.verifier.cache
         try:
-            verdicts = await cache.verdicts(self.callers)
+            verdicts = await self.cache.verdicts(self.callers)
             for key, verdict in verdicts.items():
                 by_domain[self.addresses[key].ascii_domain].remove(key)
                 duration = time.monotonic() - self.started
                 self._emit(key, replace(verdict, decided_by=Check.CACHE, duration=duration))
             for domain in [domain for domain, keys in by_domain.items() if not keys]:
                 del by_domain[domain]
-            return await cache.domain_facts(by_domain)
+            return await self.cache.domain_facts(by_domain)
         except PyMongoError:
             log.warning("cache read failed; verifying without it", exc_info=True)
             return {}
@@ -175,7 +192,7 @@ class VerificationRun:
         verdicts, self.to_cache = self.to_cache, {}
         domains, self.changed_domains = list(self.changed_domains.values()), {}
         if verdicts or domains:
-            self.writes.append(self.verifier.save_later(verdicts, domains))
+            self.writes.append(self.save_later(verdicts, domains))
 
     # domains
 
@@ -195,8 +212,8 @@ class VerificationRun:
         self._enqueue(_DomainWork(facts, addresses, started, catch_all_address, facts.hosts))
 
     async def _facts(self, domain: str) -> DomainFacts:
-        route = await self.verifier.resolver.resolve(domain, self.deadline)
-        lists = self.verifier.lists
+        route = await self.resolver.resolve(domain, self.deadline)
+        lists = self.lists
         facts = DomainFacts(
             domain=domain,
             outcome=route.outcome,
@@ -226,7 +243,7 @@ class VerificationRun:
             address,
             facts,
             probe,
-            is_role_account=self.verifier.lists.is_role_account(address.local_part),
+            is_role_account=self.lists.is_role_account(address.local_part),
             hints=self.policy.hints,
             checked_time=utc_now(),
             duration=time.monotonic() - started,
@@ -246,7 +263,7 @@ class VerificationRun:
     def _enqueue(self, work: _DomainWork) -> None:
         lane = work.hosts[0].addresses[0]
         self.lanes[lane].append(work)
-        if self.lane_workers[lane] < self.verifier.prober.limiter.concurrency:
+        if self.lane_workers[lane] < self.prober.sessions_per_server:
             self.lane_workers[lane] += 1
             assert self.tasks is not None
             self.tasks.create_task(self._lane(lane))
@@ -283,7 +300,7 @@ class VerificationRun:
 
         size = self.policy.recipients_per_session
         for start in range(0, len(work.addresses), size):
-            await self.verifier.prober.probe(
+            await self.prober.probe(
                 work.hosts,
                 work.addresses[start : start + size],
                 catch_all=facts.catch_all,

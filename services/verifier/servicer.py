@@ -12,8 +12,8 @@ from leadmesh.common.v1 import common_pb2
 from leadmesh.verifier.v1 import verifier_service_pb2 as pb
 from leadmesh.verifier.v1 import verifier_service_pb2_grpc as pb_grpc
 from libs.errors import InvalidArgument
-from services.verifier.domain import Check, EmailStatus, Verdict
-from services.verifier.verification import EmailVerifier, VerifyOptions
+from services.verifier.domain import Check, EmailStatus, Verdict, VerifyOptions
+from services.verifier.verification import EmailVerifier
 
 __all__ = ["VerifierServicer", "verdict_to_proto"]
 

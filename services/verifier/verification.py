@@ -1,7 +1,9 @@
-"""Verifying addresses: syntax, cache, DNS, lists, SMTP, then the verdict.
+"""EmailVerifier, the use cases: Verify (one address within the caller's deadline) and VerifyBatch.
 
-A batch is grouped by domain: each domain is resolved once and its addresses share SMTP sessions
-(see :mod:`services.verifier.run`). Verdicts are emitted as soon as they are decided. Greylisted
+Each call is a :class:`services.verifier.run.VerificationRun`, handed the verifier's collaborators
+(policy, cache, resolver, prober, lists) and :meth:`EmailVerifier.save_later`, which writes to the
+cache in the background. A batch is grouped by domain: each domain is resolved once and its
+addresses share SMTP sessions. Verdicts are emitted as soon as they are decided. Greylisted
 addresses of a batch are probed again after the back-off when the deadline leaves room; a single
 Verify never waits for that.
 """
@@ -12,39 +14,27 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 
 from pymongo.errors import PyMongoError
 
 from libs.mongo import utc_now
-from services.verifier.domain import AddressLists, Check, DomainFacts, EmailStatus, RetryHints, Verdict
+from services.verifier.domain import (
+    AddressLists,
+    Check,
+    DomainFacts,
+    EmailStatus,
+    Verdict,
+    VerificationPolicy,
+    VerifyOptions,
+)
 from services.verifier.prober import SmtpProber
 from services.verifier.repository import VerdictCache
 from services.verifier.resolver import MailRouteResolver
 from services.verifier.run import VerificationRun
 
-__all__ = ["EmailVerifier", "VerificationPolicy", "VerifyOptions"]
+__all__ = ["EmailVerifier"]
 
 log = logging.getLogger("leadmesh.verifier")
-
-
-@dataclass(frozen=True)
-class VerifyOptions:
-    skip_smtp: bool = False
-    # Ignore cached verdicts and domain findings (the fresh ones are cached).
-    refresh: bool = False
-
-
-@dataclass(frozen=True)
-class VerificationPolicy:
-    smtp_enabled: bool
-    recipients_per_session: int
-    batch_concurrency: int
-    greylist_backoff: float
-    greylist_retries: int
-    hints: RetryHints
-    # Budget of a Verify whose caller set no deadline, in seconds.
-    verify_timeout: float
 
 
 class EmailVerifier:
@@ -69,7 +59,7 @@ class EmailVerifier:
         if time_left is not None:
             budget = min(budget, time_left - max(0.1, 0.05 * time_left))
         started = time.monotonic()
-        run = VerificationRun(self, [(0, email)], options, started + budget, retry_greylisted=False)
+        run = self._run([(0, email)], options, started + budget, retry_greylisted=False)
         decided: Verdict | None = None
         try:
             async with asyncio.timeout(budget + 0.02):
@@ -94,9 +84,31 @@ class EmailVerifier:
     ) -> AsyncIterator[tuple[int, Verdict]]:
         """``(index, verdict)`` of every item, in the order they are decided."""
         deadline = None if time_left is None else time.monotonic() + time_left - max(0.05, 0.02 * time_left)
-        return VerificationRun(self, items, options, deadline, retry_greylisted=True).stream()
+        return self._run(items, options, deadline, retry_greylisted=True).stream()
+
+    def _run(
+        self,
+        items: Sequence[tuple[int, str]],
+        options: VerifyOptions,
+        deadline: float | None,
+        *,
+        retry_greylisted: bool,
+    ) -> VerificationRun:
+        return VerificationRun(
+            items,
+            options,
+            deadline,
+            retry_greylisted=retry_greylisted,
+            policy=self.policy,
+            cache=self.cache,
+            resolver=self.resolver,
+            prober=self.prober,
+            lists=self.lists,
+            save_later=self.save_later,
+        )
 
     def save_later(self, verdicts: dict[str, Verdict], domains: list[DomainFacts]) -> asyncio.Task[None]:
+        """Writes to the cache in the background (a failed write is logged); :meth:`close` waits."""
         task = asyncio.create_task(self._save(verdicts, domains))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)

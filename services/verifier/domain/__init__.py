@@ -1,4 +1,9 @@
-"""The verifier's domain: pure, typed, testable without a network."""
+"""The verifier's domain: pure, typed, testable without a network.
+
+``models`` (addresses, domain facts, probes, verdicts), ``syntax`` (parsing an address), ``lists``
+(disposable, role and free-mail lists), ``replies`` (what an SMTP reply means), ``verdicts`` (the
+findings' precedence, one verdict) and ``policy`` (a call's options, the verifier's policy).
+"""
 
 from services.verifier.domain.lists import AddressLists, address_lists
 from services.verifier.domain.models import (
@@ -13,6 +18,7 @@ from services.verifier.domain.models import (
     SmtpReply,
     Verdict,
 )
+from services.verifier.domain.policy import VerificationPolicy, VerifyOptions
 from services.verifier.domain.replies import classify_reply
 from services.verifier.domain.syntax import SyntaxProblem, parse_address
 from services.verifier.domain.verdicts import RetryHints, decide, syntax_verdict
@@ -31,6 +37,8 @@ __all__ = [
     "SmtpReply",
     "SyntaxProblem",
     "Verdict",
+    "VerificationPolicy",
+    "VerifyOptions",
     "address_lists",
     "classify_reply",
     "decide",

@@ -22,8 +22,8 @@ from leadmesh.billing.v1 import billing_service_pb2 as pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
 from libs.errors import LeadmeshError, error_from_rpc
 from libs.mongo import Document
-from services.billing.domain import NewEntry
-from services.billing.ledger import ChargeItem, CreditLedger
+from services.billing.domain import ChargeItem, NewEntry
+from services.billing.ledger import CreditLedger
 from services.billing.marks import PRUNE_AT
 from services.billing.postings import Postings
 from services.billing.repository import BillingRepository

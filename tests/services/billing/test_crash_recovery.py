@@ -25,8 +25,8 @@ from libs.errors import FailedPrecondition
 from libs.mongo import Document
 from services.billing import marks
 from services.billing.app import create_server
-from services.billing.domain import EntryKind, NewEntry, ReservationState, billing_period
-from services.billing.ledger import CreditLedger, reservation_id_for
+from services.billing.domain import EntryKind, NewEntry, ReservationState, billing_period, reservation_id_for
+from services.billing.ledger import CreditLedger
 from services.billing.marks import PRUNE_AT, UNSET_AT_ONCE
 from services.billing.postings import Postings
 from services.billing.repository import BillingRepository
