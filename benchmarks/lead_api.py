@@ -128,7 +128,7 @@ async def in_process(uri: str, env: dict[str, str]) -> AsyncIterator[Any]:
     from services.enrichment.pipeline import Pipeline
     from services.enrichment.repository import RecordRepository
     from services.enrichment.settings import EnrichmentSettings
-    from services.intent.app import create_server as create_intent
+    from services.intent.app import create_signals
     from services.intent.servicer import IntentServicer
     from services.intent.settings import IntentSettings
     from services.providers.app import create_lookup
@@ -149,12 +149,12 @@ async def in_process(uri: str, env: dict[str, str]) -> AsyncIterator[Any]:
     ledger = CreditLedger(billing_repo, 0)
     lookup, resources = await create_lookup(db, ProvidersSettings(), ProvidersConfig())
     verifier = await build_verifier(db, VerifierSettings())
-    intent = await create_intent(db, IntentSettings(), "127.0.0.1:0")
+    signals, intent_closers = await create_signals(db, IntentSettings())
     scoring_repo = ScoringRepository(db)
     downstream = Downstream(
         providers=_InProcess(ProvidersServicer(lookup)),  # type: ignore[arg-type]
         verifier=_InProcess(VerifierServicer(verifier, 50_000)),  # type: ignore[arg-type]
-        intent=_InProcess(IntentServicer(intent.signals, 2.0, 2.0)),  # type: ignore[arg-type]
+        intent=_InProcess(IntentServicer(signals, 2.0, 2.0)),  # type: ignore[arg-type]
         scoring=_InProcess(ScoringServicer(IcpProfiles(scoring_repo), 100_000, 1_000)),  # type: ignore[arg-type]
         billing=_InProcess(BillingServicer(AccountDirectory(billing_repo, ledger), ledger)),  # type: ignore[arg-type]
     )
@@ -163,8 +163,8 @@ async def in_process(uri: str, env: dict[str, str]) -> AsyncIterator[Any]:
         yield pipeline
     finally:
         await resources.close()
-        await intent.http.aclose()
-        await intent.channels.close()
+        for close in reversed(intent_closers):
+            await close()
         await client.close()
 
 

@@ -1,16 +1,14 @@
-"""The grpc.aio server runner every service uses.
+"""The grpc.aio server of a service (see :class:`libs.service.Service`).
 
 Health service with real per-service status (readiness checks polled in the background), a
-``liveness`` entry for the kubelet's liveness probe, reflection, the default interceptors, and
-SIGTERM -> NOT_SERVING -> drain -> stop.
+``liveness`` entry for the kubelet's liveness probe, reflection, the default interceptors, and a
+graceful stop: NOT_SERVING -> drain -> stop (the runner, ``libs.runner``, stops it on SIGTERM).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -19,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from libs.interceptors import default_interceptors
+from libs.periodic import Every
 
 __all__ = ["LIVENESS_SERVICE", "GrpcServer", "ReadinessCheck"]
 
@@ -39,10 +38,9 @@ class GrpcServer:
     ``services`` maps full service names (``leadmesh.billing.v1.BillingService``) to the
     function that adds the servicer to a server. Every check in ``readiness`` must pass for the
     services to report SERVING; they are re-run every ``check_interval`` seconds. The
-    ``LIVENESS_SERVICE`` entry reports SERVING from start until ``stop()``. Each
-    ``(interval, job)`` of ``maintenance`` runs every ``interval`` seconds while serving. Each of
-    ``drained`` is awaited once the calls under way have finished at stop (work they left going
-    in the background), before the process closes its clients.
+    ``LIVENESS_SERVICE`` entry reports SERVING from start until ``stop()``. Each of ``drained``
+    is awaited once the calls under way have finished at stop (work they left going in the
+    background), before the process closes its clients.
     """
 
     name: str
@@ -52,13 +50,12 @@ class GrpcServer:
     grace: float = 10.0
     drain_delay: float = 0.0
     check_interval: float = 5.0
-    maintenance: Sequence[tuple[float, Callable[[], Awaitable[object]]]] = ()
     drained: Sequence[Callable[[], Awaitable[object]]] = ()
     port: int = 0
     _server: grpc.aio.Server = field(init=False)
     _health: health.aio.HealthServicer = field(init=False)
-    _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
-    _stopping: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    _checks: Every | None = field(init=False, default=None)
+    _stopping: bool = field(init=False, default=False)
 
     async def start(self) -> int:
         """Binds, starts serving and returns the bound port (useful with ``host:0``)."""
@@ -82,8 +79,8 @@ class GrpcServer:
         await self._health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         await self._server.start()
         await self._update_health()
-        self._tasks = [asyncio.create_task(self._every(self.check_interval, self._update_health))]
-        self._tasks += [asyncio.create_task(self._every(interval, job)) for interval, job in self.maintenance]
+        self._checks = Every(self.check_interval, self._update_health)
+        await self._checks.start()
         log.info("serving", extra={"address": self.address, "port": self.port})
         return self.port
 
@@ -99,24 +96,13 @@ class GrpcServer:
         for name in ("", *self.services):
             await self._health.set(name, status)
 
-    async def _every(self, interval: float, job: Callable[[], Awaitable[object]]) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), interval)
-            if self._stopping.is_set():
-                return
-            try:
-                await job()
-            except Exception:
-                log.exception("background job failed", extra={"job": getattr(job, "__qualname__", repr(job))})
-
     async def stop(self) -> None:
         """NOT_SERVING (liveness too), wait for balancers to notice, then let in-flight calls finish."""
-        if self._stopping.is_set():
+        if self._stopping:
             return
-        self._stopping.set()
-        for task in self._tasks:
-            await task
+        self._stopping = True
+        if self._checks is not None:
+            await self._checks.stop()
         await self._health.enter_graceful_shutdown()
         if self.drain_delay:
             await asyncio.sleep(self.drain_delay)
@@ -124,18 +110,3 @@ class GrpcServer:
         for wait in self.drained:
             await wait()
         log.info("stopped")
-
-    async def run(self, on_stop: Sequence[Callable[[], Awaitable[None]]] = ()) -> None:
-        """Starts, serves until SIGTERM or SIGINT, stops, then runs ``on_stop`` (close clients)."""
-        await self.start()
-        loop = asyncio.get_running_loop()
-        stop_requested = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop_requested.set)
-        try:
-            await stop_requested.wait()
-            log.info("stop requested")
-        finally:
-            await self.stop()
-            for close in on_stop:
-                await close()

@@ -1,9 +1,9 @@
-"""Composes batch's two roles from a database handle and the broker: the gRPC server (uploads,
-job state, result CSVs) and the worker (chunk, dead-chunk and webhook consumers)."""
+"""Composes batch's two roles from a database handle and the broker, each a ``libs.service``
+Service: the gRPC server (uploads, job state, result CSVs) and the worker (chunk, dead-chunk and
+webhook consumers, and the sweep of jobs the broker failed to queue)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
@@ -22,8 +22,10 @@ from libs import amqp
 from libs.channels import ChannelPool
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping, utc_now
+from libs.periodic import Every
 from libs.queue_depths import QueueDepths
 from libs.safe_http import OutboundPolicy, guarded_client
+from libs.service import Service
 from services.batch.intake import Intake, queue_job
 from services.batch.jobs import job_message
 from services.batch.repository import JobRepository
@@ -32,7 +34,7 @@ from services.batch.settings import BatchSettings
 from services.batch.webhooks import WEBHOOK_QUEUE, WebhookDeliverer
 from services.batch.worker import ChunkWorker, chunk_queue
 
-__all__ = ["SERVICE_NAME", "BatchServer", "BatchWorker", "create_server", "create_worker"]
+__all__ = ["SERVICE_NAME", "BrokerLink", "Consumers", "create_server", "create_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +45,28 @@ COMPLETED_QUEUE = amqp.QueueSpec("batch.jobs.completed", (COMPLETED_ROUTING_KEY,
 
 
 @dataclass
-class _Broker:
+class BrokerLink:
+    """The process's link to the broker (a part of the service, see ``libs.service``): one
+    connection, its publisher, and the webhook deliverer with its HTTP client. ``start()``
+    declares every queue this process publishes into, so that a job uploaded while no worker
+    runs waits in its queue; ``stop()`` closes them."""
+
     connection: AbstractRobustConnection
     publisher: amqp.Publisher
     http: httpx.AsyncClient
     webhooks: WebhookDeliverer
-    channels: ChannelPool
+    queues: list[amqp.QueueSpec]
 
-    async def close(self) -> None:
+    async def start(self) -> None:
+        channel = await self.connection.channel()
+        await amqp.declare_topology(channel, self.queues)
+        await channel.close()
+
+    async def stop(self) -> None:
         with contextlib.suppress(Exception):
             await self.publisher.close()
         await self.connection.close()
         await self.http.aclose()
-        await self.channels.close()
 
     async def job_finished(self, job: Document) -> None:
         """Publish ``batch.job.completed`` and the job's first webhook delivery."""
@@ -75,14 +86,9 @@ class _Broker:
         await self.webhooks.schedule(message)
 
 
-async def _broker(repository: JobRepository, settings: BatchSettings, amqp_url: str) -> _Broker:
+async def _link(repository: JobRepository, settings: BatchSettings, amqp_url: str) -> BrokerLink:
     connection = await amqp.connect(amqp_url)
     publisher = await amqp.Publisher.open(connection)
-    channel = await connection.channel()
-    # Every queue this process publishes into exists before its first publish, whether or not a
-    # worker has started yet: a job uploaded while no worker runs waits in its queue.
-    await amqp.declare_topology(channel, [COMPLETED_QUEUE, chunk_queue(settings), WEBHOOK_QUEUE])
-    await channel.close()
     http = guarded_client(
         OutboundPolicy.from_cidrs(settings.batch_webhook_allowed_networks),
         timeout=settings.batch_webhook_timeout,
@@ -102,34 +108,25 @@ async def _broker(repository: JobRepository, settings: BatchSettings, amqp_url: 
         base_delay=settings.batch_webhook_base_delay,
         timeout=settings.batch_webhook_timeout,
     )
-    return _Broker(connection, publisher, http, webhooks, ChannelPool(settings.batch_billing_timeout))
-
-
-@dataclass
-class BatchServer:
-    server: GrpcServer
-    broker: _Broker
-
-    async def start(self) -> int:
-        return await self.server.start()
-
-    async def stop(self) -> None:
-        await self.server.stop()
-        await self.broker.close()
+    queues = [COMPLETED_QUEUE, chunk_queue(settings), WEBHOOK_QUEUE]
+    return BrokerLink(connection, publisher, http, webhooks, queues)
 
 
 async def create_server(
     db: AsyncDatabase[Document], settings: BatchSettings, address: str, amqp_url: str | None = None
-) -> BatchServer:
+) -> Service:
+    """The (unstarted) gRPC server role: uploads, job state and result CSVs, ready while the store
+    and the broker answer."""
     repository = JobRepository(db)
     await repository.ensure_indexes()
-    broker = await _broker(repository, settings, amqp_url or settings.amqp_url)
-    billing = billing_grpc.BillingServiceStub(broker.channels.get(settings.billing_addr))
-    intake = Intake(repository, billing, broker.publisher, settings, on_finished=broker.job_finished)
+    link = await _link(repository, settings, amqp_url or settings.amqp_url)
+    channels = ChannelPool(settings.batch_billing_timeout)
+    billing = billing_grpc.BillingServiceStub(channels.get(settings.billing_addr))
+    intake = Intake(repository, billing, link.publisher, settings, on_finished=link.job_finished)
     servicer = BatchServicer(intake, repository, settings.webhook_secret.get_secret_value())
 
     async def broker_open() -> bool:
-        return not broker.connection.is_closed
+        return not link.connection.is_closed
 
     server = GrpcServer(
         name="batch",
@@ -138,23 +135,23 @@ async def create_server(
         readiness=[lambda: ping(db), broker_open],
         grace=settings.shutdown_grace,
     )
-    return BatchServer(server, broker)
+    return Service(server, parts=[link], closers=[channels.close])
 
 
 @dataclass
-class BatchWorker:
+class Consumers:
     """Consumers of ``batch.chunks``, ``batch.chunks.dead`` and ``batch.webhooks``, and the gauge
-    of their depths."""
+    of their depths (a part of the worker)."""
 
     worker: ChunkWorker
-    broker: _Broker
+    link: BrokerLink
     settings: BatchSettings
     consumers: list[amqp.Consumer] = field(default_factory=list)
     depths: QueueDepths | None = None
-    sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        channel = await self.broker.connection.channel()
+        connection = self.link.connection
+        channel = await connection.channel()
         spec = chunk_queue(self.settings)
         self.consumers.append(
             await amqp.consume(
@@ -165,56 +162,47 @@ class BatchWorker:
                 prefetch=self.settings.batch_worker_prefetch,
             )
         )
-        dead_channel = await self.broker.connection.channel()
+        dead_channel = await connection.channel()
         await dead_channel.set_qos(prefetch_count=1)
         dead = await dead_channel.declare_queue(spec.dead_letter_queue, durable=True)
         self.consumers.append(amqp.Consumer(dead, await dead.consume(self.worker.handle_dead)))
-        webhook_channel = await self.broker.connection.channel()
-        self.consumers.append(await self.broker.webhooks.start(webhook_channel))
-        queues = [spec.name, spec.dead_letter_queue, WEBHOOK_QUEUE.name]
-        self.depths = QueueDepths(self.broker.connection, queues)
+        webhook_channel = await connection.channel()
+        self.consumers.append(await self.link.webhooks.start(webhook_channel))
+        self.depths = QueueDepths(connection, [spec.name, spec.dead_letter_queue, WEBHOOK_QUEUE.name])
         await self.depths.start()
-        self.sweeper = asyncio.create_task(self._sweep())
         log.info("batch worker consuming", extra={"queue": spec.name})
 
-    async def _sweep(self) -> None:
-        """Queues jobs whose upload stored them but could not queue them (any worker may; a chunk
-        queued twice is handled once)."""
-        repository = self.worker.repository
-        while True:
-            await asyncio.sleep(self.settings.batch_sweep_interval)
-            try:
-                before = utc_now() - timedelta(seconds=self.settings.batch_sweep_age)
-                for job in await repository.stalled_jobs(before):
-                    log.warning("queueing a stalled job", extra={"job_id": job["_id"]})
-                    await queue_job(repository, self.broker.publisher, job, self.broker.job_finished)
-            except Exception:
-                log.exception("sweep of stalled jobs failed; next round retries")
-
     async def stop(self) -> None:
-        if self.sweeper is not None:
-            self.sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.sweeper
+        """Unacked chunks go back to the queue for another worker."""
         if self.depths is not None:
             await self.depths.stop()
         for consumer in self.consumers:
             with contextlib.suppress(Exception):
                 await consumer.cancel()
-        await self.broker.close()
 
 
 async def create_worker(
     db: AsyncDatabase[Document], settings: BatchSettings, amqp_url: str | None = None
-) -> BatchWorker:
+) -> Service:
+    """The (unstarted) worker role: the consumers, and the sweep that queues jobs whose upload
+    stored them but could not queue them (any worker may; a chunk queued twice is handled once)."""
     repository = JobRepository(db)
     await repository.ensure_indexes()
-    broker = await _broker(repository, settings, amqp_url or settings.amqp_url)
+    link = await _link(repository, settings, amqp_url or settings.amqp_url)
+    channels = ChannelPool(settings.batch_billing_timeout)
     worker = ChunkWorker(
         repository,
-        enrichment_grpc.EnrichmentServiceStub(broker.channels.get(settings.enrichment_addr)),
-        billing_grpc.BillingServiceStub(broker.channels.get(settings.billing_addr)),
+        enrichment_grpc.EnrichmentServiceStub(channels.get(settings.enrichment_addr)),
+        billing_grpc.BillingServiceStub(channels.get(settings.billing_addr)),
         settings,
-        broker.job_finished,
+        link.job_finished,
     )
-    return BatchWorker(worker, broker, settings)
+
+    async def sweep_stalled_jobs() -> None:
+        before = utc_now() - timedelta(seconds=settings.batch_sweep_age)
+        for job in await repository.stalled_jobs(before):
+            log.warning("queueing a stalled job", extra={"job_id": job["_id"]})
+            await queue_job(repository, link.publisher, job, link.job_finished)
+
+    sweep = Every(settings.batch_sweep_interval, sweep_stalled_jobs)
+    return Service(parts=[link, Consumers(worker, link, settings), sweep], closers=[channels.close])

@@ -1,4 +1,5 @@
-"""Composes billing from a database handle: the domain objects and the gRPC server around them."""
+"""Composes billing from a database handle into a ``libs.service`` Service: the domain objects,
+the gRPC server around them and the periodic recovery."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
+from libs.periodic import Every
+from libs.service import Service
 from services.billing.accounts import AccountDirectory
 from services.billing.ledger import CreditLedger
 from services.billing.repository import BillingRepository
@@ -18,9 +21,9 @@ __all__ = ["SERVICE_NAME", "create_server"]
 SERVICE_NAME = "leadmesh.billing.v1.BillingService"
 
 
-async def create_server(db: AsyncDatabase[Document], settings: BillingSettings, address: str) -> GrpcServer:
-    """Ensures indexes, finishes what a crash left unfinished, and returns the (unstarted) server,
-    which keeps finishing it every ``recovery_interval`` seconds."""
+async def create_server(db: AsyncDatabase[Document], settings: BillingSettings, address: str) -> Service:
+    """Ensures indexes, finishes what a crash left unfinished, and returns the (unstarted)
+    service, which keeps finishing it every ``recovery_interval`` seconds."""
     repository = BillingRepository(db)
     await repository.ensure_indexes()
     ledger = CreditLedger(
@@ -28,7 +31,7 @@ async def create_server(db: AsyncDatabase[Document], settings: BillingSettings, 
     )
     await ledger.recover()
     servicer = BillingServicer(AccountDirectory(repository, ledger), ledger)
-    return GrpcServer(
+    server = GrpcServer(
         name="billing",
         address=address,
         services={
@@ -36,6 +39,6 @@ async def create_server(db: AsyncDatabase[Document], settings: BillingSettings, 
         },
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
-        maintenance=[(settings.recovery_interval, ledger.recover)],
         drained=[repository.postings.settled],
     )
+    return Service(server, parts=[Every(settings.recovery_interval, ledger.recover)])

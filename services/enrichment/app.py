@@ -1,5 +1,5 @@
-"""Composes enrichment from a database handle: the stubs of the services it calls, the pipeline
-and the gRPC server around it."""
+"""Composes enrichment from a database handle into a ``libs.service`` Service: the stubs of the
+services it calls, the pipeline and the gRPC server around it."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from leadmesh.verifier.v1 import verifier_service_pb2_grpc as verifier_grpc
 from libs.channels import ChannelPool
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
+from libs.service import Service
 from services.enrichment.downstream import Downstream
 from services.enrichment.pipeline import Pipeline
 from services.enrichment.repository import RecordRepository
@@ -35,11 +36,10 @@ def downstream(channels: ChannelPool, settings: EnrichmentSettings) -> Downstrea
     )
 
 
-async def create_server(
-    db: AsyncDatabase[Document], settings: EnrichmentSettings, address: str
-) -> tuple[GrpcServer, ChannelPool]:
-    """The (unstarted) server and the channel pool to close after it stops. Readiness follows the
-    store only: the services it calls degrade answers, they do not make it unready."""
+async def create_server(db: AsyncDatabase[Document], settings: EnrichmentSettings, address: str) -> Service:
+    """The (unstarted) service, which closes its channels to the services it calls once it has
+    stopped. Readiness follows the store only: the services it calls degrade answers, they do not
+    make it unready."""
     repository = RecordRepository(db, settings.enrichment_coalesce_limit)
     await repository.ensure_indexes()
     channels = ChannelPool(settings.enrichment_providers_timeout)
@@ -54,4 +54,4 @@ async def create_server(
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
     )
-    return server, channels
+    return Service(server, closers=[channels.close])

@@ -1,36 +1,24 @@
-"""``python -m services.intent``: build settings, connect, serve (with the weekly refresh worker
-unless ``LEADMESH_INTENT_WORKER=false``)."""
+"""``python -m services.intent``: the intent service, run by the kit's runner (libs/runner.py),
+with the weekly refresh worker unless ``LEADMESH_INTENT_WORKER=false``."""
 
 from __future__ import annotations
 
-import asyncio
+from pymongo.asynchronous.database import AsyncDatabase
 
-from libs.jsonlog import setup_logging
-from libs.mongo import connect
-from libs.telemetry import setup_telemetry
+from libs.mongo import Document
+from libs.runner import run
+from libs.service import Service
 from services.intent.app import create_server
 from services.intent.settings import IntentSettings
 
 
-async def serve(settings: IntentSettings) -> None:
-    client = connect(settings.mongodb_uri, app_name="intent")
-    try:
-        server = await create_server(
-            client[settings.mongodb_database],
-            settings,
-            settings.intent_addr,
-            amqp_url=settings.amqp_url if settings.intent_worker else None,
-        )
-        await server.run()
-    finally:
-        await client.close()
+async def build(db: AsyncDatabase[Document], settings: IntentSettings) -> Service:
+    amqp_url = settings.amqp_url if settings.intent_worker else None
+    return await create_server(db, settings, settings.intent_addr, amqp_url=amqp_url)
 
 
 def main() -> None:
-    settings = IntentSettings()
-    setup_logging("intent", settings.log_level)
-    setup_telemetry("intent", settings.otel_exporter_otlp_endpoint)
-    asyncio.run(serve(settings))
+    run("intent", IntentSettings, build)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,11 @@
-"""Composes intent from a database handle: the signal sources, the gRPC server and, when given a
-broker URL, the weekly refresh (scheduler and worker) in the same process."""
+"""Composes intent from a database handle into a ``libs.service`` Service: the signal sources, the
+gRPC server, the periodic purge and, when given a broker URL, the weekly refresh (scheduler and
+worker) in the same process."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import signal
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 
-import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 
 from leadmesh.intent.v1 import intent_service_pb2_grpc as pb_grpc
@@ -18,7 +13,9 @@ from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
 from libs.channels import ChannelPool
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping, utc_now
+from libs.periodic import Every
 from libs.safe_http import OutboundPolicy, guarded_client
+from libs.service import Closer, Part, Service
 from services.intent.competitors import CompetitorDirectory
 from services.intent.domain import HalfLives, default_catalog
 from services.intent.event_store import EventStore
@@ -31,55 +28,9 @@ from services.intent.sources.boards import JobBoards
 from services.intent.sources.homepage import HomepageFetcher
 from services.intent.weekly import RefreshBroker
 
-__all__ = ["SERVICE_NAME", "IntentServer", "create_server"]
+__all__ = ["SERVICE_NAME", "create_server", "create_signals"]
 
 SERVICE_NAME = "leadmesh.intent.v1.IntentService"
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class IntentServer:
-    """The gRPC server and what it owns: the outbound HTTP client, the channel to scoring, the
-    fetches in flight and the broker link. ``start``/``stop`` like :class:`GrpcServer`."""
-
-    grpc: GrpcServer
-    signals: IntentSignals
-    runner: RefreshRunner
-    http: httpx.AsyncClient
-    channels: ChannelPool
-    broker: RefreshBroker | None = None
-    # Seconds start() gives the broker to connect, so that the first health answer is SERVING.
-    broker_wait: float = 5.0
-    port: int = field(default=0, init=False)
-
-    async def start(self) -> int:
-        if self.broker is not None:
-            self.broker.start()
-            if not await self.broker.wait_ready(self.broker_wait):
-                log.warning("broker not connected yet; NOT_SERVING until it is")
-        self.port = await self.grpc.start()
-        return self.port
-
-    async def stop(self) -> None:
-        """NOT_SERVING and drain, then stop consuming, cancel fetches and close the clients."""
-        await self.grpc.stop()
-        if self.broker is not None:
-            await self.broker.stop()
-        await self.runner.close()
-        await self.http.aclose()
-        await self.channels.close()
-
-    async def run(self) -> None:
-        """Serves until SIGTERM or SIGINT."""
-        await self.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await stop.wait()
-        finally:
-            await self.stop()
 
 
 # Raw first-party events are kept this much longer than they count.
@@ -104,11 +55,11 @@ def _policy(settings: IntentSettings) -> IntentPolicy:
     )
 
 
-async def create_server(
-    db: AsyncDatabase[Document], settings: IntentSettings, address: str, *, amqp_url: str | None = None
-) -> IntentServer:
-    """Ensures indexes and returns the (unstarted) server; with ``amqp_url`` it also schedules and
-    consumes the weekly refresh, and is ready only while the broker is connected."""
+async def create_signals(
+    db: AsyncDatabase[Document], settings: IntentSettings
+) -> tuple[IntentSignals, list[Closer]]:
+    """The intent use cases over ``db`` (indexes ensured) and what they opened, to close in reverse
+    order at the end (the outbound HTTP client, the fetches in flight, the channel to scoring)."""
     repository = IntentRepository(db)
     await repository.ensure_indexes()
     events = EventStore(db)
@@ -146,32 +97,40 @@ async def create_server(
         settings.intent_competitor_cache_seconds,
     )
     signals = IntentSignals(repository, events, runner, competitors, catalog, _policy(settings), utc_now)
+    return signals, [http.aclose, runner.close, channels.close]
+
+
+async def create_server(
+    db: AsyncDatabase[Document], settings: IntentSettings, address: str, *, amqp_url: str | None = None
+) -> Service:
+    """Ensures indexes and returns the (unstarted) service; with ``amqp_url`` it also schedules and
+    consumes the weekly refresh (a :class:`RefreshBroker` among its parts), and is ready only while
+    the broker is connected."""
+    signals, closers = await create_signals(db, settings)
     servicer = IntentServicer(signals, settings.intent_first_fetch_wait, settings.intent_refresh_wait)
     broker = (
         RefreshBroker(
             amqp_url,
             signals,
-            repository,
+            signals.repository,
             prefetch=settings.intent_worker_prefetch,
             track_days=settings.intent_track_days,
             clock=utc_now,
+            connect_wait=settings.intent_broker_connect_wait,
         )
         if amqp_url
         else None
     )
     readiness = [lambda: ping(db)]
-    maintenance: list[tuple[float, Callable[[], Awaitable[object]]]] = [
-        (settings.intent_purge_interval, signals.purge_expired)
-    ]
+    parts: list[Part] = [Every(settings.intent_purge_interval, signals.purge_expired)]
     if broker is not None:
         readiness.append(broker.ready)
-        maintenance.append((settings.intent_schedule_interval, broker.schedule))
+        parts += [broker, Every(settings.intent_schedule_interval, broker.schedule)]
     server = GrpcServer(
         name="intent",
         address=address,
         services={SERVICE_NAME: lambda server: pb_grpc.add_IntentServiceServicer_to_server(servicer, server)},
         readiness=readiness,
         grace=settings.shutdown_grace,
-        maintenance=maintenance,
     )
-    return IntentServer(server, signals, runner, http, channels, broker, settings.intent_broker_connect_wait)
+    return Service(server, parts=parts, closers=closers)

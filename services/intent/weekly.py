@@ -93,10 +93,12 @@ class RefreshScheduler:
 
 
 class RefreshBroker:
-    """The AMQP side of the service: one connection, the scheduler's publisher and the worker.
+    """The AMQP side of the service (a part of it, see ``libs.service``): one connection, the
+    scheduler's publisher and the worker.
 
     It connects in the background and keeps trying, so the gRPC server starts without a broker;
-    :meth:`ready` (part of the service's readiness) is true once the worker consumes.
+    ``start()`` gives it ``connect_wait`` seconds first, so that the first health answer is
+    SERVING. :meth:`ready` (part of the service's readiness) is true once the worker consumes.
     """
 
     def __init__(
@@ -108,6 +110,7 @@ class RefreshBroker:
         prefetch: int,
         track_days: int,
         clock: Callable[[], datetime],
+        connect_wait: float = 5.0,
     ):
         self.url = url
         self.signals = signals
@@ -115,14 +118,17 @@ class RefreshBroker:
         self.prefetch = prefetch
         self.track_days = track_days
         self.clock = clock
+        self.connect_wait = connect_wait
         self.scheduler: RefreshScheduler | None = None
         self._connection: AbstractRobustConnection | None = None
         self._consumer: amqp.Consumer | None = None
         self._publisher: amqp.Publisher | None = None
         self._connecting: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._connecting = asyncio.create_task(self._connect(), name="intent-broker-connect")
+        if not await self.wait_ready(self.connect_wait):
+            log.warning("broker not connected yet; NOT_SERVING until it is")
 
     async def _connect(self) -> None:
         while True:

@@ -1,4 +1,5 @@
-"""Composes the providers service from a database handle and its configuration."""
+"""Composes the providers service from a database handle and its configuration into a
+``libs.service`` Service: the lookup, the gRPC server around it and the periodic cache purge."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from leadmesh.providers.v1 import providers_service_pb2_grpc as pb_grpc
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
+from libs.periodic import Every
 from libs.safe_http import OutboundPolicy, guarded_client
+from libs.service import Service
 from services.providers.adapters import build_external
 from services.providers.adapters.directory import DirectoryProvider
 from services.providers.cache import MongoLookupCache
@@ -28,8 +31,8 @@ SERVICE_NAME = "leadmesh.providers.v1.ProvidersService"
 
 @dataclass
 class Resources:
-    """What the service opened and must close at shutdown (the one pooled HTTP client), and the
-    lookup cache the server purges periodically."""
+    """What the lookup opened and must close at shutdown (the one pooled HTTP client), and the
+    lookup cache the service purges periodically."""
 
     http: httpx.AsyncClient
     cache: MongoLookupCache
@@ -87,8 +90,9 @@ async def create_server(
     settings: ProvidersSettings,
     address: str,
     config: ProvidersConfig | None = None,
-) -> tuple[GrpcServer, Resources]:
-    """The (unstarted) server and the resources to close after it stops."""
+) -> Service:
+    """The (unstarted) service, which purges the lookup cache periodically and closes its HTTP
+    client once it has stopped."""
     lookup, resources = await create_lookup(db, settings, config or ProvidersConfig())
     servicer = ProvidersServicer(lookup)
     server = GrpcServer(
@@ -99,6 +103,6 @@ async def create_server(
         },
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
-        maintenance=[(settings.providers_cache_purge_interval, resources.cache.purge_expired)],
     )
-    return server, resources
+    purge = Every(settings.providers_cache_purge_interval, resources.cache.purge_expired)
+    return Service(server, parts=[purge], closers=[resources.close])

@@ -1,27 +1,14 @@
-"""``python -m services.scoring``: build settings, connect, serve."""
+"""``python -m services.scoring``: the scoring service, run by the kit's runner (libs/runner.py)."""
 
 from __future__ import annotations
 
-import asyncio
-
-from libs.jsonlog import setup_logging
-from libs.mongo import connect
-from libs.telemetry import setup_telemetry
+from libs.runner import run
 from services.scoring.app import create_server
 from services.scoring.settings import ScoringSettings
 
 
-async def serve(settings: ScoringSettings) -> None:
-    client = connect(settings.mongodb_uri, app_name="scoring")
-    server = await create_server(client[settings.mongodb_database], settings, settings.scoring_addr)
-    await server.run(on_stop=[client.close])
-
-
 def main() -> None:
-    settings = ScoringSettings()
-    setup_logging("scoring", settings.log_level)
-    setup_telemetry("scoring", settings.otel_exporter_otlp_endpoint)
-    asyncio.run(serve(settings))
+    run("scoring", ScoringSettings, lambda db, settings: create_server(db, settings, settings.scoring_addr))
 
 
 if __name__ == "__main__":

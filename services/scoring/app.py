@@ -1,4 +1,5 @@
-"""Composes scoring from a database handle: the profiles and the gRPC server around them."""
+"""Composes scoring from a database handle into a ``libs.service`` Service: the profiles and the
+gRPC server around them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from leadmesh.scoring.v1 import scoring_service_pb2_grpc as pb_grpc
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
+from libs.service import Service
 from services.scoring.profiles import IcpProfiles
 from services.scoring.repository import ScoringRepository
 from services.scoring.servicer import ScoringServicer
@@ -17,14 +19,14 @@ __all__ = ["SERVICE_NAME", "create_server"]
 SERVICE_NAME = "leadmesh.scoring.v1.ScoringService"
 
 
-async def create_server(db: AsyncDatabase[Document], settings: ScoringSettings, address: str) -> GrpcServer:
-    """Ensures indexes and returns the (unstarted) server."""
+async def create_server(db: AsyncDatabase[Document], settings: ScoringSettings, address: str) -> Service:
+    """Ensures indexes and returns the (unstarted) service."""
     repository = ScoringRepository(db)
     await repository.ensure_indexes()
     servicer = ScoringServicer(
         IcpProfiles(repository), settings.scoring_max_batch, settings.scoring_batch_slice
     )
-    return GrpcServer(
+    server = GrpcServer(
         name="scoring",
         address=address,
         services={
@@ -33,3 +35,4 @@ async def create_server(db: AsyncDatabase[Document], settings: ScoringSettings, 
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
     )
+    return Service(server)

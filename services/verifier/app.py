@@ -1,5 +1,5 @@
-"""Composes the verifier from a database handle and its settings: the domain objects and the gRPC
-server around them."""
+"""Composes the verifier from a database handle and its settings into a ``libs.service`` Service:
+the domain objects, the gRPC server around them and the periodic cache purge."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from leadmesh.verifier.v1 import verifier_service_pb2_grpc as pb_grpc
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
+from libs.periodic import Every
+from libs.service import Service
 from services.verifier.domain import RetryHints, VerificationPolicy, address_lists
 from services.verifier.limits import HostLimiter
 from services.verifier.prober import ProbeSettings, SmtpProber
@@ -61,11 +63,17 @@ async def build_verifier(db: AsyncDatabase[Document], settings: VerifierSettings
 
 
 async def create_server(
-    db: AsyncDatabase[Document], settings: VerifierSettings, address: str
-) -> tuple[GrpcServer, EmailVerifier]:
-    """The (unstarted) server and the verifier behind it. Readiness follows the store only: DNS
-    and mail servers are other people's, and their trouble is reported in verdicts."""
-    verifier = await build_verifier(db, settings)
+    db: AsyncDatabase[Document],
+    settings: VerifierSettings,
+    address: str,
+    verifier: EmailVerifier | None = None,
+) -> Service:
+    """The (unstarted) service around ``verifier`` (built from ``settings`` when not given); it
+    lets the verifier's pending cache writes finish once it has stopped. Readiness follows the
+    store only: DNS and mail servers are other people's, and their trouble is reported in
+    verdicts."""
+    if verifier is None:
+        verifier = await build_verifier(db, settings)
     servicer = VerifierServicer(verifier, settings.verifier_max_batch_items)
     server = GrpcServer(
         name="verifier",
@@ -75,6 +83,6 @@ async def create_server(
         },
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
-        maintenance=[(settings.verifier_purge_interval, verifier.cache.purge_expired)],
     )
-    return server, verifier
+    purge = Every(settings.verifier_purge_interval, verifier.cache.purge_expired)
+    return Service(server, parts=[purge], closers=[verifier.close])

@@ -10,8 +10,7 @@ from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
 from leadmesh.intent.v1 import intent_service_pb2_grpc as intent_grpc
 from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
-from libs.grpc_server import GrpcServer
-from services.intent.app import IntentServer
+from libs.service import Service
 
 
 @dataclass
@@ -20,11 +19,11 @@ class Stack:
 
     http: httpx.AsyncClient
     billing: billing_grpc.BillingServiceStub
-    billing_server: GrpcServer
+    billing_server: Service
     scoring: scoring_grpc.ScoringServiceStub
-    scoring_server: GrpcServer
+    scoring_server: Service
     intent: intent_grpc.IntentServiceStub
-    intent_server: IntentServer
+    intent_server: Service
 
     async def new_account(self, credits: int = 0) -> tuple[str, str]:
         created = await self.billing.CreateAccount(

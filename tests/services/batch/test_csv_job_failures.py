@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
 from libs.mongo import Document
+from services.batch.app import BrokerLink
 from services.batch.settings import BatchSettings
 from tests.services.batch.test_csv_jobs import auth, batch_settings, parse, upload, wait_finished
 from tests.services.enrichment.mesh import Mesh, running_mesh
@@ -197,7 +198,7 @@ async def test_a_job_the_broker_failed_to_queue_stands_and_the_workers_sweep_que
         db, amqp_url, batch=batch_settings(), batch_worker=False, csv_sync_max_rows=0
     ) as mesh:
         account, key = await mesh.new_account(credits=50)
-        await mesh.servers["batch"].broker.publisher.close()  # every publish of the server fails
+        await mesh.servers["batch"].part(BrokerLink).publisher.close()  # every publish of the server fails
         response = await upload(mesh, key, rows_text(6), **{"Idempotency-Key": "stalled-1"})
         assert response.status_code == 202, response.text
         job_id = response.json()["job_id"]

@@ -22,8 +22,8 @@ from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
 from leadmesh.enrichment.v1 import enrichment_service_pb2_grpc as enrichment_grpc
 from libs.embedded_store import free_port
-from libs.grpc_server import GrpcServer
 from libs.mongo import Document
+from libs.service import Service
 from services.batch.app import create_server as create_batch
 from services.batch.app import create_worker as create_batch_worker
 from services.batch.settings import BatchSettings
@@ -114,19 +114,18 @@ async def running_mesh(
         stack.push_async_callback(web.stop)
         await load_directory(db)
 
-        async def serve(server: GrpcServer | Any) -> str:
-            port = await server.start()
-            stack.push_async_callback(server.stop)
+        async def serve(service: Service) -> str:
+            port = await service.start()
+            stack.push_async_callback(service.stop)
             return f"127.0.0.1:{port}"
 
         billing = await create_billing(
             db, BillingSettings(shutdown_grace=0.5, free_tier_monthly_credits=0), "127.0.0.1:0"
         )
         billing_addr = await serve(billing)
-        providers, resources = await create_providers(db, make_settings(shutdown_grace=0.5), "127.0.0.1:0")
-        stack.push_async_callback(resources.close)
+        providers = await create_providers(db, make_settings(shutdown_grace=0.5), "127.0.0.1:0")
         providers_addr = await serve(providers)
-        verifier, email_verifier = await create_verifier(
+        verifier = await create_verifier(
             db,
             VerifierSettings(
                 dns_nameservers=dns.nameserver,
@@ -142,7 +141,6 @@ async def running_mesh(
             ),
             "127.0.0.1:0",
         )
-        stack.push_async_callback(email_verifier.close)
         verifier_addr = await serve(verifier)
         scoring = await create_scoring(db, ScoringSettings(shutdown_grace=0.5), "127.0.0.1:0")
         scoring_addr = await serve(scoring)
@@ -170,12 +168,11 @@ async def running_mesh(
             "scoring_addr": scoring_addr,
             "intent_addr": intent_addr,
         }
-        enrichment, channels = await create_enrichment(
+        enrichment = await create_enrichment(
             db,
             EnrichmentSettings(**addresses, shutdown_grace=0.5, **(enrichment_settings or {})),
             "127.0.0.1:0",
         )
-        stack.push_async_callback(channels.close)
         enrichment_addr = await serve(enrichment)
         addresses["enrichment_addr"] = enrichment_addr
         servers: dict[str, Any] = {}

@@ -10,7 +10,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from leadmesh.intent.v1 import intent_service_pb2_grpc as pb_grpc
 from libs.mongo import Document
-from services.intent.app import IntentServer, create_server
+from libs.service import Service
+from services.intent.app import create_server
 from services.intent.settings import IntentSettings
 from tests.services.intent.companies import install
 from tests.services.intent.web import SITE, Web
@@ -47,7 +48,7 @@ def intent_settings(web: Web, **overrides: Any) -> IntentSettings:
 @dataclass
 class Intent:
     stub: pb_grpc.IntentServiceStub
-    server: IntentServer
+    server: Service
     db: AsyncDatabase[Document]
 
 
@@ -57,7 +58,7 @@ IntentFactory = Callable[..., Any]
 @pytest_asyncio.fixture
 async def start_intent(db: AsyncDatabase[Document]) -> AsyncIterator[IntentFactory]:
     """Starts intent servers on free ports over the test's database; all stopped afterwards."""
-    started: list[tuple[IntentServer, grpc.aio.Channel]] = []
+    started: list[tuple[Service, grpc.aio.Channel]] = []
 
     async def start(settings: IntentSettings, amqp_url: str | None = None) -> Intent:
         server = await create_server(db, settings, "127.0.0.1:0", amqp_url=amqp_url)

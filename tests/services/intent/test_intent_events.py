@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -14,7 +16,8 @@ from leadmesh.intent.v1 import intent_service_pb2 as pb
 from libs.errors import error_from_rpc
 from libs.mongo import utc_now
 from services.intent.event_store import EventStore, StoredAnswer
-from tests.services.intent.conftest import Intent
+from tests.services.intent.conftest import Intent, IntentFactory, intent_settings
+from tests.services.intent.web import Web
 
 ENGAGEMENT = common_pb2.INTENT_CATEGORY_ENGAGEMENT
 
@@ -168,7 +171,10 @@ async def test_events_need_an_account(intent: Intent) -> None:
     assert error_from_rpc(refused.value).reason == "ACCOUNT_REQUIRED"
 
 
-async def test_expired_events_and_old_request_answers_are_purged(intent: Intent) -> None:
+async def test_expired_events_and_old_request_answers_are_purged(
+    web: Web, start_intent: IntentFactory
+) -> None:
+    intent = await start_intent(intent_settings(web, intent_purge_interval=0.05))
     await intent.stub.RecordEvents(
         pb.RecordEventsRequest(account_id="acct_a", events=[event(days_ago=200), event(days_ago=100)]),
         timeout=5,
@@ -177,9 +183,15 @@ async def test_expired_events_and_old_request_answers_are_purged(intent: Intent)
     week_old = utc_now() - timedelta(days=8)
     await store.store_answer("acct_a", "old-request", StoredAnswer("h", 1, []), week_old)
     await store.store_answer("acct_a", "new-request", StoredAnswer("h", 1, []), utc_now())
-    await intent.server.signals.purge_expired()
-    remaining = [doc["occurred_epoch"] async for doc in intent.db["intent_events"].find({})]
-    assert len(remaining) == 1  # 90 days count, 30 more are kept, then they go
+
+    async def remaining() -> list[object]:
+        return [doc["occurred_epoch"] async for doc in intent.db["intent_events"].find({})]
+
+    deadline = time.monotonic() + 10  # the service's maintenance job purges every 50 ms
+    while len(await remaining()) > 1 or await store.stored_answer("acct_a", "old-request") is not None:
+        assert time.monotonic() < deadline, "not purged"
+        await asyncio.sleep(0.02)
+    assert len(await remaining()) == 1  # 90 days count, 30 more are kept, then they go
     assert await store.stored_answer("acct_a", "old-request") is None
     assert await store.stored_answer("acct_a", "new-request") is not None
 

@@ -21,7 +21,7 @@ from libs import amqp
 from libs.mongo import Document, utc_now
 from services.intent.domain import refresh_period
 from services.intent.repository import IntentRepository
-from services.intent.weekly import REFRESH_QUEUE, ROUTING_KEY, RefreshScheduler
+from services.intent.weekly import REFRESH_QUEUE, ROUTING_KEY, RefreshBroker, RefreshScheduler
 from tests.services.intent.conftest import IntentFactory, intent_settings
 from tests.services.intent.web import Web
 
@@ -61,8 +61,7 @@ async def test_the_same_refresh_event_twice_changes_nothing_the_second_time(
     period = refresh_period(now)
     await IntentRepository(intent.db).track(["acme.com", "globex.com"], [], now - timedelta(days=1))
     # The scheduler job publishes one event per tracked company; the worker refreshes them.
-    assert intent.server.broker is not None
-    assert await intent.server.broker.schedule() == 2
+    assert await intent.server.part(RefreshBroker).schedule() == 2
 
     async def refreshed(domain: str) -> bool:
         doc = await intent.db["intent_companies"].find_one({"_id": domain})
@@ -89,7 +88,7 @@ async def test_the_same_refresh_event_twice_changes_nothing_the_second_time(
     assert await company(intent.db, "acme.com") == before
     assert [path for _, path in web.hits[hits:] if "acme" in path] == []
     # And nothing was scheduled twice for this period.
-    assert await intent.server.broker.schedule() == 0
+    assert await intent.server.part(RefreshBroker).schedule() == 0
 
 
 async def test_replicas_scheduling_at_once_publish_each_company_once_per_period(

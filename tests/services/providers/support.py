@@ -116,11 +116,10 @@ async def serve(
     """A providers server on a free port over ``db`` with ``config``, and a stub to call it."""
     if isinstance(config, dict):
         config = parse_config(json.dumps(config), {"VENDOR_KEY": "secret-key"})
-    server, resources = await create_server(db, make_settings(**settings), "127.0.0.1:0", config)
-    port = await server.start()
+    service = await create_server(db, make_settings(**settings), "127.0.0.1:0", config)
+    port = await service.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             yield pb_grpc.ProvidersServiceStub(channel)
     finally:
-        await server.stop()
-        await resources.close()
+        await service.stop()

@@ -14,7 +14,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from leadmesh.verifier.v1 import verifier_service_pb2_grpc as pb_grpc
 from libs.mongo import Document
-from services.verifier.app import create_server
+from libs.service import Service
+from services.verifier.app import build_verifier, create_server
 from services.verifier.settings import VerifierSettings
 from services.verifier.verification import EmailVerifier
 from tests.services.verifier.mailservers import (
@@ -166,21 +167,21 @@ async def start_verifier(
     db: AsyncDatabase[Document], farm: MailFarm, dns_server: LoopbackDns
 ) -> AsyncIterator[VerifierFactory]:
     """``await start_verifier(**settings)``: a verifier server on a free port, and a stub to it."""
-    started: list[tuple[Any, Any, grpc.aio.Channel]] = []
+    started: list[tuple[Service, grpc.aio.Channel]] = []
 
     async def start(**overrides: Any) -> RunningVerifier:
         settings = verifier_settings(farm, dns_server, **overrides)
-        server, verifier = await create_server(db, settings, "127.0.0.1:0")
-        port = await server.start()
+        verifier = await build_verifier(db, settings)
+        service = await create_server(db, settings, "127.0.0.1:0", verifier)
+        port = await service.start()
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-        started.append((server, verifier, channel))
+        started.append((service, channel))
         return RunningVerifier(pb_grpc.VerifierServiceStub(channel), channel, f"127.0.0.1:{port}", verifier)
 
     yield start
-    for server, verifier, channel in started:
+    for service, channel in started:
         await channel.close()
-        await server.stop()
-        await verifier.close()
+        await service.stop()
 
 
 @pytest_asyncio.fixture
