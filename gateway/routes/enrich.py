@@ -30,6 +30,7 @@ from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb
 from libs.errors import error_from_rpc
 from libs.ids import new_id
 from libs.leads import FIELD_GROUPS
+from libs.normalize import as_company_domain
 from libs.vocabulary import (
     EMAIL_STATUS_NAMES,
     ICP_TIER_NAMES,
@@ -78,11 +79,10 @@ class CsvRowBody(BaseModel):
 
 
 def _company(value: str | None) -> tuple[str, str]:
-    """(name, domain): a company column holding a domain (``acme.com``) is a domain."""
+    """(name, domain): a company field holding a domain (``acme.com``) is a domain."""
     text = (value or "").strip()
-    if "." in text and " " not in text and "/" not in text:
-        return "", text.lower()
-    return text, ""
+    domain = as_company_domain(text)
+    return ("", domain) if domain else (text, "")
 
 
 def _options(fields: list[FieldName] | None, **extra: Any) -> pb.EnrichOptions:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from libs.errors import InvalidArgument
 from libs.leads import INPUT_FIELDS, MAX_FIELD_LENGTH
-from libs.normalize import normalize_domain
+from libs.normalize import as_company_domain, host_name
 
 __all__ = [
     "INPUT_FIELDS",
@@ -212,8 +212,6 @@ class RowProblem:
 _NO_IDENTIFIER = (
     "no usable identifier: needs an email, a name with a company, a company or domain, or a LinkedIn URL"
 )
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
-_HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}$", re.IGNORECASE)
 
 
 def lead_from_cells(cells: Sequence[str], mapping: Mapping[str, int]) -> RowLead | RowProblem:
@@ -224,12 +222,12 @@ def lead_from_cells(cells: Sequence[str], mapping: Mapping[str, int]) -> RowLead
     for field, value in values.items():
         if len(value) > MAX_FIELD_LENGTH:
             return RowProblem(f"column {field!r} is longer than {MAX_FIELD_LENGTH} characters")
-    if values["company_name"] and _looks_like_domain(values["company_name"]) and not values["company_domain"]:
+    if not values["company_domain"] and as_company_domain(values["company_name"]):
         values["company_domain"], values["company_name"] = values["company_name"], ""
     if "linkedin.com/" in values["company_domain"].lower():  # a LinkedIn export's "URL" column
         values["linkedin_url"] = values["linkedin_url"] or values["company_domain"]
         values["company_domain"] = ""
-    values["company_domain"] = _host(values["company_domain"])
+    values["company_domain"] = host_name(values["company_domain"]) or values["company_domain"]
     if "linkedin.com/" not in values["linkedin_url"].lower():
         values["linkedin_url"] = ""
     bad_email = values["email"] if values["email"] and "@" not in values["email"] else ""
@@ -247,20 +245,6 @@ def _cell(cells: Sequence[str], index: int | None) -> str:
     if index is None or index >= len(cells):
         return ""
     return cells[index].strip()
-
-
-def _looks_like_domain(value: str) -> bool:
-    """``acme.com`` or ``www.acme.co.uk``, on a public suffix (so ``J.Crew`` is a name)."""
-    return " " not in value and _HOST.match(_host(value)) is not None and normalize_domain(value) is not None
-
-
-def _host(value: str) -> str:
-    """``https://www.Acme.com:443/about`` -> ``acme.com``; anything else is returned stripped."""
-    host = _SCHEME.sub("", value.strip())
-    host = re.split(r"[/?#]", host, maxsplit=1)[0].rsplit("@", 1)[-1].split(":", 1)[0].strip(".")
-    if host.lower().startswith("www."):
-        host = host[4:]
-    return host.lower() if _HOST.match(host) else value.strip()
 
 
 def _usable(lead: RowLead) -> bool:
