@@ -29,7 +29,7 @@ from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb
 from libs.errors import error_from_rpc
 from libs.ids import new_id
-from libs.leads import FIELD_GROUPS
+from libs.leads import FIELD_GROUPS, MAX_CONTACTS
 from libs.normalize import as_company_domain
 from libs.vocabulary import (
     EMAIL_STATUS_NAMES,
@@ -62,7 +62,7 @@ class LeadBody(BaseModel):
     fields: list[FieldName] | None = Field(default=None, max_length=5, description="Field groups")
     skip_icp: bool = False
     refresh: bool = False
-    max_contacts: int | None = Field(default=None, ge=1, le=50, description="Company-only leads")
+    max_contacts: int | None = Field(default=None, ge=1, le=MAX_CONTACTS, description="Company-only leads")
 
 
 class CsvRowBody(BaseModel):

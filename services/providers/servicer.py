@@ -12,6 +12,7 @@ from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.providers.v1 import providers_service_pb2 as pb
 from leadmesh.providers.v1 import providers_service_pb2_grpc as pb_grpc
 from libs.errors import InvalidArgument
+from libs.leads import DEFAULT_CONTACTS, MAX_CONTACTS
 from libs.normalize import Department, Seniority
 from services.providers.domain.fields import lead_from_input
 from services.providers.domain.models import FieldGroup, Lead
@@ -76,7 +77,6 @@ _STRING_PERSON = frozenset(
     }
 )
 _STRING_COMPANY = frozenset({"name", "domain", "industry", "country", "linkedin_url", "phone"})
-MAX_CONTACTS = 50
 
 
 def _enum(numbers: dict[str, int]) -> Convert:
@@ -129,7 +129,7 @@ def _request(options: pb.LookupOptions, context: Context) -> LookupRequest:
     return LookupRequest(
         groups=groups,
         refresh=options.refresh,
-        max_contacts=min(options.max_contacts or 5, MAX_CONTACTS),
+        max_contacts=min(options.max_contacts or DEFAULT_CONTACTS, MAX_CONTACTS),
         deadline=deadline,
     )
 
