@@ -1,10 +1,11 @@
 """Which uploaded column feeds which lead field, and the lead a row describes.
 
-Header names are matched through an explicit synonym table first (``E-mail Address``,
-``Account Name``, ``Person Linkedin Url``...), then by words: a header matches a field when it
-holds the field's core word and nothing but known qualifiers (``Attendee Email``, ``Company
-Website URL``). ``Email Opt Out``, ``Email Status`` or ``Company Linkedin Url`` carry words that are
-not qualifiers, so they are never taken.
+Header names are matched through the kit's synonym table first (``libs.headers``: ``E-mail
+Address``, ``Account Name``, ``Person Linkedin Url``...), then by words: a header matches a field
+when it holds the field's core word and nothing but known qualifiers (``Attendee Email``,
+``Company Website URL``). ``Email Opt Out``, ``Email Status`` or ``Company Linkedin Url`` carry
+words that are not qualifiers, so they are never taken. A company column holding a domain
+(``libs.normalize.as_company_domain``) feeds the domain.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from libs.errors import InvalidArgument
+from libs.headers import HEADER_SYNONYMS, header_key
 from libs.leads import INPUT_FIELDS, MAX_FIELD_LENGTH
 from libs.normalize import as_company_domain, host_name
 
@@ -26,37 +28,6 @@ __all__ = [
     "detect_mapping",
     "lead_from_cells",
 ]
-
-
-# Exact synonyms, compared after lower-casing and dropping everything but letters and digits.
-_SYNONYMS: dict[str, frozenset[str]] = {
-    "email": frozenset(
-        "email emailaddress email1 emailaddress1 mail emails workemail workemailaddress businessemail "
-        "businessemailaddress contactemail contactemailaddress primaryemail primaryemailaddress "
-        "personemail attendeeemail leademail emailwork".split()
-    ),
-    "first_name": frozenset(
-        "firstname givenname fname first forename contactfirstname attendeefirstname leadfirstname".split()
-    ),
-    "last_name": frozenset(
-        "lastname surname familyname lname last contactlastname attendeelastname leadlastname".split()
-    ),
-    "full_name": frozenset(
-        "name fullname contactname contact attendeename attendee person personname leadname".split()
-    ),
-    "company_name": frozenset(
-        "company companyname organization organisation organizationname organisationname accountname "
-        "employer employername account org currentcompany".split()
-    ),
-    "company_domain": frozenset(
-        "domain companydomain website companywebsite url websiteurl companyurl homepage webaddress "
-        "companywebsiteurl accountwebsite organizationwebsite organisationwebsite".split()
-    ),
-    "linkedin_url": frozenset(
-        "linkedinurl linkedin linkedinprofile linkedinprofileurl personlinkedinurl contactlinkedinurl "
-        "linkedinlink linkedinprofilelink".split()
-    ),
-}
 
 _PEOPLE = "contact attendee lead person prospect customer member registrant participant guest delegate"
 
@@ -107,10 +78,6 @@ _JOINED = ((re.compile(r"linked\s*in"), "linkedin"), (re.compile(r"(?<![a-z])e\s
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
-def _key(name: str) -> str:
-    return _NOT_ALNUM.sub("", name.lower())
-
-
 def _words(name: str) -> frozenset[str]:
     text = _NOT_ALNUM.sub(" ", _CAMEL.sub(" ", name).lower())
     for pattern, joined in _JOINED:
@@ -127,7 +94,7 @@ def detect_mapping(header: Sequence[str]) -> dict[str, int]:
     """Input field -> column index, from header names; the first matching column wins."""
     mapping: dict[str, int] = {}
     used: set[int] = set()
-    keys = [_key(name) for name in header]
+    keys = [header_key(name) for name in header]
     words = [_words(name) for name in header]
     for exact in (True, False):
         for field in INPUT_FIELDS:
@@ -136,7 +103,7 @@ def detect_mapping(header: Sequence[str]) -> dict[str, int]:
             for index, key in enumerate(keys):
                 if index in used or not key:
                     continue
-                if key in _SYNONYMS[field] if exact else _matches_words(field, words[index]):
+                if key in HEADER_SYNONYMS[field] if exact else _matches_words(field, words[index]):
                     mapping[field] = index
                     used.add(index)
                     break
