@@ -278,17 +278,7 @@ def record_json(record: pb.EnrichmentRecord) -> dict[str, Any]:
         "lead": lead_json(record.lead) if record.state == pb.EnrichmentRecord.STATE_COMPLETED else None,
         "meta": _meta(record),
     }
-    if (
-        record.contacts
-        or (record.input.company_name or record.input.company_domain)
-        and not (
-            record.input.email
-            or record.input.linkedin_url
-            or record.input.full_name
-            or record.input.first_name
-            or record.input.last_name
-        )
-    ):
+    if record.company_only or record.contacts:  # records stored before company_only: contacts
         body["contacts"] = [lead_json(contact) for contact in record.contacts]
     return body
 

@@ -80,6 +80,7 @@ def charge_key(request_id: str) -> str:
 
 
 def is_company_only(lead: common.LeadInput) -> bool:
+    """A company and no person: answered by its best-fit contacts (the record's ``company_only``)."""
     has_person = bool(lead.email or lead.linkedin_url or lead.full_name or lead.first_name or lead.last_name)
     return not has_person and bool(lead.company_name or lead.company_domain)
 
