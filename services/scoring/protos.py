@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.scoring.v1 import scoring_service_pb2 as pb
+from libs.protos import timestamp
 from libs.vocabulary import ICP_TIER_NAMES, INTENT_CATEGORY_NAMES, from_proto, to_proto
 from services.scoring.domain import (
     CompanySize,
@@ -103,8 +104,6 @@ def _criterion_fields(criterion: Criterion[Any]) -> dict[str, Any]:
 def profile_to_proto(versioned: VersionedProfile) -> pb.IcpProfile:
     profile = versioned.profile
     exclusions = profile.exclusions
-    created = Timestamp()
-    created.FromDatetime(versioned.create_time)
     excluded_seniorities: list[Any] = [to_proto(value) for value in exclusions.seniorities]
     return pb.IcpProfile(
         account_id=versioned.account_id,
@@ -128,7 +127,7 @@ def profile_to_proto(versioned: VersionedProfile) -> pb.IcpProfile:
         ),
         tiers=pb.IcpTiers(high_priority=profile.tiers.high_priority, nurture=profile.tiers.nurture),
         intent_boost_max=profile.intent_boost_max,
-        create_time=created,
+        create_time=timestamp(versioned.create_time),
         is_default=versioned.is_default,
     )
 
