@@ -14,6 +14,7 @@ from leadmesh.common.v1 import common_pb2
 from leadmesh.verifier.v1 import verifier_service_pb2 as pb
 from leadmesh.verifier.v1 import verifier_service_pb2_grpc as pb_grpc
 from libs.errors import error_from_rpc
+from libs.vocabulary import EMAIL_STATUS_NAMES
 
 __all__ = ["run_verify", "status_name", "verdict_json"]
 
@@ -28,7 +29,7 @@ def _enum_name(enum: Any, value: int, prefix: str) -> str:
 
 def status_name(value: int) -> str:
     """``EMAIL_STATUS_CATCH_ALL`` -> ``catch-all`` (the API's spelling)."""
-    return _enum_name(common_pb2.EmailStatus, value, "EMAIL_STATUS_").replace("_", "-")
+    return EMAIL_STATUS_NAMES.get(value, "unspecified")
 
 
 def verdict_json(verdict: common_pb2.EmailVerdict) -> dict[str, Any]:

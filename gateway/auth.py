@@ -11,18 +11,15 @@ import hashlib
 from dataclasses import dataclass
 from typing import Annotated
 
-import grpc
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.errors import ApiError
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
-from libs.errors import error_from_rpc
 from libs.ttlcache import TtlCache
 
 __all__ = ["Caller", "CurrentCaller"]
 
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 AUTH_CACHE_TTL = 5.0
 AUTH_CACHE_SIZE = 10_000
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer lm_live_...`")
@@ -40,11 +37,9 @@ async def authenticate(
 ) -> Caller:
     header = request.headers.get("authorization")
     if not header:
-        raise ApiError(
-            401, "missing API key: send `Authorization: Bearer <key>`", "API_KEY_MISSING", _CHALLENGE
-        )
+        raise ApiError(401, "missing API key: send `Authorization: Bearer <key>`", "API_KEY_MISSING")
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise ApiError(401, "the Authorization header must be `Bearer <key>`", "API_KEY_INVALID", _CHALLENGE)
+        raise ApiError(401, "the Authorization header must be `Bearer <key>`", "API_KEY_INVALID")
     state = request.app.state
     cache: TtlCache[str, Caller] | None = getattr(state, "auth_cache", None)
     if cache is None:
@@ -53,16 +48,9 @@ async def authenticate(
     hit = cache.get(digest)
     if hit is not None:
         return hit
-    mesh = state.mesh
-    try:
-        response = await mesh.billing.Authenticate(
-            billing_pb.AuthenticateRequest(api_key=credentials.credentials)
-        )
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
-            error = error_from_rpc(exc)
-            raise ApiError(401, error.message, error.reason, _CHALLENGE) from None
-        raise
+    response = await state.mesh.billing.Authenticate(
+        billing_pb.AuthenticateRequest(api_key=credentials.credentials)
+    )
     caller = Caller(
         account_id=response.account_id,
         key_prefix=response.api_key.prefix,

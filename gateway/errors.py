@@ -5,12 +5,16 @@ class of error a client branches on, ``code`` the stable reason (e.g. ``INSUFFIC
 
 Only a status one of our services produced (it carries our ``ErrorInfo``) passes its message on;
 a status gRPC made itself, on either side (a message over the size limit, no connection, ...),
-answers a fixed message for its HTTP status, never gRPC's own text.
+answers a fixed message for its HTTP status, never gRPC's own text. Routes raise ``ApiError`` or
+let a call's error propagate; the headers a client acts on are set here too: the Bearer challenge
+of every 401, the balance behind a 402 (``X-Credits-Remaining``), the field a 400 is about
+(``X-Error-Field``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import grpc
 from fastapi import FastAPI, Request
@@ -99,6 +103,17 @@ def status_for(error: LeadmeshError) -> int:
     return _REASON_TO_HTTP.get(error.reason) or _GRPC_TO_HTTP.get(error.code, 500)
 
 
+def _headers(status: int, metadata: Mapping[str, str]) -> dict[str, str]:
+    """What a client acts on beside the body, from the status and the error's metadata."""
+    if status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if status == 402:
+        return {"X-Credits-Remaining": metadata.get("balance", "0")}
+    if status == 400 and metadata.get("field"):
+        return {"X-Error-Field": metadata["field"]}
+    return {}
+
+
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -115,7 +130,7 @@ def error_response(
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message, exc.headers)
+    return error_response(exc.status, exc.code, exc.message, {**_headers(exc.status, {}), **exc.headers})
 
 
 async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
@@ -127,7 +142,7 @@ async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         log.warning("service call failed", extra={"grpc_code": str(exc.code()), "reason": error.reason})
         return error_response(status, error.reason, _GENERIC_MESSAGES.get(status, "internal error"))
-    return error_response(status, error.reason, error.message)
+    return error_response(status, error.reason, error.message, _headers(status, error.metadata))
 
 
 def _from_our_services(exc: grpc.aio.AioRpcError) -> bool:
@@ -154,7 +169,9 @@ def _unexplained_rpc_error(exc: grpc.aio.AioRpcError) -> JSONResponse:
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return error_response(413, "PAYLOAD_TOO_LARGE", _GENERIC_MESSAGES[413])
     status = _GRPC_TO_HTTP.get(code, 500)
-    return error_response(status, code.name, _GENERIC_MESSAGES.get(status, "internal error"))
+    return error_response(
+        status, code.name, _GENERIC_MESSAGES.get(status, "internal error"), _headers(status, {})
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

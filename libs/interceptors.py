@@ -10,7 +10,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 from grpc_status import rpc_status
@@ -103,58 +103,32 @@ class _Call:
         otel_context.detach(self.otel_token)
 
 
-def _wrap(handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails) -> Any:
-    if handler.unary_unary:
-        inner_uu = handler.unary_unary
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
-        async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            call = _Call(details, context)
-            try:
-                return await inner_uu(request, context)
-            except BaseException as exc:
-                await call.failed(exc)
-                raise
-            finally:
-                call.end()
 
-        return handler._replace(unary_unary=unary_unary)
-    if handler.unary_stream:
-        inner_us = handler.unary_stream
+def _answering(inner: Callable[[Any, Context], Awaitable[Any]], details: grpc.HandlerCallDetails) -> Any:
+    """A handler that answers once (a request or a request stream in), run in a _Call."""
 
-        async def unary_stream(
-            request: Any, context: grpc.aio.ServicerContext[Any, Any]
-        ) -> AsyncIterator[Any]:
-            call = _Call(details, context)
-            try:
-                async for response in inner_us(request, context):
-                    yield response
-            except BaseException as exc:
-                await call.failed(exc)
-                raise
-            finally:
-                call.end()
-
-        return handler._replace(unary_stream=unary_stream)
-    if handler.stream_unary:
-        inner_su = handler.stream_unary
-
-        async def stream_unary(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            call = _Call(details, context)
-            try:
-                return await inner_su(requests, context)
-            except BaseException as exc:
-                await call.failed(exc)
-                raise
-            finally:
-                call.end()
-
-        return handler._replace(stream_unary=stream_unary)
-    inner_ss = handler.stream_stream
-
-    async def stream_stream(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+    async def handle(request: Any, context: Context) -> Any:
         call = _Call(details, context)
         try:
-            async for response in inner_ss(requests, context):
+            return await inner(request, context)
+        except BaseException as exc:
+            await call.failed(exc)
+            raise
+        finally:
+            call.end()
+
+    return handle
+
+
+def _streaming(inner: Callable[[Any, Context], AsyncIterator[Any]], details: grpc.HandlerCallDetails) -> Any:
+    """A handler that answers a stream (a request or a request stream in), run in a _Call."""
+
+    async def handle(request: Any, context: Context) -> AsyncIterator[Any]:
+        call = _Call(details, context)
+        try:
+            async for response in inner(request, context):
                 yield response
         except BaseException as exc:
             await call.failed(exc)
@@ -162,7 +136,23 @@ def _wrap(handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails) -> A
         finally:
             call.end()
 
-    return handler._replace(stream_stream=stream_stream)
+    return handle
+
+
+_KINDS = (
+    ("unary_unary", _answering),
+    ("unary_stream", _streaming),
+    ("stream_unary", _answering),
+    ("stream_stream", _streaming),
+)
+
+
+def _wrap(handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails) -> Any:
+    for kind, wrap in _KINDS:
+        inner = getattr(handler, kind)
+        if inner:
+            return handler._replace(**{kind: wrap(inner, details)})
+    return handler
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):

@@ -1,8 +1,10 @@
-"""What every entry point agrees on about a raw lead: when it is usable, and what it costs.
+"""What every entry point agrees on about a raw lead: when it is usable, what it costs, and how
+many contacts a company alone answers.
 
 The enrichment pipeline refuses an unusable lead; CSV jobs check each row with the same rule
 (so that one bad row is reported as ``invalid_input`` instead of failing its whole chunk) and
-reserve credits at the same price.
+reserve credits at the same price. The gateway, enrichment and providers cap ``max_contacts``
+alike.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from libs.errors import InvalidArgument
 
 __all__ = [
     "BASE_COST",
+    "DEFAULT_CONTACTS",
     "FIELD_GROUPS",
     "INPUT_FIELDS",
+    "MAX_CONTACTS",
     "MAX_FIELD_LENGTH",
     "PHONE_COST",
     "lead_cost",
@@ -25,6 +29,9 @@ __all__ = [
 BASE_COST = 1
 PHONE_COST = 11
 MAX_FIELD_LENGTH = 320
+# The contacts a company-only lead answers when the caller does not say, and at the most.
+DEFAULT_CONTACTS = 5
+MAX_CONTACTS = 50
 # The inputs of a lead, as the API and a CSV mapping name them.
 INPUT_FIELDS = (
     "email",

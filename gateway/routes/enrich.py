@@ -15,21 +15,20 @@ import asyncio
 from datetime import UTC
 from typing import Annotated, Any, Literal
 
-import grpc
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth import Caller, CurrentCaller
-from gateway.errors import ApiError, error_response
+from gateway.errors import ApiError
 from gateway.ratelimit import TokenBuckets
 from gateway.settings import GatewaySettings
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
 from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb
-from libs.errors import error_from_rpc
 from libs.ids import new_id
-from libs.leads import FIELD_GROUPS
+from libs.leads import FIELD_GROUPS, MAX_CONTACTS
+from libs.normalize import as_company_domain
 from libs.vocabulary import (
     EMAIL_STATUS_NAMES,
     ICP_TIER_NAMES,
@@ -61,7 +60,7 @@ class LeadBody(BaseModel):
     fields: list[FieldName] | None = Field(default=None, max_length=5, description="Field groups")
     skip_icp: bool = False
     refresh: bool = False
-    max_contacts: int | None = Field(default=None, ge=1, le=50, description="Company-only leads")
+    max_contacts: int | None = Field(default=None, ge=1, le=MAX_CONTACTS, description="Company-only leads")
 
 
 class CsvRowBody(BaseModel):
@@ -78,11 +77,10 @@ class CsvRowBody(BaseModel):
 
 
 def _company(value: str | None) -> tuple[str, str]:
-    """(name, domain): a company column holding a domain (``acme.com``) is a domain."""
+    """(name, domain): a company field holding a domain (``acme.com``) is a domain."""
     text = (value or "").strip()
-    if "." in text and " " not in text and "/" not in text:
-        return "", text.lower()
-    return text, ""
+    domain = as_company_domain(text)
+    return ("", domain) if domain else (text, "")
 
 
 def _options(fields: list[FieldName] | None, **extra: Any) -> pb.EnrichOptions:
@@ -113,32 +111,19 @@ IdempotencyKey = Annotated[
 
 async def _enrich(
     request: Request, caller: Caller, key: str | None, lead: common.LeadInput, options: pb.EnrichOptions
-) -> pb.EnrichLeadResponse | Response:
+) -> pb.EnrichLeadResponse:
     settings: GatewaySettings = request.app.state.settings
-    request_id = f"key:{key}" if key else new_id("req")
-    try:
-        answer: pb.EnrichLeadResponse = await request.app.state.mesh.enrichment.EnrichLead(
-            pb.EnrichLeadRequest(
-                account_id=caller.account_id,
-                request_id=request_id,
-                lead=lead,
-                options=options,
-                new_request_id=not key,
-            ),
-            timeout=settings.enrich_timeout,
-        )
-        return answer
-    except grpc.aio.AioRpcError as exc:
-        error = error_from_rpc(exc)
-        if error.reason == "INSUFFICIENT_CREDITS":
-            headers = {"X-Credits-Remaining": error.metadata.get("balance", "0")}
-            return error_response(402, error.reason, error.message, headers)
-        if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-            field = error.metadata.get("field", "")
-            return error_response(
-                400, error.reason, error.message, {"X-Error-Field": field} if field else None
-            )
-        raise
+    answer: pb.EnrichLeadResponse = await request.app.state.mesh.enrichment.EnrichLead(
+        pb.EnrichLeadRequest(
+            account_id=caller.account_id,
+            request_id=f"key:{key}" if key else new_id("req"),
+            lead=lead,
+            options=options,
+            new_request_id=not key,
+        ),
+        timeout=settings.enrich_timeout,
+    )
+    return answer
 
 
 def _answer(response: Response, answer: pb.EnrichLeadResponse, content: dict[str, Any]) -> JSONResponse:
@@ -176,8 +161,6 @@ async def enrich_lead(
         body.fields, skip_icp=body.skip_icp, refresh=body.refresh, max_contacts=body.max_contacts or 0
     )
     answer = await _enrich(request, caller, idempotency_key, lead, options)
-    if isinstance(answer, Response):
-        return answer
     return _answer(response, answer, record_json(answer.record))
 
 
@@ -200,8 +183,6 @@ async def enrich_csv_row(
         linkedin_url=(body.linkedin_url or "").strip(),
     )
     answer = await _enrich(request, caller, idempotency_key, lead, _options(body.fields))
-    if isinstance(answer, Response):
-        return answer
     return _answer(
         response, answer, csv_row_json(answer.record, body.row_id, body.row_number, body.total_rows)
     )
@@ -297,17 +278,7 @@ def record_json(record: pb.EnrichmentRecord) -> dict[str, Any]:
         "lead": lead_json(record.lead) if record.state == pb.EnrichmentRecord.STATE_COMPLETED else None,
         "meta": _meta(record),
     }
-    if (
-        record.contacts
-        or (record.input.company_name or record.input.company_domain)
-        and not (
-            record.input.email
-            or record.input.linkedin_url
-            or record.input.full_name
-            or record.input.first_name
-            or record.input.last_name
-        )
-    ):
+    if record.company_only or record.contacts:  # records stored before company_only: contacts
         body["contacts"] = [lead_json(contact) for contact in record.contacts]
     return body
 

@@ -353,13 +353,6 @@ async def job_result(request: Request, caller: CurrentCaller, job_id: JobId) -> 
     got = await request.app.state.mesh.batch.GetJob(
         pb.GetJobRequest(account_id=caller.account_id, job_id=job_id)
     )
-    if got.job.state not in TERMINAL:
-        raise ApiError(
-            409,
-            f"job {job_id} is {_STATES.get(got.job.state)} ({got.job.progress:.0%} done); "
-            "the result is ready when it ends",
-            "JOB_NOT_FINISHED",
-        )
     return await _result_response(request, caller.account_id, got.job)
 
 

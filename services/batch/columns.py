@@ -1,10 +1,11 @@
 """Which uploaded column feeds which lead field, and the lead a row describes.
 
-Header names are matched through an explicit synonym table first (``E-mail Address``,
-``Account Name``, ``Person Linkedin Url``...), then by words: a header matches a field when it
-holds the field's core word and nothing but known qualifiers (``Attendee Email``, ``Company
-Website URL``). ``Email Opt Out``, ``Email Status`` or ``Company Linkedin Url`` carry words that are
-not qualifiers, so they are never taken.
+Header names are matched through the kit's synonym table first (``libs.headers``: ``E-mail
+Address``, ``Account Name``, ``Person Linkedin Url``...), then by words: a header matches a field
+when it holds the field's core word and nothing but known qualifiers (``Attendee Email``,
+``Company Website URL``). ``Email Opt Out``, ``Email Status`` or ``Company Linkedin Url`` carry
+words that are not qualifiers, so they are never taken. A company column holding a domain
+(``libs.normalize.as_company_domain``) feeds the domain.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from libs.errors import InvalidArgument
+from libs.headers import HEADER_SYNONYMS, header_key
 from libs.leads import INPUT_FIELDS, MAX_FIELD_LENGTH
-from libs.normalize import normalize_domain
+from libs.normalize import as_company_domain, host_name
 
 __all__ = [
     "INPUT_FIELDS",
@@ -26,37 +28,6 @@ __all__ = [
     "detect_mapping",
     "lead_from_cells",
 ]
-
-
-# Exact synonyms, compared after lower-casing and dropping everything but letters and digits.
-_SYNONYMS: dict[str, frozenset[str]] = {
-    "email": frozenset(
-        "email emailaddress email1 emailaddress1 mail emails workemail workemailaddress businessemail "
-        "businessemailaddress contactemail contactemailaddress primaryemail primaryemailaddress "
-        "personemail attendeeemail leademail emailwork".split()
-    ),
-    "first_name": frozenset(
-        "firstname givenname fname first forename contactfirstname attendeefirstname leadfirstname".split()
-    ),
-    "last_name": frozenset(
-        "lastname surname familyname lname last contactlastname attendeelastname leadlastname".split()
-    ),
-    "full_name": frozenset(
-        "name fullname contactname contact attendeename attendee person personname leadname".split()
-    ),
-    "company_name": frozenset(
-        "company companyname organization organisation organizationname organisationname accountname "
-        "employer employername account org currentcompany".split()
-    ),
-    "company_domain": frozenset(
-        "domain companydomain website companywebsite url websiteurl companyurl homepage webaddress "
-        "companywebsiteurl accountwebsite organizationwebsite organisationwebsite".split()
-    ),
-    "linkedin_url": frozenset(
-        "linkedinurl linkedin linkedinprofile linkedinprofileurl personlinkedinurl contactlinkedinurl "
-        "linkedinlink linkedinprofilelink".split()
-    ),
-}
 
 _PEOPLE = "contact attendee lead person prospect customer member registrant participant guest delegate"
 
@@ -107,10 +78,6 @@ _JOINED = ((re.compile(r"linked\s*in"), "linkedin"), (re.compile(r"(?<![a-z])e\s
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
-def _key(name: str) -> str:
-    return _NOT_ALNUM.sub("", name.lower())
-
-
 def _words(name: str) -> frozenset[str]:
     text = _NOT_ALNUM.sub(" ", _CAMEL.sub(" ", name).lower())
     for pattern, joined in _JOINED:
@@ -127,7 +94,7 @@ def detect_mapping(header: Sequence[str]) -> dict[str, int]:
     """Input field -> column index, from header names; the first matching column wins."""
     mapping: dict[str, int] = {}
     used: set[int] = set()
-    keys = [_key(name) for name in header]
+    keys = [header_key(name) for name in header]
     words = [_words(name) for name in header]
     for exact in (True, False):
         for field in INPUT_FIELDS:
@@ -136,7 +103,7 @@ def detect_mapping(header: Sequence[str]) -> dict[str, int]:
             for index, key in enumerate(keys):
                 if index in used or not key:
                     continue
-                if key in _SYNONYMS[field] if exact else _matches_words(field, words[index]):
+                if key in HEADER_SYNONYMS[field] if exact else _matches_words(field, words[index]):
                     mapping[field] = index
                     used.add(index)
                     break
@@ -212,8 +179,6 @@ class RowProblem:
 _NO_IDENTIFIER = (
     "no usable identifier: needs an email, a name with a company, a company or domain, or a LinkedIn URL"
 )
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
-_HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}$", re.IGNORECASE)
 
 
 def lead_from_cells(cells: Sequence[str], mapping: Mapping[str, int]) -> RowLead | RowProblem:
@@ -224,12 +189,12 @@ def lead_from_cells(cells: Sequence[str], mapping: Mapping[str, int]) -> RowLead
     for field, value in values.items():
         if len(value) > MAX_FIELD_LENGTH:
             return RowProblem(f"column {field!r} is longer than {MAX_FIELD_LENGTH} characters")
-    if values["company_name"] and _looks_like_domain(values["company_name"]) and not values["company_domain"]:
+    if not values["company_domain"] and as_company_domain(values["company_name"]):
         values["company_domain"], values["company_name"] = values["company_name"], ""
     if "linkedin.com/" in values["company_domain"].lower():  # a LinkedIn export's "URL" column
         values["linkedin_url"] = values["linkedin_url"] or values["company_domain"]
         values["company_domain"] = ""
-    values["company_domain"] = _host(values["company_domain"])
+    values["company_domain"] = host_name(values["company_domain"]) or values["company_domain"]
     if "linkedin.com/" not in values["linkedin_url"].lower():
         values["linkedin_url"] = ""
     bad_email = values["email"] if values["email"] and "@" not in values["email"] else ""
@@ -247,20 +212,6 @@ def _cell(cells: Sequence[str], index: int | None) -> str:
     if index is None or index >= len(cells):
         return ""
     return cells[index].strip()
-
-
-def _looks_like_domain(value: str) -> bool:
-    """``acme.com`` or ``www.acme.co.uk``, on a public suffix (so ``J.Crew`` is a name)."""
-    return " " not in value and _HOST.match(_host(value)) is not None and normalize_domain(value) is not None
-
-
-def _host(value: str) -> str:
-    """``https://www.Acme.com:443/about`` -> ``acme.com``; anything else is returned stripped."""
-    host = _SCHEME.sub("", value.strip())
-    host = re.split(r"[/?#]", host, maxsplit=1)[0].rsplit("@", 1)[-1].split(":", 1)[0].strip(".")
-    if host.lower().startswith("www."):
-        host = host[4:]
-    return host.lower() if _HOST.match(host) else value.strip()
 
 
 def _usable(lead: RowLead) -> bool:

@@ -38,6 +38,7 @@ from libs.errors import (
 from libs.ids import new_id
 from libs.leads import lead_cost, validate_lead
 from libs.mongo import Document, utc_now
+from libs.protos import require_account
 from libs.safe_http import check_url
 from services.batch.columns import (
     RowLead,
@@ -153,10 +154,7 @@ def _row_batches(path: Path, job_id: str, mapping: Mapping[str, int]) -> Iterato
 
 
 def _validate(options: pb.JobOptions) -> None:
-    if not options.account_id:
-        raise InvalidArgument(
-            "account_id is required", reason="ACCOUNT_ID_REQUIRED", metadata={"field": "account_id"}
-        )
+    require_account(options.account_id)
     for group in options.fields:
         if group == common.FIELD_GROUP_UNSPECIFIED or group not in common.FieldGroup.values():
             raise InvalidArgument(

@@ -11,6 +11,7 @@ from leadmesh.batch.v1 import batch_service_pb2_grpc as pb_grpc
 from libs.errors import FailedPrecondition, InvalidArgument, NotFound
 from libs.ids import decode_page_token, encode_page_token, page_size
 from libs.mongo import Document, utc_now
+from libs.protos import require_account
 from services.batch.intake import Intake
 from services.batch.jobs import TERMINAL, job_message, totals
 from services.batch.output import result_csv
@@ -22,13 +23,6 @@ __all__ = ["BatchServicer"]
 Context = Any
 WATCH_INTERVAL = 0.2
 RESULT_PIECE = 256 * 1024
-
-
-def _require_account(account_id: str) -> None:
-    if not account_id:
-        raise InvalidArgument(
-            "account_id is required", reason="ACCOUNT_ID_REQUIRED", metadata={"field": "account_id"}
-        )
 
 
 class BatchServicer(pb_grpc.BatchServiceServicer):
@@ -65,7 +59,7 @@ class BatchServicer(pb_grpc.BatchServiceServicer):
     async def GetWebhookSecret(
         self, request: pb.GetWebhookSecretRequest, context: Context
     ) -> pb.GetWebhookSecretResponse:
-        _require_account(request.account_id)
+        require_account(request.account_id)
         return pb.GetWebhookSecretResponse(
             secret=account_webhook_secret(self.master_secret, request.account_id)
         )
@@ -85,7 +79,7 @@ class BatchServicer(pb_grpc.BatchServiceServicer):
             await asyncio.sleep(WATCH_INTERVAL)
 
     async def ListJobs(self, request: pb.ListJobsRequest, context: Context) -> pb.ListJobsResponse:
-        _require_account(request.account_id)
+        require_account(request.account_id)
         size = page_size(request.page_size)
         before = decode_page_token(request.page_token) if request.page_token else None
         found = await self.repository.list_jobs(request.account_id, size + 1, before)
@@ -120,7 +114,7 @@ class BatchServicer(pb_grpc.BatchServiceServicer):
                 yield pb.GetJobResultResponse(chunk=piece[start : start + RESULT_PIECE])
 
     async def _job(self, account_id: str, job_id: str) -> Document:
-        _require_account(account_id)
+        require_account(account_id)
         job = await self.repository.get_job(account_id, job_id) if job_id else None
         if job is None:  # another account's job is not found either
             raise NotFound(f"job {job_id!r} not found", reason="JOB_NOT_FOUND")

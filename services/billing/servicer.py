@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from leadmesh.billing.v1 import billing_service_pb2 as pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
 from libs.errors import InvalidArgument, LeadmeshError
+from libs.protos import timestamp
 from services.billing.accounts import AccountDirectory
 from services.billing.domain import (
     Account,
@@ -45,14 +43,6 @@ _RESERVATION_STATE = {
 _MODE = {ApiKeyMode.LIVE: pb.API_KEY_MODE_LIVE, ApiKeyMode.TEST: pb.API_KEY_MODE_TEST}
 
 
-def _ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 class BillingServicer(pb_grpc.BillingServiceServicer):
     def __init__(self, accounts: AccountDirectory, ledger: CreditLedger):
         self.accounts = accounts
@@ -65,7 +55,7 @@ class BillingServicer(pb_grpc.BillingServiceServicer):
         return pb.FreeTier(
             monthly_credits=self.ledger.free_tier_credits,
             last_granted_period=account.free_tier_period,
-            next_grant_time=_ts(next_period_start(now)),
+            next_grant_time=timestamp(next_period_start(now)),
             current_period=billing_period(now),
         )
 
@@ -73,7 +63,7 @@ class BillingServicer(pb_grpc.BillingServiceServicer):
         return pb.Account(
             account_id=account.account_id,
             name=account.name,
-            create_time=_ts(account.create_time),
+            create_time=timestamp(account.create_time),
             balance=account.balance,
             free_tier=self._free_tier(account),
         )
@@ -87,8 +77,8 @@ class BillingServicer(pb_grpc.BillingServiceServicer):
             mode=_MODE[key.mode],
             name=key.name,
             state=pb.ApiKey.STATE_REVOKED if key.revoked else pb.ApiKey.STATE_ACTIVE,
-            create_time=_ts(key.create_time),
-            revoke_time=_ts(key.revoke_time),
+            create_time=timestamp(key.create_time),
+            revoke_time=timestamp(key.revoke_time),
         )
 
     @staticmethod
@@ -102,7 +92,7 @@ class BillingServicer(pb_grpc.BillingServiceServicer):
             idempotency_key=entry.idempotency_key,
             description=entry.description,
             reservation_id=entry.reservation_id,
-            create_time=_ts(entry.create_time),
+            create_time=timestamp(entry.create_time),
         )
 
     @staticmethod
@@ -115,8 +105,8 @@ class BillingServicer(pb_grpc.BillingServiceServicer):
             used=reservation.used,
             remaining=reservation.remaining,
             state=_RESERVATION_STATE[reservation.state],
-            create_time=_ts(reservation.create_time),
-            close_time=_ts(reservation.close_time),
+            create_time=timestamp(reservation.create_time),
+            close_time=timestamp(reservation.close_time),
         )
 
     # accounts and keys

@@ -66,6 +66,7 @@ def build_record(
         account_id=account_id,
         state=pb.EnrichmentRecord.STATE_COMPLETED if result.found else pb.EnrichmentRecord.STATE_NOT_FOUND,
         input=lead,
+        company_only=is_company_only(lead),
         meta=pb.EnrichmentMeta(
             credits_used=price,
             providers_queried=result.providers_queried,
@@ -79,7 +80,7 @@ def build_record(
     if not result.found:
         return record
     mine = [enriched(s) for s in stages.subjects if s.item == item]
-    if is_company_only(lead):
+    if record.company_only:
         record.lead.company.CopyFrom(result.company)
         if mine:
             record.lead.intent_signals.extend(mine[0].intent_signals)

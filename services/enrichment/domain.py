@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb
 from libs.errors import InvalidArgument
-from libs.leads import BASE_COST, PHONE_COST, lead_cost, validate_lead
+from libs.leads import BASE_COST, DEFAULT_CONTACTS, MAX_CONTACTS, PHONE_COST, lead_cost, validate_lead
 
 __all__ = [
     "BASE_COST",
+    "DEFAULT_CONTACTS",
+    "MAX_CONTACTS",
     "PHONE_COST",
     "Degradation",
     "charge_key",
@@ -26,8 +28,6 @@ __all__ = [
 
 # Each degraded component keeps this share of the providers' confidence.
 DEGRADED_SHARE = 0.85
-DEFAULT_CONTACTS = 5
-MAX_CONTACTS = 50
 # Billing's longest idempotency key (services/billing/domain/charges.py MAX_KEY_LENGTH).
 MAX_BILLING_KEY = 200
 
@@ -80,6 +80,7 @@ def charge_key(request_id: str) -> str:
 
 
 def is_company_only(lead: common.LeadInput) -> bool:
+    """A company and no person: answered by its best-fit contacts (the record's ``company_only``)."""
     has_person = bool(lead.email or lead.linkedin_url or lead.full_name or lead.first_name or lead.last_name)
     return not has_person and bool(lead.company_name or lead.company_domain)
 

@@ -7,6 +7,7 @@ from typing import Any
 from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb
 from leadmesh.enrichment.v1 import enrichment_service_pb2_grpc as pb_grpc
 from libs.errors import InvalidArgument, NotFound
+from libs.protos import require_account
 from services.enrichment.domain import validate_lead, validate_options
 from services.enrichment.pipeline import Pipeline
 
@@ -16,20 +17,13 @@ Context = Any
 MAX_REQUEST_ID = 255
 
 
-def _require_account(account_id: str) -> None:
-    if not account_id:
-        raise InvalidArgument(
-            "account_id is required", reason="ACCOUNT_ID_REQUIRED", metadata={"field": "account_id"}
-        )
-
-
 class EnrichmentServicer(pb_grpc.EnrichmentServiceServicer):
     def __init__(self, pipeline: Pipeline, max_batch: int):
         self.pipeline = pipeline
         self.max_batch = max_batch
 
     async def EnrichLead(self, request: pb.EnrichLeadRequest, context: Context) -> pb.EnrichLeadResponse:
-        _require_account(request.account_id)
+        require_account(request.account_id)
         if not request.request_id or len(request.request_id) > MAX_REQUEST_ID:
             raise InvalidArgument(
                 f"request_id is required, at most {MAX_REQUEST_ID} characters",
@@ -51,7 +45,7 @@ class EnrichmentServicer(pb_grpc.EnrichmentServiceServicer):
         )
 
     async def EnrichBatch(self, request: pb.EnrichBatchRequest, context: Context) -> pb.EnrichBatchResponse:
-        _require_account(request.account_id)
+        require_account(request.account_id)
         if len(request.items) > self.max_batch:
             raise InvalidArgument(
                 f"at most {self.max_batch} items per call, got {len(request.items)}",
@@ -75,7 +69,7 @@ class EnrichmentServicer(pb_grpc.EnrichmentServiceServicer):
     async def GetEnrichment(
         self, request: pb.GetEnrichmentRequest, context: Context
     ) -> pb.GetEnrichmentResponse:
-        _require_account(request.account_id)
+        require_account(request.account_id)
         record = await self.pipeline.get(request.account_id, request.id) if request.id else None
         if record is None:
             raise NotFound(f"enrichment {request.id!r} not found", reason="ENRICHMENT_NOT_FOUND")

@@ -6,12 +6,11 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from leadmesh.common.v1 import common_pb2
 from leadmesh.intent.v1 import intent_service_pb2 as pb
 from leadmesh.intent.v1 import intent_service_pb2_grpc as pb_grpc
 from libs.channels import downstream_timeout
+from libs.protos import timestamp
 from services.intent.domain import Category, CurrentSignal, Source, WebEventInput
 from services.intent.intent_signals import CompanyView, EventsAnswer, IntentSignals
 
@@ -33,14 +32,6 @@ SOURCE_TO_PROTO = {
 _SOURCE = {value: key for key, value in SOURCE_TO_PROTO.items()}
 
 
-def _ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 def _categories(values: Any) -> frozenset[Category]:
     return frozenset(_CATEGORY[v] for v in values if v in _CATEGORY)
 
@@ -52,7 +43,7 @@ def _signal(current: CurrentSignal) -> common_pb2.IntentSignal:
         category=CATEGORY_TO_PROTO[signal.category],
         strength=current.strength,
         base_strength=signal.base_strength,
-        observed_time=_ts(signal.observed_time),
+        observed_time=timestamp(signal.observed_time),
         source=signal.source,
         evidence=list(signal.evidence),
         count=signal.count,
@@ -64,7 +55,7 @@ def _company(view: CompanyView) -> pb.CompanySignals:
         company_domain=view.domain,
         signals=[_signal(s) for s in view.signals],
         pending_sources=[SOURCE_TO_PROTO[s] for s in view.pending],
-        refresh_time=_ts(view.refresh_time),
+        refresh_time=timestamp(view.refresh_time),
     )
 
 

@@ -1,18 +1,18 @@
 """Loading a customer's own people and companies into the directory.
 
 Rows come from any source (CSV, JSON Lines, the demo generator) as ``{column: value}``; columns
-are mapped to our fields by name (``"Work Email"`` -> email, ``"Company Website"`` -> domain),
-every value is normalised, and a row that identifies nobody is rejected with its line and
-reason. Writes are bulk, a few thousand records at a time.
+are mapped to our fields by name through ``libs.headers`` (``"Work Email"`` -> email,
+``"Company Website"`` -> domain), every value is normalised, and a row that identifies nobody is
+rejected with its line and reason. Writes are bulk, a few thousand records at a time.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from libs.headers import field_of_header
 from libs.mongo import Document
 from libs.normalize import (
     company_domain_from_email,
@@ -25,65 +25,7 @@ from libs.normalize import (
 from services.providers.domain.fields import normalize_company, normalize_person
 from services.providers.repository import CHUNK, DirectoryRepository, company_document, person_document
 
-__all__ = ["COLUMN_ALIASES", "DirectoryImport", "ImportReport", "Rejected", "map_columns", "records_from_row"]
-
-# Our field -> the column names sources use for it (compared lower-case, punctuation as "_").
-COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
-    "email": ("email", "email_address", "work_email", "business_email", "e_mail", "mail", "contact_email"),
-    "first_name": ("first_name", "firstname", "first", "given_name", "forename"),
-    "last_name": ("last_name", "lastname", "last", "surname", "family_name"),
-    "full_name": ("name", "full_name", "fullname", "contact_name", "person_name", "contact"),
-    "title": ("title", "job_title", "jobtitle", "position", "role", "job_role", "designation"),
-    "phone": ("phone", "phone_number", "mobile", "mobile_phone", "direct_dial", "telephone", "work_phone"),
-    "linkedin_url": (
-        "linkedin",
-        "linkedin_url",
-        "linkedin_profile",
-        "linkedin_profile_url",
-        "person_linkedin_url",
-    ),
-    "country": ("country", "country_code", "person_country"),
-    "city": ("city", "person_city", "location_city"),
-    "company_name": (
-        "company",
-        "company_name",
-        "organization",
-        "organisation",
-        "account",
-        "account_name",
-        "employer",
-    ),
-    "company_domain": (
-        "domain",
-        "company_domain",
-        "website",
-        "company_website",
-        "company_url",
-        "web_site",
-        "url",
-    ),
-    "industry": ("industry", "company_industry", "sector", "vertical"),
-    "employee_count": (
-        "employees",
-        "employee_count",
-        "company_size",
-        "headcount",
-        "size",
-        "num_employees",
-        "staff",
-    ),
-    "revenue": ("revenue", "annual_revenue", "company_revenue", "estimated_revenue"),
-    "company_country": ("company_country", "hq_country"),
-    "technologies": ("technologies", "tech_stack", "technology", "company_technologies"),
-    "company_linkedin_url": ("company_linkedin", "company_linkedin_url"),
-    "company_phone": ("company_phone", "hq_phone", "main_phone"),
-}
-_ALIAS = {alias: name for name, aliases in COLUMN_ALIASES.items() for alias in aliases}
-_NON_WORD = re.compile(r"[^a-z0-9]+")
-
-
-def _column_key(column: str) -> str:
-    return _NON_WORD.sub("_", column.strip().lower()).strip("_")
+__all__ = ["DirectoryImport", "ImportReport", "Rejected", "map_columns", "records_from_row"]
 
 
 def map_columns(columns: Iterable[str]) -> dict[str, str]:
@@ -91,7 +33,7 @@ def map_columns(columns: Iterable[str]) -> dict[str, str]:
     mapping: dict[str, str] = {}
     taken: set[str] = set()
     for column in columns:
-        name = _ALIAS.get(_column_key(column))
+        name = field_of_header(column)
         if name is not None and name not in taken:
             mapping[column] = name
             taken.add(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from enum import StrEnum
 from typing import Any
 
 from google.protobuf.message import Message
@@ -12,9 +13,10 @@ from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.providers.v1 import providers_service_pb2 as pb
 from leadmesh.providers.v1 import providers_service_pb2_grpc as pb_grpc
 from libs.errors import InvalidArgument
-from libs.normalize import Department, Seniority
+from libs.leads import DEFAULT_CONTACTS, FIELD_GROUPS, MAX_CONTACTS
+from libs.vocabulary import CompanySize, Department, RevenueRange, Seniority, from_proto, to_proto
 from services.providers.domain.fields import lead_from_input
-from services.providers.domain.models import FieldGroup, Lead
+from services.providers.domain.models import COMPANY_FIELDS, PERSON_FIELDS, FieldGroup, Lead
 from services.providers.domain.waterfall import DEFAULT_GROUPS, LookupRequest
 from services.providers.lookup import ProviderLookup
 from services.providers.wire import Convert, Encoder, RecordKind
@@ -23,63 +25,12 @@ __all__ = ["ProvidersServicer"]
 
 Context = Any
 
-_GROUPS = {
-    common.FIELD_GROUP_PERSON: FieldGroup.PERSON,
-    common.FIELD_GROUP_COMPANY: FieldGroup.COMPANY,
-    common.FIELD_GROUP_EMAIL: FieldGroup.EMAIL,
-    common.FIELD_GROUP_PHONE: FieldGroup.PHONE,
-    common.FIELD_GROUP_LINKEDIN: FieldGroup.LINKEDIN,
-}
-_SENIORITY: dict[str, int] = {s.value: common.Seniority.Value(f"SENIORITY_{s.name}") for s in Seniority}
-_SENIORITY_NAME = {number: name for name, number in _SENIORITY.items()}
-_DEPARTMENT: dict[str, int] = {d.value: common.Department.Value(f"DEPARTMENT_{d.name}") for d in Department}
-_DEPARTMENT_NAME = {number: name for name, number in _DEPARTMENT.items()}
-_SIZE: dict[str, int] = {
-    "1-10": common.COMPANY_SIZE_1_10,
-    "11-50": common.COMPANY_SIZE_11_50,
-    "51-200": common.COMPANY_SIZE_51_200,
-    "201-500": common.COMPANY_SIZE_201_500,
-    "501-1000": common.COMPANY_SIZE_501_1000,
-    "1001-5000": common.COMPANY_SIZE_1001_5000,
-    "5001-10000": common.COMPANY_SIZE_5001_10000,
-    "10001+": common.COMPANY_SIZE_10001_PLUS,
-}
-_REVENUE: dict[str, int] = {
-    "$0-$1M": common.REVENUE_RANGE_0_1M,
-    "$1M-$10M": common.REVENUE_RANGE_1M_10M,
-    "$10M-$25M": common.REVENUE_RANGE_10M_25M,
-    "$25M-$50M": common.REVENUE_RANGE_25M_50M,
-    "$50M-$100M": common.REVENUE_RANGE_50M_100M,
-    "$100M-$250M": common.REVENUE_RANGE_100M_250M,
-    "$250M-$500M": common.REVENUE_RANGE_250M_500M,
-    "$500M-$1B": common.REVENUE_RANGE_500M_1B,
-    "$1B+": common.REVENUE_RANGE_1B_PLUS,
-}
-_CONVERT: dict[str, dict[str, int]] = {
-    "seniority": _SENIORITY,
-    "department": _DEPARTMENT,
-    "size": _SIZE,
-    "revenue": _REVENUE,
-}
-_STRING_PERSON = frozenset(
-    {
-        "first_name",
-        "last_name",
-        "full_name",
-        "email",
-        "title",
-        "raw_title",
-        "phone",
-        "linkedin_url",
-        "country",
-        "city",
-    }
-)
-_STRING_COMPANY = frozenset({"name", "domain", "industry", "country", "linkedin_url", "phone"})
-MAX_CONTACTS = 50
+_GROUPS = {number: FieldGroup(name) for name, number in FIELD_GROUPS.items()}
 
 
-def _enum(numbers: dict[str, int]) -> Convert:
+def _enum(vocabulary: type[StrEnum]) -> Convert:
+    numbers = {member.value: to_proto(member) for member in vocabulary}
+
     def convert(value: Any) -> int:
         return numbers.get(str(value), 0)
 
@@ -90,18 +41,22 @@ def _strings(values: Any) -> list[str]:
     return [str(v) for v in values]
 
 
-def _kind(message: type[Message], strings: frozenset[str]) -> RecordKind:
-    """A record's fields as the message has them: strings, enums from their names, the employee
-    count and the technologies; anything else is left out."""
-    convert: dict[str, Convert] = dict.fromkeys(strings, str)
-    convert.update({name: _enum(numbers) for name, numbers in _CONVERT.items() if name not in strings})
-    convert.setdefault("employee_count", int)
-    convert.setdefault("technologies", _strings)
-    return RecordKind(message, convert)
+def _kind(message: type[Message], fields: Iterable[str]) -> RecordKind:
+    """A record's fields as the message has them: enums from their names, the employee count
+    and the technologies; the rest are strings."""
+    return RecordKind(message, {name: _CONVERT.get(name, str) for name in fields})
 
 
-_PERSON = _kind(common.Person, _STRING_PERSON)
-_COMPANY = _kind(common.Company, _STRING_COMPANY)
+_CONVERT: dict[str, Convert] = {
+    "seniority": _enum(Seniority),
+    "department": _enum(Department),
+    "size": _enum(CompanySize),
+    "revenue": _enum(RevenueRange),
+    "employee_count": int,
+    "technologies": _strings,
+}
+_PERSON = _kind(common.Person, PERSON_FIELDS)
+_COMPANY = _kind(common.Company, COMPANY_FIELDS)
 
 
 def _encoder() -> Encoder:
@@ -129,17 +84,18 @@ def _request(options: pb.LookupOptions, context: Context) -> LookupRequest:
     return LookupRequest(
         groups=groups,
         refresh=options.refresh,
-        max_contacts=min(options.max_contacts or 5, MAX_CONTACTS),
+        max_contacts=min(options.max_contacts or DEFAULT_CONTACTS, MAX_CONTACTS),
         deadline=deadline,
     )
 
 
-def _names(values: Iterable[int], names: dict[int, str], what: str) -> list[str]:
+def _names(values: Iterable[int], vocabulary: type[StrEnum], what: str) -> list[str]:
     out = []
     for value in values:
-        if value not in names:
+        member = from_proto(vocabulary, value)
+        if member is None:
             raise InvalidArgument(f"unknown {what} {value}", reason=f"INVALID_{what.upper()}")
-        out.append(names[value])
+        out.append(member.value)
     return out
 
 
@@ -177,8 +133,8 @@ class ProvidersServicer(pb_grpc.ProvidersServiceServicer):
         page = await self.lookup.find_contacts(
             request.company_domain,
             request.company_name,
-            _names(request.seniorities, _SENIORITY_NAME, "seniority"),
-            _names(request.departments, _DEPARTMENT_NAME, "department"),
+            _names(request.seniorities, Seniority, "seniority"),
+            _names(request.departments, Department, "department"),
             request.page_size,
             request.page_token,
         )

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.scoring.v1 import scoring_service_pb2 as pb
-from libs.vocabulary import to_proto
+from libs.protos import timestamp
+from libs.vocabulary import ICP_TIER_NAMES, INTENT_CATEGORY_NAMES, from_proto, to_proto
 from services.scoring.domain import (
     CompanySize,
     Criterion,
@@ -37,34 +37,10 @@ __all__ = [
     "timestamp_seconds",
 ]
 
-E = TypeVar("E", bound=enum.Enum)
 V = TypeVar("V", bound=enum.StrEnum)
 
-
-def _table(domain: type[V]) -> dict[int, V]:
-    """Proto enum number -> domain member."""
-    return {to_proto(member): member for member in domain}
-
-
-SENIORITY = _table(Seniority)
-DEPARTMENT = _table(Department)
-COMPANY_SIZE = _table(CompanySize)
-REVENUE = _table(RevenueRange)
-INTENT_CATEGORY = {
-    common.INTENT_CATEGORY_HIRING: IntentCategory.HIRING,
-    common.INTENT_CATEGORY_TECHNOLOGY: IntentCategory.TECHNOLOGY,
-    common.INTENT_CATEGORY_ENGAGEMENT: IntentCategory.ENGAGEMENT,
-}
-TIER = {
-    IcpTier.HIGH_PRIORITY: common.ICP_TIER_HIGH_PRIORITY,
-    IcpTier.NURTURE: common.ICP_TIER_NURTURE,
-    IcpTier.DEPRIORITIZE: common.ICP_TIER_DEPRIORITIZE,
-}
-_NUMBER: dict[enum.Enum, Any] = {
-    member: number
-    for table in (SENIORITY, DEPARTMENT, COMPANY_SIZE, REVENUE)
-    for number, member in table.items()
-}
+_INTENT_CATEGORY = {number: IntentCategory(name) for number, name in INTENT_CATEGORY_NAMES.items()}
+_TIER: dict[IcpTier, Any] = {IcpTier(name): number for number, name in ICP_TIER_NAMES.items()}
 
 
 def timestamp_seconds(stamp: Timestamp) -> float:
@@ -74,18 +50,18 @@ def timestamp_seconds(stamp: Timestamp) -> float:
 # profiles
 
 
-def _members(field: str, numbers: Any, table: Mapping[int, E], kind: str) -> tuple[E, ...]:
+def _members(field: str, numbers: Any, vocabulary: type[V], kind: str) -> tuple[V, ...]:
     members = []
     for index, number in enumerate(numbers):
-        member = table.get(number)
+        member = from_proto(vocabulary, number)
         if member is None:
             raise invalid(f"{field}[{index}]", f"unknown {kind} {number}", "ICP_UNKNOWN_VALUE")
         members.append(member)
     return tuple(members)
 
 
-def _enum_criterion(name: str, message: Any, table: Mapping[int, E], kind: str) -> Criterion[E]:
-    return Criterion(_members(f"{name}.values", message.values, table, kind), message.weight)
+def _enum_criterion(name: str, message: Any, vocabulary: type[V], kind: str) -> Criterion[V]:
+    return Criterion(_members(f"{name}.values", message.values, vocabulary, kind), message.weight)
 
 
 def _text_criterion(message: pb.KeywordCriterion) -> Criterion[str]:
@@ -96,19 +72,19 @@ def profile_from_proto(message: pb.IcpProfile) -> IcpProfile:
     """The profile a caller sent (not yet validated); unknown enum numbers are INVALID_ARGUMENT."""
     exclusions = message.exclusions
     return IcpProfile(
-        seniorities=_enum_criterion("seniorities", message.seniorities, SENIORITY, "seniority"),
-        departments=_enum_criterion("departments", message.departments, DEPARTMENT, "department"),
+        seniorities=_enum_criterion("seniorities", message.seniorities, Seniority, "seniority"),
+        departments=_enum_criterion("departments", message.departments, Department, "department"),
         title_keywords=_text_criterion(message.title_keywords),
-        company_sizes=_enum_criterion("company_sizes", message.company_sizes, COMPANY_SIZE, "company size"),
+        company_sizes=_enum_criterion("company_sizes", message.company_sizes, CompanySize, "company size"),
         industries=_text_criterion(message.industries),
-        revenues=_enum_criterion("revenues", message.revenues, REVENUE, "revenue range"),
+        revenues=_enum_criterion("revenues", message.revenues, RevenueRange, "revenue range"),
         countries=_text_criterion(message.countries),
         technologies=_text_criterion(message.technologies),
         competitors=tuple(message.competitors),
         exclusions=Exclusions(
             industries=tuple(exclusions.industries),
             title_keywords=tuple(exclusions.title_keywords),
-            seniorities=_members("exclusions.seniorities", exclusions.seniorities, SENIORITY, "seniority"),
+            seniorities=_members("exclusions.seniorities", exclusions.seniorities, Seniority, "seniority"),
             company_domains=tuple(exclusions.company_domains),
             countries=tuple(exclusions.countries),
             penalty=exclusions.penalty if exclusions.HasField("penalty") else Exclusions.penalty,
@@ -121,15 +97,14 @@ def profile_from_proto(message: pb.IcpProfile) -> IcpProfile:
 
 
 def _criterion_fields(criterion: Criterion[Any]) -> dict[str, Any]:
-    values = [_NUMBER[value] if isinstance(value, enum.Enum) else value for value in criterion.values]
+    values = [to_proto(value) if isinstance(value, enum.StrEnum) else value for value in criterion.values]
     return {"values": values, "weight": criterion.weight}
 
 
 def profile_to_proto(versioned: VersionedProfile) -> pb.IcpProfile:
     profile = versioned.profile
     exclusions = profile.exclusions
-    created = Timestamp()
-    created.FromDatetime(versioned.create_time)
+    excluded_seniorities: list[Any] = [to_proto(value) for value in exclusions.seniorities]
     return pb.IcpProfile(
         account_id=versioned.account_id,
         version=versioned.version,
@@ -145,14 +120,14 @@ def profile_to_proto(versioned: VersionedProfile) -> pb.IcpProfile:
         exclusions=pb.IcpExclusions(
             industries=exclusions.industries,
             title_keywords=exclusions.title_keywords,
-            seniorities=[_NUMBER[value] for value in exclusions.seniorities],
+            seniorities=excluded_seniorities,
             company_domains=exclusions.company_domains,
             countries=exclusions.countries,
             penalty=exclusions.penalty,
         ),
         tiers=pb.IcpTiers(high_priority=profile.tiers.high_priority, nurture=profile.tiers.nurture),
         intent_boost_max=profile.intent_boost_max,
-        create_time=created,
+        create_time=timestamp(versioned.create_time),
         is_default=versioned.is_default,
     )
 
@@ -163,7 +138,7 @@ def profile_to_proto(versioned: VersionedProfile) -> pb.IcpProfile:
 def _intent(signal: common.IntentSignal) -> IntentObservation:
     return IntentObservation(
         name=signal.name,
-        category=INTENT_CATEGORY.get(signal.category, IntentCategory.OTHER),
+        category=_INTENT_CATEGORY.get(signal.category, IntentCategory.OTHER),
         strength=signal.strength,
         base_strength=signal.base_strength,
         observed_at=timestamp_seconds(signal.observed_time) if signal.HasField("observed_time") else None,
@@ -177,15 +152,15 @@ def subject_from_proto(subject: pb.ScoringSubject) -> Subject:
     person, company = subject.person, subject.company
     intents = subject.intent_signals
     return Subject(
-        seniority=SENIORITY.get(person.seniority),
-        department=DEPARTMENT.get(person.department),
+        seniority=from_proto(Seniority, person.seniority),
+        department=from_proto(Department, person.department),
         title=person.title or person.raw_title,
         company_name=company.name,
         company_domain=company.domain,
-        company_size=COMPANY_SIZE.get(company.size),
+        company_size=from_proto(CompanySize, company.size),
         employee_count=company.employee_count,
         industry=company.industry,
-        revenue=REVENUE.get(company.revenue),
+        revenue=from_proto(RevenueRange, company.revenue),
         person_country=person.country,
         company_country=company.country,
         technologies=tuple(company.technologies),
@@ -195,7 +170,7 @@ def subject_from_proto(subject: pb.ScoringSubject) -> Subject:
 
 def fill_score(target: common.IcpScore, score: IcpScore) -> None:
     target.score = score.score
-    target.tier = TIER[score.tier]
+    target.tier = _TIER[score.tier]
     target.confidence = score.confidence
     target.profile_version = score.profile_version
     signals = target.signals

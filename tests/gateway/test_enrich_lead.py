@@ -131,6 +131,19 @@ async def test_not_found_costs_nothing(mesh: Mesh) -> None:
     assert response.headers["X-Credits-Remaining"] == "3" and await mesh.balance(account) == 3
 
 
+async def test_an_unknown_company_answers_an_empty_contact_list(mesh: Mesh) -> None:
+    """Whether a lead is company-only is enrichment's call, carried in the record (stored too)."""
+    _, key = await mesh.new_account(credits=3)
+    response = await enrich(mesh, key, {"company": "unknown-corp.com"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "not_found" and body["contacts"] == []
+    stored = await mesh.http.get(f"/v1/enrichments/{body['id']}", headers=auth(key))
+    assert stored.json()["contacts"] == []
+    person = (await enrich(mesh, key, {"email": "nobody@unknown-corp.com"})).json()
+    assert person["status"] == "not_found" and "contacts" not in person
+
+
 async def test_phone_costs_eleven_credits(mesh: Mesh) -> None:
     account, key = await mesh.new_account(credits=20)
     response = await enrich(mesh, key, {"email": "mike.chen@techflow.io", "fields": ["person", "phone"]})

@@ -21,7 +21,16 @@ from gateway.settings import GatewaySettings
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
 from libs.embedded_store import free_port
-from libs.errors import LeadmeshError, NotFound, ResourceExhausted, Unavailable, to_rpc_status
+from libs.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    LeadmeshError,
+    NotFound,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+    to_rpc_status,
+)
 
 UNAVAILABLE = "a service is unavailable; retry shortly"
 TOO_LARGE = "request too large"
@@ -208,6 +217,32 @@ async def test_our_services_errors_keep_their_status_reason_and_message(
         "STORE_DOWN",
         UNAVAILABLE,
     )
+
+
+async def test_the_headers_a_client_acts_on_come_with_the_status_wherever_the_call_was(
+    billing_stand_in: BillingStandIn,
+) -> None:
+    """The Bearer challenge of a 401, the balance of a 402, the field of a 400: set by the one
+    handler, so a route (here the API-key check) only lets the call's error through."""
+    async with gateway_before(billing_stand_in.address) as http:
+        billing_stand_in.status = to_rpc_status(Unauthenticated("API key revoked", reason="API_KEY_REVOKED"))
+        revoked = await credits(http)
+        billing_stand_in.status = to_rpc_status(
+            FailedPrecondition(
+                "balance 3, 11 needed", reason="INSUFFICIENT_CREDITS", metadata={"balance": "3"}
+            )
+        )
+        poor = await credits(http)
+        billing_stand_in.status = to_rpc_status(
+            InvalidArgument("bad key", reason="API_KEY_MALFORMED", metadata={"field": "api_key"})
+        )
+        malformed = await credits(http)
+    assert error_of(revoked) == (401, "authentication_error", "API_KEY_REVOKED", "API key revoked")
+    assert revoked.headers["www-authenticate"] == "Bearer"
+    assert error_of(poor) == (402, "insufficient_credits", "INSUFFICIENT_CREDITS", "balance 3, 11 needed")
+    assert poor.headers["x-credits-remaining"] == "3"
+    assert error_of(malformed) == (400, "invalid_request", "API_KEY_MALFORMED", "bad key")
+    assert malformed.headers["x-error-field"] == "api_key"
 
 
 async def test_an_unreachable_service_is_503_without_grpcs_text() -> None:

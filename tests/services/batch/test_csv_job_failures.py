@@ -137,6 +137,9 @@ async def test_a_cancelled_job_stops_and_returns_its_unused_credits(
         response = await upload(mesh, key, rows_text(12))
         job_id = response.json()["job_id"]
         assert await mesh.balance(account) == 38  # worst case held: all 12 rows have an identifier
+        early = await mesh.http.get(f"/v1/jobs/{job_id}/result.csv", headers=auth(key))
+        assert early.status_code == 409 and early.json()["error"]["code"] == "JOB_NOT_FINISHED", early.text
+        assert early.json()["error"]["message"].startswith(f"job {job_id} is queued (0% done)")
         cancelled = await mesh.http.delete(f"/v1/jobs/{job_id}", headers=auth(key))
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
         again = await mesh.http.delete(f"/v1/jobs/{job_id}", headers=auth(key))

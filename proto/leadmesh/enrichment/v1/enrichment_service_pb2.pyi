@@ -188,10 +188,15 @@ class EnrichmentRecord(_message.Message):
     LEAD_FIELD_NUMBER: _builtins.int
     CONTACTS_FIELD_NUMBER: _builtins.int
     META_FIELD_NUMBER: _builtins.int
+    COMPANY_ONLY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """"ev_..."."""
     account_id: _builtins.str
     state: Global___EnrichmentRecord.State.ValueType
+    company_only: _builtins.bool
+    """The lead named a company and no person (no email, name or LinkedIn URL): it is answered
+    by `contacts`, even when none were found.
+    """
     @_builtins.property
     def input(self) -> _common_pb2.LeadInput: ...
     @_builtins.property
@@ -212,10 +217,11 @@ class EnrichmentRecord(_message.Message):
         lead: Global___EnrichedLead | None = ...,
         contacts: _abc.Iterable[Global___EnrichedLead] | None = ...,
         meta: Global___EnrichmentMeta | None = ...,
+        company_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["input", b"input", "lead", b"lead", "meta", b"meta"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "contacts", b"contacts", "id", b"id", "input", b"input", "lead", b"lead", "meta", b"meta", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "company_only", b"company_only", "contacts", b"contacts", "id", b"id", "input", b"input", "lead", b"lead", "meta", b"meta", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
