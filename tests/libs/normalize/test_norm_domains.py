@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from libs.normalize import (
+    as_company_domain,
     company_domain_from_email,
     email_domain,
     is_free_email_domain,
@@ -35,10 +36,46 @@ from libs.normalize import (
         ("not a domain", None),
         ("", None),
         ("co.uk", None),
+        ("mail.Northwind.example", "northwind.example"),  # reserved for documentation (RFC 2606)
+        ("jane@acme.test", "acme.test"),
+        ("example", None),
+        (".example", None),
     ],
 )
 def test_normalize_domain(raw: str, domain: str | None) -> None:
     assert normalize_domain(raw) == domain
+
+
+@pytest.mark.parametrize(
+    ("company", "domain"),
+    [
+        ("acme.com", "acme.com"),
+        ("Booking.com", "booking.com"),  # a company named after its domain: the domain serves
+        ("www.acme.com", "acme.com"),
+        ("https://acme.com/about", "acme.com"),
+        ("HTTP://WWW.Acme.co.uk:8080/about?x=1", "acme.co.uk"),
+        ("sub.acme.co.uk", "sub.acme.co.uk"),
+        ("  acme.io ", "acme.io"),
+        ("J.Crew", None),  # host-name syntax, but there is no .crew suffix
+        ("E.ON", None),
+        ("acme.example", "acme.example"),  # reserved for documentation (RFC 2606): the demo's names
+        ("https://www.Northwind.test/about", "northwind.test"),
+        ("example", None),
+        ("co.uk", None),  # a suffix alone
+        ("Yahoo!", None),
+        ("Acme Inc.", None),
+        ("St. John", None),
+        ("A.B. Dick", None),
+        ("acme.com Inc", None),
+        ("1.2.3.4", None),
+        ("http://[::1]/", None),
+        ("acme", None),
+        ("", None),
+    ],
+)
+def test_a_company_field_holds_a_domain_or_a_name(company: str, domain: str | None) -> None:
+    """The one rule the gateway's ``company`` field and a CSV's company column both follow."""
+    assert as_company_domain(company) == domain
 
 
 @pytest.mark.parametrize(
