@@ -8,10 +8,14 @@ batch. At low concurrency nothing waits and nothing changes; under load, N calle
 call instead of N, which is where a mesh of small calls spends its CPU (per message, not per item).
 The histogram ``leadmesh.coalesced.items`` (by ``call``, the name) shows the items of each call.
 
-A caller waits for a slot only while calls of its kind typically (a moving average) take less than
-``max_wait``, and never longer than that: behind slow calls it goes alone at once. So merging
-happens where calls are fast and CPU is what they cost, and stops where they are slow and waiting
-would cost callers time.
+A caller waits for a slot at most ``max_wait``: callers that get none in that time (the calls in
+flight are slow) go out then, together, over the limit. So no call waits longer than ``max_wait``
+behind slow calls, and merging goes on when every call is slow because the CPU is saturated, which
+is when it pays most. A batch operation that answers when its slowest item is done (a unary call)
+makes each caller of a merged call wait for its slowest batch-mate; where calls of a kind typically
+(a moving average) take longer than ``alone_after`` (a remote vendor, a company's website), they go
+alone at once instead. A streamed operation answers each caller as its own items are done and
+needs no such rule.
 
 A batch gets the earliest deadline of its callers (nothing is done for a caller after it stopped
 waiting), and a caller whose own deadline passes stops waiting (:class:`TimeoutError`) without
@@ -47,8 +51,8 @@ _ITEMS_PER_CALL = meter("leadmesh.coalesce").create_histogram(
     explicit_bucket_boundaries_advisory=[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
 )
 
-# How long a call waits for a slot before it goes alone, over the limit: a slow call in flight (a
-# store hiccup) delays the calls behind it by this much at most.
+# How long a call waits for a slot before the calls waiting go out together, over the limit: a
+# slow call in flight (a store hiccup) delays the calls behind it by this much at most.
 MAX_WAIT = 0.05
 # The weight of the latest call in the moving average of how long calls take.
 TYPICAL_WEIGHT = 0.2
@@ -84,6 +88,7 @@ class Coalescer(Generic[K, I, R]):
         max_items: int,
         isolate: Callable[[BaseException], bool] = lambda error: False,
         max_wait: float = MAX_WAIT,
+        alone_after: float | None = None,
     ):
         if limit < 1 or max_items < 1:
             raise ValueError("limit and max_items are at least 1")
@@ -94,10 +99,10 @@ class Coalescer(Generic[K, I, R]):
         self.limit = limit
         self.max_items = max_items
         self.max_wait = max_wait
-        # How long a call typically takes (moving average): calls wait for a slot only while it
-        # is below max_wait. Behind slow calls (a remote vendor, real mail servers) waiting would
-        # cost each caller time for CPU they do not lack, so they go alone.
+        # How long a call typically takes (moving average). Past ``alone_after`` calls go alone:
+        # merged, each caller would wait for its slowest batch-mate on someone else's servers.
         self.typical = 0.0
+        self.alone_after = alone_after
         self.isolate = isolate
         self.name = name
         self._keys: dict[K, _Key[I, R]] = {}
@@ -112,7 +117,7 @@ class Coalescer(Generic[K, I, R]):
         state = self._keys.get(key)
         if state is None:
             state = self._keys[key] = _Key()
-        if state.in_flight < self.limit and not state.waiting or self.typical > self.max_wait:
+        if state.in_flight < self.limit and not state.waiting or self._slow():
             return await self._alone(key, state, list(items), timeout)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
@@ -121,16 +126,16 @@ class Coalescer(Generic[K, I, R]):
         try:
             async with asyncio.timeout(timeout):
                 await asyncio.wait([waiting.future], timeout=self.max_wait)
-                if waiting.sent:
-                    return await waiting.future
+                # No slot in max_wait: the calls waiting go now, together (this one among them).
+                while not waiting.sent and self._send_waiting(key, state):
+                    pass
+                return await waiting.future
         except BaseException:  # timed out or cancelled: left out of the batch if not sent yet
             waiting.future.cancel()
             raise
-        # No slot in max_wait (the calls in flight are slow): alone, over the limit.
-        state.waiting.remove(waiting)
-        waiting.future.cancel()
-        left = None if deadline is None else max(0.001, deadline - loop.time())
-        return await self._alone(key, state, waiting.items, left)
+
+    def _slow(self) -> bool:
+        return self.alone_after is not None and self.typical > self.alone_after
 
     async def _alone(self, key: K, state: _Key[I, R], items: list[I], timeout: float | None) -> list[R]:
         state.in_flight += 1
@@ -140,27 +145,36 @@ class Coalescer(Generic[K, I, R]):
             self._done(key, state)
 
     async def _send(self, key: K, items: list[I], timeout: float | None) -> list[R]:
-        got: dict[int, R] = {}
-        async for position, result in self._answers(key, items, timeout):
-            got[position] = result
-        if len(got) != len(items):
-            raise RuntimeError(f"a batch of {len(items)} items answered {len(got)} results")
-        return [got[position] for position in range(len(items))]
+        if self.stream is not None:
+            got = {position: result async for position, result in self._answers(key, items, timeout)}
+            if len(got) != len(items):
+                raise RuntimeError(f"a batch of {len(items)} items answered {len(got)} results")
+            return [got[position] for position in range(len(items))]
+        return await self._call(key, items, timeout)
 
-    async def _answers(self, key: K, items: list[I], timeout: float | None) -> AsyncIterator[tuple[int, R]]:
-        """Each item's (position, result) as the call answers it; the call timed and counted."""
+    async def _call(self, key: K, items: list[I], timeout: float | None) -> list[R]:
+        """The batch operation's results for ``items``; the call timed and counted."""
+        assert self.send is not None
         _ITEMS_PER_CALL.record(len(items), {"call": self.name})
         began = time.monotonic()
         try:
-            if self.stream is not None:
-                async for answer in self.stream(key, items, timeout):
-                    yield answer
-                return
-            assert self.send is not None
             results = list(await self.send(key, items, timeout))
-            if len(results) != len(items):
-                raise RuntimeError(f"a batch of {len(items)} items answered {len(results)} results")
-            for answer in enumerate(results):
+        finally:
+            self.typical += TYPICAL_WEIGHT * (time.monotonic() - began - self.typical)
+        if len(results) != len(items):
+            raise RuntimeError(f"a batch of {len(items)} items answered {len(results)} results")
+        return results
+
+    async def _answers(self, key: K, items: list[I], timeout: float | None) -> AsyncIterator[tuple[int, R]]:
+        """Each item's (position, result) as the call answers it."""
+        if self.stream is None:
+            for answer in enumerate(await self._call(key, items, timeout)):
+                yield answer
+            return
+        _ITEMS_PER_CALL.record(len(items), {"call": self.name})
+        began = time.monotonic()
+        try:
+            async for answer in self.stream(key, items, timeout):
                 yield answer
         finally:
             self.typical += TYPICAL_WEIGHT * (time.monotonic() - began - self.typical)
@@ -168,18 +182,24 @@ class Coalescer(Generic[K, I, R]):
     def _done(self, key: K, state: _Key[I, R]) -> None:
         state.in_flight -= 1
         while state.in_flight < self.limit and state.waiting:
-            batch = self._take(state)
-            if not batch:
+            if not self._send_waiting(key, state):
                 break
-            state.in_flight += 1
-            # In the context of a caller in it, not of the call whose end sent it.
-            task = asyncio.get_running_loop().create_task(
-                self._batch(key, state, batch), context=batch[0].context
-            )
-            self._batches.add(task)
-            task.add_done_callback(self._batches.discard)
         if not state.in_flight and not state.waiting:
             self._keys.pop(key, None)
+
+    def _send_waiting(self, key: K, state: _Key[I, R]) -> bool:
+        """Sends the next batch of waiting callers (in the context of a caller in it, not of the
+        call whose end sent it); False when none was left waiting."""
+        batch = self._take(state)
+        if not batch:
+            return False
+        state.in_flight += 1
+        task = asyncio.get_running_loop().create_task(
+            self._batch(key, state, batch), context=batch[0].context
+        )
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
+        return True
 
     def _take(self, state: _Key[I, R]) -> list[_Waiting[I, R]]:
         """The next batch: waiting callers in arrival order (those gone skipped), up to max_items

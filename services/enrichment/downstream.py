@@ -62,6 +62,11 @@ def _deadline_exceeded() -> grpc.aio.AioRpcError:
 
 # The stages whose calls may be coalesced (EnrichmentSettings.enrichment_coalesce_stages).
 STAGES = frozenset({"providers", "verifier", "intent", "scoring", "billing"})
+# Lookups and signals answer a merged call when its slowest lead is done. Where their calls
+# typically take longer than this, they wait on other people's servers (a vendor's API, a company's
+# website), not on our CPU, and go alone so that no lead waits for a batch-mate's slow source.
+# Loopback calls slowed by a saturated CPU stay well below it, and keep merging.
+ALONE_AFTER = 0.25
 
 
 class _Batcher(Protocol[I_in, R]):
@@ -82,20 +87,25 @@ class Joined:
     """LookupBatch, VerifyBatch, GetSignalsBatch, ScoreBatch and Charge (merged as ChargeEach),
     those of the ``stages`` coalesced per request header (account and options): at most ``limit``
     calls of a header in flight, ``max_items`` items per merged call (a larger call goes alone, at
-    once). A merged unary call lasts as long as its slowest lead (see the setting); the verifier's
-    stream answers each lead as its own addresses are done."""
+    once). A merged unary call lasts as long as its slowest lead: lookups and signals go alone where
+    they are typically slow (``ALONE_AFTER``); the verifier's stream answers each lead as its own
+    addresses are done."""
 
     def __init__(self, mesh: Downstream, *, limit: int, max_items: int, stages: Collection[str]):
         if unknown := set(stages) - STAGES:
             raise ValueError(f"unknown stages {sorted(unknown)}; stages are {sorted(STAGES)}")
         self.mesh = mesh
 
-        def joined(stage: str, name: str, send: Send[bytes, I, R]) -> _Batcher[I, R]:
+        def joined(
+            stage: str, name: str, send: Send[bytes, I, R], alone_after: float | None = None
+        ) -> _Batcher[I, R]:
             if stage not in stages:
                 return _Alone(send)
-            return Coalescer(name, send, limit=limit, max_items=max_items, isolate=_isolate)
+            return Coalescer(
+                name, send, limit=limit, max_items=max_items, isolate=_isolate, alone_after=alone_after
+            )
 
-        self._lookups = joined("providers", "providers.LookupBatch", self._lookup_batch)
+        self._lookups = joined("providers", "providers.LookupBatch", self._lookup_batch, ALONE_AFTER)
         self._verdicts: _Batcher[str, Verdict] = (
             Coalescer(
                 "verifier.VerifyBatch",
@@ -107,7 +117,7 @@ class Joined:
             if "verifier" in stages
             else _Alone(self._verify_batch)
         )
-        self._signals = joined("intent", "intent.GetSignalsBatch", self._signals_batch)
+        self._signals = joined("intent", "intent.GetSignalsBatch", self._signals_batch, ALONE_AFTER)
         self._scores = joined("scoring", "scoring.ScoreBatch", self._score_batch)
         self._charges = joined("billing", "billing.ChargeEach", self._charge_each)
 

@@ -25,16 +25,17 @@ class EnrichmentSettings(CommonSettings):
     # Items of one EnrichBatch call.
     enrichment_max_batch: int = Field(default=1_000, ge=1)
     # The stages whose concurrent calls are coalesced (any of providers, verifier, intent, scoring,
-    # billing). Calls wait to be merged only while calls of their kind typically take less than
-    # libs.coalesce.MAX_WAIT (the CPU-bound case, where merging pays); slower kinds (a remote
-    # vendor, real mail servers) go alone. A merged call still lasts as long as its slowest lead:
-    # leave out a stage whose calls are mostly fast but now and then very slow for one lead.
+    # billing). A call waits at most libs.coalesce.MAX_WAIT to be merged. Lookups and signals whose
+    # calls typically take longer than services.enrichment.downstream.ALONE_AFTER (a remote vendor,
+    # a company's website) go alone; otherwise a merged lookup or signals call lasts as long as its
+    # slowest lead: leave out a stage whose calls are mostly fast but now and then very slow for one
+    # lead. The verifier's merged calls answer each lead as its addresses are done.
     enrichment_coalesce_stages: frozenset[
         Literal["providers", "verifier", "intent", "scoring", "billing"]
     ] = frozenset({"providers", "verifier", "intent", "scoring", "billing"})
     # Concurrent calls of one stage (same request header: account and options; the verifier's
-    # has no account) past this many in flight wait (at most libs.coalesce.MAX_WAIT) and
-    # go out together as one batch call (services.enrichment.downstream). 1 coalesces the most and
+    # has no account) past this many in flight wait for a slot (at most libs.coalesce.MAX_WAIT,
+    # then they go anyway) and go out together as one batch call (services.enrichment.downstream). 1 coalesces the most and
     # measured best at 4 and at 32 concurrent requests alike (benchmarks/lead_api.py).
     enrichment_coalesce_limit: int = Field(default=1, ge=1)
     # Items of one coalesced call; a call with as many goes alone, at once. At most 1,000, what

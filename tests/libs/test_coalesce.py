@@ -275,20 +275,22 @@ async def test_a_batch_of_callers_without_deadlines_has_none() -> None:
     await assert_idle(coalescer)
 
 
-async def test_a_call_waits_at_most_max_wait_for_a_slot_then_goes_alone() -> None:
-    """A slow call in flight delays the calls behind it by max_wait at most."""
+async def test_calls_that_get_no_slot_in_max_wait_go_out_then_together_over_the_limit() -> None:
+    """A slow call in flight delays the calls behind it by max_wait at most, and they still merge:
+    when every call is slow because the CPU is saturated, merging is what relieves it."""
     backend = Backend()
     coalescer = coalescer_of(backend, limit=1, max_wait=0.05)
     slow = asyncio.create_task(coalescer("k", [1]))
     await backend.nth(0)
-    behind = asyncio.create_task(coalescer("k", [2], timeout=5.0))
+    behind = [asyncio.create_task(coalescer("k", [n], timeout=5.0)) for n in (2, 3)]
     sent = await backend.nth(1)
-    assert sent.items == [2] and not slow.done()
+    assert sent.items == [2, 3] and not slow.done()
     assert sent.timeout is not None and 4.0 < sent.timeout <= 5.0
     sent.release.set()
-    assert await behind == [20]
+    assert await asyncio.gather(*behind) == [[20], [30]]
     backend.sent[0].release.set()
     assert await slow == [10]
+    assert len(backend.sent) == 2
     await assert_idle(coalescer)
 
 
@@ -490,29 +492,50 @@ async def test_a_batch_runs_in_the_context_of_a_caller_in_it_not_of_the_call_tha
     assert seen[1][0] in {"req-2", "req-3"}, f"the merged call ran as {seen[1][0]!r}, not one of its callers"
 
 
-async def test_behind_calls_that_are_typically_slow_a_call_goes_alone_at_once() -> None:
-    """Where calls take longer than max_wait (remote vendors, real mail servers), waiting for the
-    one in flight would cost every caller time: each goes alone, and merging resumes once calls
-    are fast again."""
+async def test_the_typical_duration_of_calls_follows_how_long_they_take() -> None:
     backend = Backend()
-    coalescer = coalescer_of(backend, limit=1, max_wait=0.1)
-    slow = asyncio.create_task(coalescer("k", [1]))
-    await backend.nth(0)
-    await asyncio.sleep(0.6)
-    backend.sent[0].release.set()
-    assert await slow == [10]
-    assert coalescer.typical > 0.1
-
-    held = asyncio.create_task(coalescer("k", [2]))
-    await backend.nth(1)
-    began = asyncio.get_running_loop().time()
-    behind = asyncio.create_task(coalescer("k", [3]))
-    sent = await backend.nth(2)
-    assert asyncio.get_running_loop().time() - began < 0.05, "it waited for a slot"
-    assert sent.items == [3]
+    coalescer = coalescer_of(backend)
+    call = asyncio.create_task(coalescer("k", [1]))
+    sent = await backend.nth(0)
+    await asyncio.sleep(0.3)
     sent.release.set()
-    backend.sent[1].release.set()
+    assert await call == [10]
+    assert 0.05 < coalescer.typical < 0.3
+
+
+async def test_with_alone_after_calls_of_a_typically_slower_kind_go_alone_at_once() -> None:
+    """A merged unary call lasts as long as its slowest item: where calls of a kind typically take
+    longer than alone_after (a remote vendor), each goes alone rather than wait for a batch-mate."""
+    backend = Backend()
+    coalescer = Coalescer("test.alone", backend.send, limit=1, max_items=100, max_wait=30.0, alone_after=0.1)
+    coalescer.typical = 0.6
+    held = asyncio.create_task(coalescer("k", [2]))
+    await backend.nth(0)
+    behind = asyncio.create_task(coalescer("k", [3]))
+    sent = await backend.nth(1)
+    assert sent.items == [3], "it waited for a slot"
+    sent.release.set()
+    backend.sent[0].release.set()
     assert await asyncio.gather(held, behind) == [[20], [30]]
+    await assert_idle(coalescer)
+
+
+async def test_without_alone_after_calls_merge_however_long_calls_typically_take() -> None:
+    """Calls slowed by a saturated CPU are typically slow too; merging them is what relieves it."""
+    backend = Backend()
+    coalescer = coalescer_of(backend, limit=1, max_wait=0.05)
+    coalescer.typical = 10.0
+    held = asyncio.create_task(coalescer("k", [1]))
+    await backend.nth(0)
+    behind = [asyncio.create_task(coalescer("k", [n])) for n in (2, 3)]
+    await settle()
+    assert len(backend.sent) == 1, "a call went alone instead of waiting for the slot"
+    backend.sent[0].release.set()
+    merged = await backend.nth(1)
+    assert merged.items == [2, 3]
+    merged.release.set()
+    assert await held == [10]
+    assert await asyncio.gather(*behind) == [[20], [30]]
     await assert_idle(coalescer)
 
 
