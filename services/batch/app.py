@@ -26,6 +26,7 @@ from libs.queue_depths import QueueDepths
 from libs.safe_http import OutboundPolicy, guarded_client
 from services.batch.intake import Intake, queue_job
 from services.batch.jobs import job_message
+from services.batch.lifecycle import JobLifecycle
 from services.batch.repository import JobRepository
 from services.batch.servicer import BatchServicer
 from services.batch.settings import BatchSettings
@@ -126,7 +127,7 @@ async def create_server(
     broker = await _broker(repository, settings, amqp_url or settings.amqp_url)
     billing = billing_grpc.BillingServiceStub(broker.channels.get(settings.billing_addr))
     intake = Intake(repository, billing, broker.publisher, settings, on_finished=broker.job_finished)
-    servicer = BatchServicer(intake, repository, settings.webhook_secret.get_secret_value())
+    servicer = BatchServicer(intake, JobLifecycle(repository), settings.webhook_secret.get_secret_value())
 
     async def broker_open() -> bool:
         return not broker.connection.is_closed
