@@ -28,6 +28,7 @@ from libs.safe_http import OutboundPolicy, guarded_client
 from libs.service import Service
 from services.batch.intake import Intake, queue_job
 from services.batch.jobs import job_message
+from services.batch.lifecycle import JobLifecycle
 from services.batch.repository import JobRepository
 from services.batch.servicer import BatchServicer
 from services.batch.settings import BatchSettings
@@ -123,7 +124,7 @@ async def create_server(
     channels = ChannelPool(settings.batch_billing_timeout)
     billing = billing_grpc.BillingServiceStub(channels.get(settings.billing_addr))
     intake = Intake(repository, billing, link.publisher, settings, on_finished=link.job_finished)
-    servicer = BatchServicer(intake, repository, settings.webhook_secret.get_secret_value())
+    servicer = BatchServicer(intake, JobLifecycle(repository), settings.webhook_secret.get_secret_value())
 
     async def broker_open() -> bool:
         return not link.connection.is_closed

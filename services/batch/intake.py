@@ -48,6 +48,7 @@ from services.batch.columns import (
     lead_from_cells,
 )
 from services.batch.csvfile import CsvRow, CsvTable, Utf8Spool
+from services.batch.jobs import row_issues
 from services.batch.repository import JobRepository, row_key
 from services.batch.settings import BatchSettings
 
@@ -229,7 +230,7 @@ class Intake:
                 "different options; use a new Idempotency-Key",
                 reason="IDEMPOTENCY_KEY_REUSED",
             )
-        return job, [pb.RowIssue.FromString(bytes(issue)) for issue in job.get("row_issues", [])]
+        return job, row_issues(job)
 
     async def _create(
         self, job_id: str, options: pb.JobOptions, body: AsyncIterator[bytes]

@@ -12,7 +12,7 @@ from leadmesh.batch.v1 import batch_service_pb2 as pb
 from libs.mongo import Document, as_datetime
 from services.batch.results import STATUSES
 
-__all__ = ["STATES", "TERMINAL", "Totals", "job_message", "totals"]
+__all__ = ["STATES", "TERMINAL", "Totals", "job_message", "row_issues", "totals"]
 
 STATES = {
     "queued": pb.Job.STATE_QUEUED,
@@ -43,6 +43,11 @@ def totals(chunks: Sequence[Document]) -> Totals:
             found.counts[status] = found.counts.get(status, 0) + int(count)
         found.credits += int(chunk["credits"])
     return found
+
+
+def row_issues(document: Document) -> list[pb.RowIssue]:
+    """The first issues found in the job's file (rows that could not be used), as stored."""
+    return [pb.RowIssue.FromString(bytes(issue)) for issue in document.get("row_issues", [])]
 
 
 def _timestamp(value: object) -> Timestamp | None:

@@ -35,8 +35,9 @@ class EnrichmentSettings(CommonSettings):
     ] = frozenset({"providers", "verifier", "intent", "scoring", "billing"})
     # Concurrent calls of one stage (same request header: account and options; the verifier's
     # has no account) past this many in flight wait for a slot (at most libs.coalesce.MAX_WAIT,
-    # then they go anyway) and go out together as one batch call (services.enrichment.downstream). 1 coalesces the most and
-    # measured best at 4 and at 32 concurrent requests alike (benchmarks/lead_api.py).
+    # then they go anyway) and go out together as one batch call (services.enrichment.downstream).
+    # 1 coalesces the most and measured best at 4 and at 32 concurrent requests alike
+    # (benchmarks/lead_api.py).
     enrichment_coalesce_limit: int = Field(default=1, ge=1)
     # Items of one coalesced call; a call with as many goes alone, at once. At most 1,000, what
     # billing's ChargeEach takes.

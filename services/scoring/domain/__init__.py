@@ -1,4 +1,6 @@
-"""Scoring's domain: the ICP profile and its validation, the default profile, and the scorer."""
+"""Scoring's domain: the ICP profile (``profile``) and its validation (``validation``), the
+default profile, each rule of the score (``rules``), the scorer that runs them (``scorer``) and
+the intent boost (``intent``)."""
 
 from services.scoring.domain.intent import HALF_LIFE_DAYS, IntentCategory, IntentObservation, intent_boost
 from services.scoring.domain.profile import (
@@ -10,7 +12,8 @@ from services.scoring.domain.profile import (
     Tiers,
     VersionedProfile,
 )
-from services.scoring.domain.scorer import IcpScore, IcpScorer, IcpSignal, IcpTier, Subject, tier_of
+from services.scoring.domain.rules import Subject
+from services.scoring.domain.scorer import IcpScore, IcpScorer, IcpSignal, IcpTier, tier_of
 from services.scoring.domain.validation import invalid, validate_profile
 from services.scoring.domain.vocabulary import (
     CompanySize,

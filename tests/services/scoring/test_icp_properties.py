@@ -26,6 +26,7 @@ from services.scoring.domain import (
     size_of_headcount,
     validate_profile,
 )
+from services.scoring.domain.rules import CRITERION_RULES, EXCLUSION_RULES
 
 NOW = 1_800_000_000.0
 WORDS = ["revops", "sales operations", "director", "intern", "growth", "head of", "student"]
@@ -184,3 +185,28 @@ def test_another_intent_signal_never_lowers_the_score(
     assert after.score >= before.score
     boost = [signal.points for signal in after.signals if signal.name == "intent_boost"]
     assert all(0 < points <= profile.intent_boost_max for points in boost)
+
+
+@properties
+@given(profiles(), subjects)
+def test_each_signal_is_what_its_rule_says(profile: IcpProfile, subject: Subject) -> None:
+    """The criterion signals are the rules' matches in the rules' order, each with its weight's
+    share of the fit; the exclusion signals are the exclusion rules' findings, each a penalty."""
+    result = IcpScorer(profile, 1).score(subject, NOW)
+    matches = [
+        (name, detail)
+        for name, make in CRITERION_RULES.items()
+        if (judge := make(profile)) is not None and isinstance(detail := judge(subject), str)
+    ]
+    exclusions = [
+        (name, -profile.exclusions.penalty, detail)
+        for name, make in EXCLUSION_RULES.items()
+        if (exclude := make(profile)) is not None and (detail := exclude(subject)) is not None
+    ]
+    signals = [tuple(signal) for signal in result.signals]
+    assert [(name, detail) for name, _, detail in signals[: len(matches)]] == matches
+    assert signals[len(signals) - len(exclusions) :] == exclusions
+    total = profile.total_weight
+    for name, points, _ in signals[: len(matches)]:
+        weight = getattr(profile, next(field for field, signal in CRITERIA.items() if signal == name)).weight
+        assert abs(points - 100 * weight / total) < 1
