@@ -8,10 +8,10 @@ batch. At low concurrency nothing waits and nothing changes; under load, N calle
 call instead of N, which is where a mesh of small calls spends its CPU (per message, not per item).
 The histogram ``leadmesh.coalesced.items`` (by ``call``, the name) shows the items of each call.
 
-A caller waits for a slot only while calls of its kind typically (a moving average) take less than
-``max_wait``, and never longer than that: behind slow calls it goes alone at once. So merging
-happens where calls are fast and CPU is what they cost, and stops where they are slow and waiting
-would cost callers time.
+A caller waits for a slot only while calls of its kind typically (a moving average, timed with
+``clock``) take less than ``max_wait``, and never longer than that: behind slow calls it goes alone
+at once. So merging happens where calls are fast and CPU is what they cost, and stops where they
+are slow and waiting would cost callers time.
 
 A batch gets the earliest deadline of its callers (nothing is done for a caller after it stopped
 waiting), and a caller whose own deadline passes stops waiting (:class:`TimeoutError`) without
@@ -84,6 +84,7 @@ class Coalescer(Generic[K, I, R]):
         max_items: int,
         isolate: Callable[[BaseException], bool] = lambda error: False,
         max_wait: float = MAX_WAIT,
+        clock: Callable[[], float] = time.monotonic,
     ):
         if limit < 1 or max_items < 1:
             raise ValueError("limit and max_items are at least 1")
@@ -98,6 +99,7 @@ class Coalescer(Generic[K, I, R]):
         # is below max_wait. Behind slow calls (a remote vendor, real mail servers) waiting would
         # cost each caller time for CPU they do not lack, so they go alone.
         self.typical = 0.0
+        self._clock = clock  # what the calls are timed with (tests move their own)
         self.isolate = isolate
         self.name = name
         self._keys: dict[K, _Key[I, R]] = {}
@@ -150,7 +152,7 @@ class Coalescer(Generic[K, I, R]):
     async def _answers(self, key: K, items: list[I], timeout: float | None) -> AsyncIterator[tuple[int, R]]:
         """Each item's (position, result) as the call answers it; the call timed and counted."""
         _ITEMS_PER_CALL.record(len(items), {"call": self.name})
-        began = time.monotonic()
+        began = self._clock()
         try:
             if self.stream is not None:
                 async for answer in self.stream(key, items, timeout):
@@ -163,7 +165,7 @@ class Coalescer(Generic[K, I, R]):
             for answer in enumerate(results):
                 yield answer
         finally:
-            self.typical += TYPICAL_WEIGHT * (time.monotonic() - began - self.typical)
+            self.typical += TYPICAL_WEIGHT * (self._clock() - began - self.typical)
 
     def _done(self, key: K, state: _Key[I, R]) -> None:
         state.in_flight -= 1
