@@ -13,9 +13,9 @@ flight are slow) go out then, together, over the limit. So no call waits longer 
 behind slow calls, and merging goes on when every call is slow because the CPU is saturated, which
 is when it pays most. A batch operation that answers when its slowest item is done (a unary call)
 makes each caller of a merged call wait for its slowest batch-mate; where calls of a kind typically
-(a moving average) take longer than ``alone_after`` (a remote vendor, a company's website), they go
-alone at once instead. A streamed operation answers each caller as its own items are done and
-needs no such rule.
+(a moving average, timed with ``clock``) take longer than ``alone_after`` (a remote vendor, a
+company's website), they go alone at once instead. A streamed operation answers each caller as its
+own items are done and needs no such rule.
 
 A batch gets the earliest deadline of its callers (nothing is done for a caller after it stopped
 waiting), and a caller whose own deadline passes stops waiting (:class:`TimeoutError`) without
@@ -89,6 +89,7 @@ class Coalescer(Generic[K, I, R]):
         isolate: Callable[[BaseException], bool] = lambda error: False,
         max_wait: float = MAX_WAIT,
         alone_after: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         if limit < 1 or max_items < 1:
             raise ValueError("limit and max_items are at least 1")
@@ -103,6 +104,7 @@ class Coalescer(Generic[K, I, R]):
         # merged, each caller would wait for its slowest batch-mate on someone else's servers.
         self.typical = 0.0
         self.alone_after = alone_after
+        self._clock = clock  # what the calls are timed with (tests move their own)
         self.isolate = isolate
         self.name = name
         self._keys: dict[K, _Key[I, R]] = {}
@@ -156,11 +158,11 @@ class Coalescer(Generic[K, I, R]):
         """The batch operation's results for ``items``; the call timed and counted."""
         assert self.send is not None
         _ITEMS_PER_CALL.record(len(items), {"call": self.name})
-        began = time.monotonic()
+        began = self._clock()
         try:
             results = list(await self.send(key, items, timeout))
         finally:
-            self.typical += TYPICAL_WEIGHT * (time.monotonic() - began - self.typical)
+            self.typical += TYPICAL_WEIGHT * (self._clock() - began - self.typical)
         if len(results) != len(items):
             raise RuntimeError(f"a batch of {len(items)} items answered {len(results)} results")
         return results
@@ -172,12 +174,12 @@ class Coalescer(Generic[K, I, R]):
                 yield answer
             return
         _ITEMS_PER_CALL.record(len(items), {"call": self.name})
-        began = time.monotonic()
+        began = self._clock()
         try:
             async for answer in self.stream(key, items, timeout):
                 yield answer
         finally:
-            self.typical += TYPICAL_WEIGHT * (time.monotonic() - began - self.typical)
+            self.typical += TYPICAL_WEIGHT * (self._clock() - began - self.typical)
 
     def _done(self, key: K, state: _Key[I, R]) -> None:
         state.in_flight -= 1

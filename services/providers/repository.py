@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo import ReplaceOne, UpdateOne
@@ -126,15 +127,20 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
 
 class DirectoryRepository:
     def __init__(
-        self, db: AsyncDatabase[Document], point_queries: int = POINT_QUERIES, company_ttl: float = 0.0
+        self,
+        db: AsyncDatabase[Document],
+        point_queries: int = POINT_QUERIES,
+        company_ttl: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ):
+        """``clock`` is what the in-process caches (companies, provider orders) expire by."""
         self.db = db
         self.point_queries = point_queries
         self.people = db["providers_people"]
         self.companies = db["providers_companies"]
         self.account_settings = db["providers_account_settings"]
-        self._orders: TtlCache[str, tuple[str, ...]] = TtlCache(ORDER_CACHE_TTL, 10_000)
-        self._companies: TtlCache[str, Document] = TtlCache(company_ttl, COMPANY_CACHE_SIZE)
+        self._orders: TtlCache[str, tuple[str, ...]] = TtlCache(ORDER_CACHE_TTL, 10_000, clock)
+        self._companies: TtlCache[str, Document] = TtlCache(company_ttl, COMPANY_CACHE_SIZE, clock)
 
     async def ensure_indexes(self) -> None:
         await ensure_indexes(self.people, [IndexSpec([("person_key", 1)], unique=True)])

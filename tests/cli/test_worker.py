@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from libs import amqp
 from libs.mongo import Document
+from tests.waiting import eventually
 
 
 async def consumers_of(amqp_url: str, queue: str) -> int:
@@ -45,13 +46,14 @@ async def test_leadmesh_worker_batch_consumes_the_chunk_queue_and_stops_on_sigte
     process = subprocess.Popen([command, "worker", "batch"], env=env)
     try:
         queues = ("batch.chunks", "batch.chunks.dead", "batch.webhooks")
-        for _ in range(200):
-            if all([await consumers_of(amqp_url, queue) >= 1 for queue in queues]):
-                break
+        unconsumed = list(queues)
+
+        async def consuming() -> bool:  # it consumes one after the other as it starts
             assert process.poll() is None, f"the worker exited with {process.returncode}"
-            await asyncio.sleep(0.1)
-        for queue in queues:  # it consumes one after the other as it starts
-            assert await consumers_of(amqp_url, queue) >= 1, queue
+            unconsumed[:] = [queue for queue in queues if await consumers_of(amqp_url, queue) < 1]
+            return not unconsumed
+
+        await eventually(consuming, within=20, interval=0.1, explain=lambda: f"not consumed: {unconsumed}")
         process.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(process.wait, 30) == 0
         assert await consumers_of(amqp_url, "batch.chunks") == 0

@@ -23,6 +23,7 @@ from services.intent.settings import IntentSettings
 from services.scoring.app import create_server as create_scoring_server
 from services.scoring.settings import ScoringSettings
 from tests.gateway.stack import Stack
+from tests.waiting import eventually
 
 
 @pytest_asyncio.fixture
@@ -54,8 +55,7 @@ async def stack(db: AsyncDatabase[Document]) -> AsyncIterator[Stack]:
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
     )
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: server.started)
     async with (
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
         grpc.aio.insecure_channel(f"127.0.0.1:{billing_port}") as channel,

@@ -31,6 +31,7 @@ from libs.errors import (
     Unavailable,
     to_rpc_status,
 )
+from tests.waiting import eventually
 
 UNAVAILABLE = "a service is unavailable; retry shortly"
 TOO_LARGE = "request too large"
@@ -72,8 +73,7 @@ async def test_an_unexpected_gateway_error_is_a_json_500_with_the_request_id() -
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: server.started)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             response = await http.get("/boom", headers={"X-Request-Id": "trace-me"})
@@ -141,8 +141,7 @@ async def gateway_before(billing_addr: str) -> AsyncIterator[httpx.AsyncClient]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: server.started)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             yield http

@@ -21,6 +21,7 @@ from leadmesh.common.v1 import common_pb2
 from leadmesh.intent.v1 import intent_service_pb2 as intent_pb
 from libs.embedded_store import free_port
 from tests.gateway.stack import Stack
+from tests.waiting import eventually
 
 MIB = 1024 * 1024
 NOW = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -164,8 +165,7 @@ async def serving(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: server.started)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             yield http

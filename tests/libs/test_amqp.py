@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
 import subprocess
 import uuid
@@ -34,6 +32,7 @@ from libs.amqp import (
     queue_depth,
 )
 from libs.telemetry import export_spans, setup_tracing
+from tests.waiting import eventually
 
 Received = list[tuple[ChunkReady, AbstractIncomingMessage]]
 
@@ -95,16 +94,6 @@ def spec() -> QueueSpec:
     return QueueSpec(name=name, routing_keys=(f"{name}.created",), max_attempts=3)
 
 
-async def eventually(condition: Callable[[], object], timeout: float = 5.0) -> None:
-    """Poll ``condition`` (plain or async) until it is true, failing after ``timeout`` seconds."""
-    async with asyncio.timeout(timeout):
-        while True:
-            result = condition()
-            if await result if inspect.isawaitable(result) else result:
-                return
-            await asyncio.sleep(0.02)
-
-
 def chunk(index: int = 7) -> ChunkReady:
     return ChunkReady(job_id="job-1", account_id="acct-1", chunk_index=index, first_row=1, row_count=500)
 
@@ -151,7 +140,7 @@ async def test_published_message_is_consumed_decoded_and_acked(
     consumer = await consume(channel, spec, ChunkReady, collecting(received), prefetch=4)
 
     await publisher.publish(spec.routing_keys[0], chunk(), message_id="chunk-7", headers={"x-tenant": "a1"})
-    await eventually(lambda: received)
+    await eventually(lambda: received and received[0][1].processed)  # handled and acked
 
     message, incoming = received[0]
     assert message == chunk()

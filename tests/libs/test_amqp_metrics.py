@@ -4,7 +4,6 @@ messages are ready (queue depth), against the real RabbitMQ."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from libs.amqp import (
 )
 from libs.queue_depths import QueueDepths
 from tests.metric_points import points_where
+from tests.waiting import eventually
 
 LAG = "leadmesh.messaging.consumer.lag"
 DEPTH = "leadmesh.messaging.queue.depth"
@@ -64,15 +64,6 @@ def depth_of(reader: InMemoryMetricReader, queue: str) -> int | None:
     return int(found[0].value) if found else None
 
 
-async def eventually_true(check: Any, within: float = 10.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.02)
-    return False
-
-
 async def test_a_consumer_records_how_long_each_delivery_waited_in_its_queue(
     connection: AbstractRobustConnection, channel: AbstractChannel, metric_reader: InMemoryMetricReader
 ) -> None:
@@ -93,7 +84,7 @@ async def test_a_consumer_records_how_long_each_delivery_waited_in_its_queue(
 
     consumer = await consume(channel, spec, ChunkReady, handle, prefetch=3)
     try:
-        assert await eventually_true(lambda: len(received) == 3)
+        await eventually(lambda: len(received) == 3)
     finally:
         await consumer.cancel()
 
@@ -123,7 +114,7 @@ async def test_lag_falls_back_to_the_amqp_timestamp_of_a_foreign_publisher(
 
     consumer = await consume(channel, spec, ChunkReady, handle, prefetch=2)
     try:
-        assert await eventually_true(lambda: len(received) == 2)
+        await eventually(lambda: len(received) == 2)
     finally:
         await consumer.cancel()
 
@@ -156,7 +147,7 @@ async def test_lag_of_a_message_back_from_a_delay_queue_counts_from_its_dead_let
     consumer = await consume(channel, spec, ChunkReady, handle, prefetch=1)
     try:
         await publish_to_queue(channel, delay.name, ChunkReady(job_id="later"))
-        assert await eventually_true(lambda: len(received) == 1, within=ttl_seconds + 10)
+        await eventually(lambda: len(received) == 1, within=ttl_seconds + 10)
     finally:
         await consumer.cancel()
 
@@ -182,7 +173,7 @@ async def test_queue_depths_report_the_messages_ready_until_stopped(
         assert depth_of(metric_reader, missing) is None, "a queue that cannot be read has no depth"
         for index in range(2):
             await publish_to_queue(channel, spec.name, ChunkReady(job_id="j", chunk_index=3 + index))
-        assert await eventually_true(lambda: depth_of(metric_reader, spec.name) == 5)
+        await eventually(lambda: depth_of(metric_reader, spec.name) == 5)
     finally:
         await depths.stop()
     assert depth_of(metric_reader, spec.name) is None, "a stopped gauge still reports"

@@ -14,6 +14,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from libs.coalesce import Coalescer
 from tests.metric_points import points_where
+from tests.waiting import eventually
 
 ITEMS_PER_CALL = "leadmesh.coalesced.items"
 
@@ -62,9 +63,7 @@ class Backend:
 
 
 async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(1):
-        while not condition():
-            await asyncio.sleep(0)
+    await eventually(condition, within=1, interval=0)
 
 
 async def settle() -> None:
@@ -88,11 +87,22 @@ async def assert_idle(coalescer: Coalescer[str, int, int]) -> None:
 
 
 def coalescer_of(
-    backend: Backend, *, limit: int = 1, max_items: int = 100, max_wait: float = 30.0
+    backend: Backend,
+    *,
+    limit: int = 1,
+    max_items: int = 100,
+    max_wait: float = 30.0,
+    clock: Callable[[], float] = lambda: 0.0,
 ) -> Coalescer[str, int, int]:
-    """A coalescer whose callers wait for a slot as long as it takes, unless ``max_wait`` says."""
+    """A coalescer whose callers wait for a slot as long as it takes, unless ``max_wait`` says, and
+    whose calls take no time unless the test moves ``clock``."""
     return Coalescer(
-        f"test.{uuid.uuid4().hex[:8]}", backend.send, limit=limit, max_items=max_items, max_wait=max_wait
+        f"test.{uuid.uuid4().hex[:8]}",
+        backend.send,
+        limit=limit,
+        max_items=max_items,
+        max_wait=max_wait,
+        clock=clock,
     )
 
 
@@ -472,13 +482,16 @@ async def test_a_batch_runs_in_the_context_of_a_caller_in_it_not_of_the_call_tha
     from libs.jsonlog import request_id_var
 
     seen: list[tuple[str, list[int]]] = []
+    release = asyncio.Event()
 
     async def send(key: str, items: list[int], timeout: float | None) -> list[int]:
         seen.append((request_id_var.get(), list(items)))
-        await asyncio.sleep(0.01)
+        await release.wait()
         return [item * 10 for item in items]
 
-    coalescer: Coalescer[str, int, int] = Coalescer("test.context", send, limit=1, max_items=100)
+    coalescer: Coalescer[str, int, int] = Coalescer(
+        "test.context", send, limit=1, max_items=100, max_wait=30.0
+    )
 
     async def call(request_id: str, item: int) -> list[int]:
         request_id_var.set(request_id)
@@ -487,17 +500,20 @@ async def test_a_batch_runs_in_the_context_of_a_caller_in_it_not_of_the_call_tha
     first = asyncio.create_task(call("req-first", 1))
     await until(lambda: len(seen) == 1)
     later = [asyncio.create_task(call(f"req-{n}", n)) for n in (2, 3)]
+    await settle()
+    release.set()
     assert await asyncio.gather(first, *later) == [[10], [20], [30]]
     assert [items for _, items in seen] == [[1], [2, 3]]
     assert seen[1][0] in {"req-2", "req-3"}, f"the merged call ran as {seen[1][0]!r}, not one of its callers"
 
 
 async def test_the_typical_duration_of_calls_follows_how_long_they_take() -> None:
+    now = [0.0]
     backend = Backend()
-    coalescer = coalescer_of(backend)
+    coalescer = coalescer_of(backend, clock=lambda: now[0])
     call = asyncio.create_task(coalescer("k", [1]))
     sent = await backend.nth(0)
-    await asyncio.sleep(0.3)
+    now[0] += 0.3  # the call takes 0.3 s
     sent.release.set()
     assert await call == [10]
     assert 0.05 < coalescer.typical < 0.3

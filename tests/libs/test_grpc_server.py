@@ -10,9 +10,8 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from libs.embedded_store import free_port
 from libs.errors import FailedPrecondition, NotFound, error_from_rpc
 from libs.grpc_server import LIVENESS_SERVICE, GrpcServer
 from libs.jsonlog import method_var, request_id_var
+from tests.waiting import eventually
 
 SERVICE = "leadmesh.test.v1.Probe"
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -118,15 +118,6 @@ async def health_of(channel: grpc.aio.Channel, service: str) -> int:
     return status
 
 
-async def eventually(probe: Callable[[], Awaitable[bool]], within: float = 3.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await probe():
-            return True
-        await asyncio.sleep(0.02)
-    return False
-
-
 async def test_health_is_serving_for_the_server_and_each_service(
     server: GrpcServer, channel: grpc.aio.Channel
 ) -> None:
@@ -142,9 +133,9 @@ async def test_health_follows_a_failing_then_recovering_readiness_check(
         return all([await health_of(channel, name) == status for name in ("", SERVICE)])
 
     readiness.outcome = False
-    assert await eventually(lambda: all_are(NOT_SERVING))
+    await eventually(lambda: all_are(NOT_SERVING))
     readiness.outcome = True
-    assert await eventually(lambda: all_are(SERVING))
+    await eventually(lambda: all_are(SERVING))
 
 
 async def test_a_raising_readiness_check_means_not_serving(
@@ -155,7 +146,7 @@ async def test_a_raising_readiness_check_means_not_serving(
     async def not_serving() -> bool:
         return await health_of(channel, SERVICE) == NOT_SERVING
 
-    assert await eventually(not_serving)
+    await eventually(not_serving)
 
 
 async def test_liveness_ignores_readiness_and_ends_when_stopping(
@@ -166,7 +157,7 @@ async def test_liveness_ignores_readiness_and_ends_when_stopping(
     async def unready() -> bool:
         return await health_of(channel, SERVICE) == NOT_SERVING
 
-    assert await eventually(unready)
+    await eventually(unready)
     assert await health_of(channel, LIVENESS_SERVICE) == SERVING
     server.drain_delay = 0.5  # health still answers while the server drains
     stopping = asyncio.create_task(server.stop())
@@ -174,7 +165,7 @@ async def test_liveness_ignores_readiness_and_ends_when_stopping(
     async def not_alive() -> bool:
         return await health_of(channel, LIVENESS_SERVICE) == NOT_SERVING
 
-    assert await eventually(not_alive)
+    await eventually(not_alive)
     await stopping
 
 
@@ -262,7 +253,7 @@ async def test_each_call_logs_one_line_with_its_code_method_and_the_callers_requ
         async def both_logged() -> bool:  # an aborted call's status reaches the client first
             return len(lines.lines) == 2
 
-        assert await eventually(both_logged)
+        await eventually(both_logged)
     finally:
         rpc_log.removeHandler(lines)
         rpc_log.setLevel(level)
@@ -316,10 +307,12 @@ async def test_stopping_reports_not_serving_while_draining_then_refuses_calls() 
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as chan:
         assert await health_of(chan, SERVICE) == SERVING
         stopping = asyncio.create_task(srv.stop())
-        await asyncio.sleep(0.1)
+
+        async def not_serving() -> bool:
+            return [await health_of(chan, name) for name in ("", SERVICE)] == [NOT_SERVING] * 2
+
+        await eventually(not_serving)
         assert not stopping.done(), "stop() returned before the drain delay elapsed"
-        assert await health_of(chan, "") == NOT_SERVING
-        assert await health_of(chan, SERVICE) == NOT_SERVING
         # Still draining: in-flight and new calls are answered until the server stops.
         assert await chan.unary_unary(f"/{SERVICE}/Echo")(b"late", timeout=1.0) == b"late"
         await asyncio.wait_for(stopping, 3.0)
@@ -330,8 +323,10 @@ async def test_stopping_reports_not_serving_while_draining_then_refuses_calls() 
 
 async def test_stop_waits_for_the_drained_work_after_the_calls_under_way() -> None:
     order: list[str] = []
+    under_way = asyncio.Event()
 
     async def slow_echo(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+        under_way.set()
         await asyncio.sleep(0.2)
         order.append("call")
         return request
@@ -351,7 +346,7 @@ async def test_stop_waits_for_the_drained_work_after_the_calls_under_way() -> No
     port = await srv.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as chan:
         call = asyncio.ensure_future(chan.unary_unary(f"/{SERVICE}/Slow")(b"x", timeout=3.0))
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(under_way.wait(), 5)
         await srv.stop()
         assert await call == b"x"
     assert order == ["call", "drained"]
@@ -397,7 +392,7 @@ async def test_billing_process_serves_then_exits_cleanly_on_sigterm(
                 except grpc.aio.AioRpcError:
                     return False
 
-            assert await eventually(billing_serving, within=20.0), stderr_path.read_text()
+            await eventually(billing_serving, within=20.0, explain=stderr_path.read_text)
         process.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(process.wait, 5.0)
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -17,6 +16,7 @@ from services.batch.app import BrokerLink
 from services.batch.settings import BatchSettings
 from tests.services.batch.test_csv_jobs import auth, batch_settings, parse, upload, wait_finished
 from tests.services.enrichment.mesh import Mesh, running_mesh
+from tests.waiting import eventually
 
 EMAILS = ["mike.chen@techflow.io", "ana@techflow.io", "nobody@unknown-example.org"]
 
@@ -70,12 +70,13 @@ async def test_a_worker_killed_mid_job_loses_nothing_and_charges_each_row_once(
         assert response.status_code == 202, response.text
         job_id = response.json()["job_id"]
         worker_settings: BatchSettings = mesh.servers["batch_settings"]
+
+        async def under_way() -> bool:
+            return await result_count(db, job_id) >= 6
+
         first = start_worker(worker_settings, mongo_uri, db, amqp_url)
         try:
-            for _ in range(600):
-                if await result_count(db, job_id) >= 6:
-                    break
-                await asyncio.sleep(0.02)
+            await eventually(under_way, within=30)
             first.send_signal(signal.SIGKILL)
             first.wait(10)
             killed_at = await result_count(db, job_id)
@@ -146,13 +147,13 @@ async def test_a_cancelled_job_stops_and_returns_its_unused_credits(
         assert again.status_code == 409
         from services.batch.app import create_worker
 
+        async def settled() -> bool:
+            return await mesh.balance(account) == 50
+
         worker = await create_worker(db, mesh.servers["batch_settings"], amqp_url)
         await worker.start()
         try:
-            for _ in range(200):
-                if await mesh.balance(account) == 50:
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(settled)
         finally:
             await worker.stop()
         assert await mesh.balance(account) == 50  # nothing enriched after the cancel, hold released
@@ -177,13 +178,13 @@ async def test_rows_enriched_before_a_failed_charge_are_charged_when_the_chunk_i
         assert cancelled.status_code == 200, cancelled.text
         from services.batch.app import create_worker
 
+        async def settled() -> bool:
+            return await mesh.balance(account) == 49
+
         worker = await create_worker(db, mesh.servers["batch_settings"], amqp_url)
         await worker.start()
         try:
-            for _ in range(200):
-                if await mesh.balance(account) == 49:
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(settled)
         finally:
             await worker.stop()
         assert [c.idempotency_key for c in await charges_of(mesh, account)] == [f"job:{job_id}:row:1"]

@@ -3,13 +3,14 @@ batch server and a batch worker on the real broker, loopback mail servers and a 
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -19,6 +20,7 @@ from services.batch.settings import BatchSettings
 from services.batch.webhooks import verify
 from tests.services.batch.receiver import Receiver
 from tests.services.enrichment.mesh import Mesh, running_mesh
+from tests.waiting import eventually
 
 SMALL = (
     "Full Name,Work Email,Company,Notes\r\n"
@@ -71,15 +73,15 @@ async def upload(
 
 
 async def wait_finished(mesh: Mesh, key: str, job_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+    last: list[dict[str, Any]] = []
+
+    async def finished() -> dict[str, Any] | None:
         got = await mesh.http.get(f"/v1/jobs/{job_id}", headers=auth(key))
         assert got.status_code == 200, got.text
-        body: dict[str, Any] = got.json()
-        if body["status"] in {"succeeded", "failed", "cancelled"}:
-            return body
-        assert asyncio.get_running_loop().time() < deadline, body
-        await asyncio.sleep(0.1)
+        last[:] = [got.json()]
+        return last[0] if last[0]["status"] in {"succeeded", "failed", "cancelled"} else None
+
+    return await eventually(finished, within=timeout, interval=0.05, explain=lambda: last)
 
 
 async def test_small_file_comes_back_enriched_in_order_with_matched_rows_charged(mesh: Mesh) -> None:
@@ -231,10 +233,7 @@ async def test_large_file_is_a_job_with_a_signed_webhook_and_is_private_to_its_a
         rows = parse(result.text)
         assert len(rows) == 21 and [r[0] for r in rows[1:]] == [emails[n % 4] for n in range(20)]
 
-        for _ in range(100):
-            if receiver.requests:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: receiver.requests)
         assert len(receiver.requests) == 1
         hook = receiver.requests[0]
         secret = (await mesh.http.get("/v1/webhooks/secret", headers=auth(key))).json()["secret"]
@@ -257,7 +256,10 @@ async def test_large_file_is_a_job_with_a_signed_webhook_and_is_private_to_its_a
         await receiver.stop()
 
 
-async def test_webhook_to_a_private_address_is_refused(db: AsyncDatabase[Document], amqp_url: str) -> None:
+async def test_webhook_to_a_private_address_is_refused(
+    db: AsyncDatabase[Document], amqp_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="services.batch.webhooks")
     receiver = Receiver()
     await receiver.start()
     settings = batch_settings(batch_webhook_allowed_networks=[])
@@ -268,8 +270,15 @@ async def test_webhook_to_a_private_address_is_refused(db: AsyncDatabase[Documen
                 mesh, key, "email\nana@techflow.io\n", params={"webhook_url": receiver.url()}
             )
             assert response.status_code == 202
-            await wait_finished(mesh, key, response.json()["job_id"])
-            await asyncio.sleep(0.5)
+            job_id = response.json()["job_id"]
+            await wait_finished(mesh, key, job_id)
+            await eventually(
+                lambda: [
+                    r
+                    for r in caplog.records
+                    if r.getMessage() == "webhook given up" and getattr(r, "job_id", None) == job_id
+                ]
+            )
             assert receiver.requests == []
     finally:
         await receiver.stop()
@@ -308,10 +317,7 @@ async def test_a_10000_row_file_is_a_job_by_default_billed_per_matched_row_with_
             assert {row[3] for row in rows[1::4]} == {"enriched"} and {row[3] for row in rows[4::4]} == {
                 "not_found"
             }
-            for _ in range(200):
-                if receiver.requests:
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(lambda: receiver.requests)
             [hook] = receiver.requests
             secret = (await mesh.http.get("/v1/webhooks/secret", headers=auth(key))).json()["secret"]
             assert verify(secret, hook.headers["leadmesh-signature"], hook.body)

@@ -3,7 +3,6 @@ publishes, and the worker that consumes them and calls enrichment, all share one
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
@@ -16,6 +15,7 @@ from libs.mongo import Document
 from services.batch.intake import CHUNK_ROUTING_KEY
 from tests.services.batch.test_csv_jobs import batch_settings, upload, wait_finished
 from tests.services.enrichment.mesh import Mesh, running_mesh
+from tests.waiting import eventually
 
 LEADS = (
     "email,full_name,company\r\n"
@@ -42,7 +42,10 @@ async def test_worker_spans_of_a_csv_job_join_the_uploads_trace(
     assert response.status_code == 202, response.text
     job = await wait_finished(mesh, key, response.json()["job_id"], timeout=10)
     assert job["status"] == "succeeded" and job["counts"]["enriched"] == 3, job
-    await asyncio.sleep(0.1)  # the consumer span ends just after the handler returns
+    # The worker's spans end once each chunk is acked, just after the job is done: 3 rows, 2 chunks.
+    await eventually(
+        lambda: len([s for s in spans.get_finished_spans() if s.name == "process batch.chunks"]) >= 2
+    )
 
     finished = spans.get_finished_spans()
     by_id = {s.context.span_id: s for s in finished}

@@ -3,13 +3,11 @@ back-off through the delay queues, giving up, refused addresses and missing jobs
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +16,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from leadmesh.batch.v1 import batch_service_pb2 as pb
 from libs import amqp
@@ -32,6 +31,7 @@ from services.batch.webhooks import (
     verify,
 )
 from tests.services.batch.receiver import Receiver
+from tests.waiting import eventually
 
 MASTER = "test-master-secret"
 LOOPBACK = ("127.0.0.1/32",)
@@ -202,13 +202,6 @@ async def start_deliverer(broker: AbstractRobustConnection) -> AsyncIterator[Sta
         await cleanup()
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 def records(caplog: pytest.LogCaptureFixture, job: pb.Job, message: str) -> list[logging.LogRecord]:
     return [
         r for r in caplog.records if r.getMessage() == message and getattr(r, "job_id", None) == job.job_id
@@ -275,10 +268,11 @@ async def test_a_delivery_is_given_up_after_max_attempts(
     running.jobs[job.job_id] = job
 
     await running.deliverer.schedule(job)
-    await eventually(lambda: len(receiver.requests) == 3)
-    await asyncio.sleep(1.5)  # a 4th attempt would come 0.8 s after the 3rd
+    await eventually(lambda: records(caplog, job, "webhook given up"))
 
+    # Given up after the 3rd attempt, with no 4th scheduled.
     assert len(receiver.requests) == 3
+    assert len(records(caplog, job, "webhook failed; retry scheduled")) == 2
     (given_up,) = records(caplog, job, "webhook given up")
     assert given_up.levelno == logging.ERROR
     assert getattr(given_up, "url", None) == receiver.url().rsplit("/hooks/", 1)[0]  # no path in logs
@@ -311,7 +305,6 @@ async def test_a_refused_address_is_never_posted_to_nor_retried(
 
     await running.deliverer.schedule(job)
     await eventually(lambda: len(records(caplog, job, "webhook given up")) == 1)
-    await asyncio.sleep(1.0)  # a retry would come after 0.2 s
 
     assert receiver.requests == []
     assert running.loads_of(job) == 1
@@ -319,15 +312,25 @@ async def test_a_refused_address_is_never_posted_to_nor_retried(
 
 
 async def test_a_missing_job_is_acknowledged_and_nothing_is_posted(
-    receiver: Receiver, start_deliverer: StartDeliverer, broker: AbstractRobustConnection
+    receiver: Receiver,
+    start_deliverer: StartDeliverer,
+    broker: AbstractRobustConnection,
+    spans: InMemorySpanExporter,
 ) -> None:
     await receiver.start()
     running = await start_deliverer()
     job = finished_job(receiver.url())  # load_job does not find it
 
     await running.deliverer.schedule(job)
-    await eventually(lambda: running.loads_of(job) == 1)
-    await asyncio.sleep(0.5)
+
+    def handled() -> bool:  # the consumer's span ends once the message is settled
+        return any(
+            s.name == f"process {WEBHOOK_QUEUE.name}"
+            and (s.attributes or {}).get("messaging.message.id") == f"{job.job_id}:1"
+            for s in spans.get_finished_spans()
+        )
+
+    await eventually(handled)
     await running.stop()  # an unacknowledged message would be ready again now
 
     assert receiver.requests == []

@@ -5,6 +5,7 @@ outcome), through the real BillingService over gRPC and the embedded store."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from leadmesh.billing.v1 import billing_service_pb2 as pb
@@ -21,12 +23,14 @@ from libs.errors import error_from_rpc
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document
 from services.billing.accounts import AccountDirectory
-from services.billing.app import SERVICE_NAME
+from services.billing.app import SERVICE_NAME, create_server
 from services.billing.domain import EntryKind, NewEntry
 from services.billing.ledger import CreditLedger
 from services.billing.repository import BillingRepository
 from services.billing.servicer import BillingServicer
+from services.billing.settings import BillingSettings
 from tests.metric_points import points_where
+from tests.waiting import eventually
 
 FREE_TIER = 30
 FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION.value[0]
@@ -452,8 +456,47 @@ async def test_charge_each_and_charge_racing_with_the_same_keys_charge_each_key_
         assert {e.entry_id for e in listed} == set().union(*entry_ids.values())
 
 
+class _EntryReads(monitoring.CommandListener):
+    """How often each ledger entry has been read by its id (a retry waiting for the poster of the
+    group its entry is in reads it again and again)."""
+
+    def __init__(self) -> None:
+        self.of: Counter[str] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find" and event.command["find"] == "billing_ledger":
+            entry_id = event.command.get("filter", {}).get("_id")
+            if isinstance(entry_id, str):
+                self.of[entry_id] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@dataclass
+class WatchedBilling:
+    stub: pb_grpc.BillingServiceStub
+    reads: _EntryReads
+
+
+@pytest_asyncio.fixture
+async def watched(db: AsyncDatabase[Document], mongo_uri: str) -> AsyncIterator[WatchedBilling]:
+    """A billing server over ``db`` whose reads of ledger entries the test sees."""
+    reads = _EntryReads()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(mongo_uri, tz_aware=True, event_listeners=[reads])
+    server = await create_server(client[db.name], BillingSettings(shutdown_grace=1), "127.0.0.1:0")
+    port = await server.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield WatchedBilling(pb_grpc.BillingServiceStub(channel), reads)
+    await server.stop()
+    await client.close()
+
+
 async def test_a_retry_arriving_while_its_group_is_being_posted_answers_the_entry_as_posted(
-    billing: pb_grpc.BillingServiceStub, db: AsyncDatabase[Document]
+    watched: WatchedBilling, db: AsyncDatabase[Document]
 ) -> None:
     """Three charges posted together have been applied to the account (130 -> 127) but not yet
     marked applied (their poster is between its last two writes) when retries of two of them come
@@ -462,6 +505,7 @@ async def test_a_retry_arriving_while_its_group_is_being_posted_answers_the_entr
 
     Rebuilt with Postings' own steps, as the crash tests do; the same moment arises on its own
     when a ChargeEach and Charges of the same keys race."""
+    billing = watched.stub
     account_id = await new_account(billing, credits=100)
     postings = BillingRepository(db).postings  # the server's collections
     news = [NewEntry(account_id, f"lead:{n}", EntryKind.CHARGE, -1, "lead") for n in range(3)]
@@ -475,7 +519,8 @@ async def test_a_retry_arriving_while_its_group_is_being_posted_answers_the_entr
         billing.Charge(pb.ChargeRequest(account_id=account_id, idempotency_key="lead:0", amount=1)),
         charge_each(billing, account_id, [("lead:1", 1)]),
     )
-    await asyncio.sleep(0.1)  # the retries have found the group's mark
+    # The retries have found the group's mark and wait for its poster (each read its entry again).
+    await eventually(lambda: all(watched.reads.of[doc["_id"]] >= 2 for doc in docs[:2]))
     posted = await postings._finish_all(docs, holder, applied)  # the group's poster goes on
     single, each = await retries
 

@@ -41,6 +41,7 @@ from services.verifier.settings import VerifierSettings
 from tests.services.intent.web import SITE, Page, Web
 from tests.services.providers.support import load_directory, make_settings
 from tests.services.verifier.mailservers import CatchAll, KnownMailboxes, LoopbackDns, MailFarm
+from tests.waiting import eventually
 
 MAILBOXES = ["mike.chen@techflow.io", "ana@techflow.io", "lena@techflow.io", "tom@techflow.io"]
 TECHFLOW_HOME = """<html><head>
@@ -193,8 +194,7 @@ async def running_mesh(
             uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
         )
         task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
+        await eventually(lambda: server.started)
 
         async def stop_gateway() -> None:
             server.should_exit = True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import grpc
@@ -14,6 +13,7 @@ from libs.errors import error_from_rpc
 from tests.services.intent.companies import greenhouse_job
 from tests.services.intent.conftest import Intent, IntentFactory, intent_settings
 from tests.services.intent.web import SITE, Page, Web
+from tests.waiting import eventually
 
 HIRING = common_pb2.INTENT_CATEGORY_HIRING
 TECHNOLOGY = common_pb2.INTENT_CATEGORY_TECHNOLOGY
@@ -66,14 +66,12 @@ async def test_sources_slower_than_the_deadline_are_pending_and_stored_when_done
     assert time.monotonic() - started < 0.8
     assert list(response.company.pending_sources) == [pb.INTENT_SOURCE_TECHNOLOGY]
     assert "adopted_hubspot" not in by_name(response.company)
-    # The fetch went on in the background and was stored.
-    deadline = time.monotonic() + 5
-    while True:
+
+    async def stored() -> bool:  # the fetch went on in the background and was stored
         later = await intent.stub.GetSignals(pb.GetSignalsRequest(company_domain="slowco.com"), timeout=5)
-        if not later.company.pending_sources and "adopted_hubspot" in by_name(later.company):
-            break
-        assert time.monotonic() < deadline, later
-        await asyncio.sleep(0.1)
+        return not later.company.pending_sources and "adopted_hubspot" in by_name(later.company)
+
+    await eventually(stored, interval=0.1)
     assert web.hits_of("/sites/slowco/") == 1
 
 

@@ -4,9 +4,8 @@ for which the same event twice changes nothing the second time."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import grpc
@@ -24,6 +23,7 @@ from services.intent.repository import IntentRepository
 from services.intent.weekly import REFRESH_QUEUE, ROUTING_KEY, RefreshBroker, RefreshScheduler
 from tests.services.intent.conftest import IntentFactory, intent_settings
 from tests.services.intent.web import Web
+from tests.waiting import eventually
 
 
 @pytest_asyncio.fixture
@@ -37,13 +37,6 @@ async def broker(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
     yield connection
     await queue.purge()
     await connection.close()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 async def company(db: AsyncDatabase[Document], domain: str) -> Document:
@@ -144,18 +137,17 @@ async def test_a_claim_whose_scheduler_stopped_before_publishing_is_published_la
 
 
 async def drain(queue: AbstractQueue, expected: int) -> list[events_pb.IntentRefreshRequested]:
-    """The next ``expected`` messages of ``queue``, then checks nothing else is there."""
+    """The next ``expected`` messages of ``queue``, then checks nothing else is there (what was
+    published before is there: the schedulers publish with confirms)."""
     messages: list[events_pb.IntentRefreshRequested] = []
-    deadline = time.monotonic() + 10
-    while len(messages) < expected:
-        incoming = await queue.get(no_ack=True, fail=False)
-        if incoming is None:
-            assert time.monotonic() < deadline, f"only {len(messages)} of {expected} messages"
-            await asyncio.sleep(0.02)
-            continue
-        assert incoming.type == events_pb.IntentRefreshRequested.DESCRIPTOR.full_name
-        messages.append(events_pb.IntentRefreshRequested.FromString(incoming.body))
-    await asyncio.sleep(0.1)
+
+    async def all_in() -> bool:
+        while len(messages) < expected and (incoming := await queue.get(no_ack=True, fail=False)) is not None:
+            assert incoming.type == events_pb.IntentRefreshRequested.DESCRIPTOR.full_name
+            messages.append(events_pb.IntentRefreshRequested.FromString(incoming.body))
+        return len(messages) == expected
+
+    await eventually(all_in, explain=lambda: f"only {len(messages)} of {expected} messages")
     assert await queue.get(no_ack=True, fail=False) is None
     return messages
 

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from libs.embedded_store import free_port
+from tests.waiting import eventually
 
 API_KEY = "secret-key"
 ENRICH = "/v5/person/enrich"
@@ -186,10 +187,7 @@ async def running_vendors() -> AsyncIterator[FakeVendors]:
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: server.started)
     try:
         yield vendors
     finally:

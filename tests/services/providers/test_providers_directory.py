@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import grpc
 import pytest
 from pymongo import AsyncMongoClient, monitoring
@@ -14,6 +12,7 @@ from leadmesh.providers.v1 import providers_service_pb2 as pb
 from leadmesh.providers.v1 import providers_service_pb2_grpc as pb_grpc
 from libs.errors import error_from_rpc
 from libs.mongo import Document
+from services.providers.repository import DirectoryRepository
 from tests.services.providers.support import load_directory, serve
 
 Stub = pb_grpc.ProvidersServiceStub
@@ -202,24 +201,53 @@ async def test_a_batch_costs_a_handful_of_queries_not_one_per_lead(
 async def test_a_company_is_read_once_per_ttl_and_changes_are_seen_after_it(
     db: AsyncDatabase[Document], mongo_uri: str
 ) -> None:
+    """The directory's company cache, on a clock the test moves; the service's lookups use it (the
+    test below)."""
+    await load_directory(db)
+    counter = _FindCounter()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(mongo_uri, tz_aware=True, event_listeners=[counter])
+    now = [1000.0]
+    repository = DirectoryRepository(client[db.name], company_ttl=2.0, clock=lambda: now[0])
+
+    async def name() -> str:
+        [company] = await repository.companies_by("domain", ["techflow.io"], contacts=False)
+        return str(company["name"])
+
+    try:
+        assert await name() == "TechFlow"
+        assert counter.finds == 1
+        # Another process (an import) renames the company: seen once the TTL has passed.
+        await db["providers_companies"].update_one(
+            {"_id": "techflow.io"}, {"$set": {"name": "TechFlow Labs"}}
+        )
+        now[0] += 1.9
+        assert await name() == "TechFlow"
+        assert counter.finds == 1, "the company came from the process's cache"
+        now[0] += 0.1
+        assert await name() == "TechFlow Labs"
+        assert counter.finds == 2
+    finally:
+        await client.close()
+
+
+async def test_lookups_read_a_company_once_per_ttl_of_the_setting(
+    db: AsyncDatabase[Document], mongo_uri: str
+) -> None:
     await load_directory(db)
     counter = _FindCounter()
     client: AsyncMongoClient[Document] = AsyncMongoClient(mongo_uri, tz_aware=True, event_listeners=[counter])
     try:
-        async with serve(client[db.name], providers_company_cache_ttl=2.0) as stub:
+        async with serve(client[db.name], providers_company_cache_ttl=60.0) as stub:
             await lookup(stub, email="nobody@globex.com")  # the account's provider order, now cached
             counter.finds = 0
             assert (await lookup(stub, email="mike.chen@techflow.io")).company.name == "TechFlow"
             cold, counter.finds = counter.finds, 0
             assert (await lookup(stub, email="raj@techflow.io")).company.name == "TechFlow"
             assert counter.finds == cold - 1, "the company came from the process's cache"
-            # Another process (an import) renames the company: seen once the TTL has passed.
             await db["providers_companies"].update_one(
                 {"_id": "techflow.io"}, {"$set": {"name": "TechFlow Labs"}}
             )
             assert (await lookup(stub, email="mike.chen@techflow.io")).company.name == "TechFlow"
-            await asyncio.sleep(2.1)
-            assert (await lookup(stub, email="mike.chen@techflow.io")).company.name == "TechFlow Labs"
         async with serve(client[db.name], providers_company_cache_ttl=0) as stub:
             await lookup(stub, email="nobody@globex.com")
             counter.finds = 0
