@@ -26,6 +26,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -188,6 +189,8 @@ def main() -> None:
     options = parser.parse_args(argv[:split])
     args = argv[split + 1 :]
 
+    # Killed, it still removes its worktrees (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     scratch = Path(tempfile.mkdtemp(prefix="leadmesh-compare-"))
     trees: dict[str, Path] = {}
     try:
