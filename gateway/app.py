@@ -21,6 +21,10 @@ seniority, firmographics, buying-intent signals and a 0-100 ICP fit score.
 
 Authenticate with `Authorization: Bearer <API key>`. Every error is
 `{"error": {"type", "code", "message", "request_id"}}`, and every response carries `X-Request-Id`.
+
+In demo mode (`LEADMESH_DEMO=true`, `leadmesh up --demo`) the data comes from the built-in demo
+world (`.example` domains): every enrichment answer's `meta.demo` and `GET /healthz`'s `demo` are
+`true` (both are always present, `false` outside demo mode).
 """
 
 
