@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from gateway.errors import install_error_handlers
 from gateway.mesh import Mesh
 from gateway.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from gateway.openapi import keep_example_nulls
 from gateway.routes import credits, enrich, health, icp, jobs, signals
 from gateway.settings import GatewaySettings
 
@@ -57,10 +58,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         upload_limit=settings.gateway_max_upload_bytes,
     )
     app.add_middleware(RequestIdMiddleware)  # outermost: the 413 carries the request id too
-    app.include_router(health.router)
-    app.include_router(credits.router)
-    app.include_router(icp.router)
-    app.include_router(signals.router)
-    app.include_router(enrich.router)
-    app.include_router(jobs.router)
+    routers = [health.router, credits.router, icp.router, signals.router, enrich.router, jobs.router]
+    for router in routers:
+        app.include_router(router)
+    keep_example_nulls(app, routers)
     return app

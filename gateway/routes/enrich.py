@@ -18,10 +18,11 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any, Literal, Self
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
+from gateway import examples
 from gateway.auth import Caller, CurrentCaller
 from gateway.errors import ApiError
 from gateway.ratelimit import TokenBuckets
@@ -157,11 +158,12 @@ def _demo(request: Request) -> bool:
     "/enrich/lead",
     summary="Enrich and score one lead",
     response_model=LeadAnswer,
+    responses={200: examples.json_examples(examples.LEAD_ANSWERS)},
 )
 async def enrich_lead(
     request: Request,
     response: Response,
-    body: LeadBody,
+    body: Annotated[LeadBody, Body(openapi_examples=examples.LEAD_REQUESTS)],
     caller: LimitedCaller,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -187,11 +189,12 @@ async def enrich_lead(
     "/enrich/csv_row",
     summary="Enrich one CSV-shaped row",
     response_model=CsvRowAnswer,
+    responses={200: examples.json_examples(examples.CSV_ROW_ANSWERS)},
 )
 async def enrich_csv_row(
     request: Request,
     response: Response,
-    body: CsvRowBody,
+    body: Annotated[CsvRowBody, Body(openapi_examples=examples.CSV_ROW_REQUESTS)],
     caller: LimitedCaller,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -214,6 +217,7 @@ async def enrich_csv_row(
     "/enrichments/{enrichment_id}",
     summary="A stored enrichment record",
     response_model=LeadAnswer,
+    responses={200: examples.json_examples(examples.LEAD_ANSWERS)},
 )
 async def get_enrichment(
     request: Request,

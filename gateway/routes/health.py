@@ -10,6 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2
 
+from gateway import examples
+
 router = APIRouter(tags=["health"])
 
 _SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -38,7 +40,11 @@ async def _check(request: Request, service: str) -> str:
     "/healthz",
     summary="Health of the gateway and its dependencies",
     responses={
-        200: {"description": "Every dependency serving. `demo` is true in demo mode (`LEADMESH_DEMO`)"},
+        200: examples.json_example(
+            examples.HEALTH,
+            "Every dependency serving. `demo` is true when the gateway runs in demo mode "
+            "(`LEADMESH_DEMO=true`, `leadmesh up --demo`), false otherwise.",
+        ),
         503: {"description": "A dependency is not serving: `status` is `degraded`"},
     },
 )
