@@ -1,4 +1,8 @@
-"""The FastAPI application: routes, error model, request ids, and the mesh clients' lifetime."""
+"""The FastAPI application: routes, error model, request ids, and the mesh clients' lifetime.
+
+The API reference at /docs is Swagger UI served from the gateway itself (fastapi-offline's
+packaged copy, under /docs/static), so it works without internet; ReDoc is off.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from gateway.errors import install_error_handlers
 from gateway.mesh import Mesh
@@ -38,7 +43,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         finally:
             await app.state.mesh.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="leadmesh",
         version="1.0.0",
         description=DESCRIPTION,
@@ -46,6 +51,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
         redoc_url=None,
+        static_url="/docs/static",
+        # No badge fetched from the public validator.
+        swagger_ui_parameters={"validatorUrl": None},
         # Our middleware makes the one server span and the request metrics (gateway/middleware.py),
         # and our logs are JSON lines: FastAPI's own telemetry would double them, in other traces.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},

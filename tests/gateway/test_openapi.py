@@ -1,9 +1,12 @@
-"""The OpenAPI document: every operation shows a request example (when it takes a body) and a 2xx
-answer example, the seed's among them, each one a valid instance of its route's models."""
+"""The OpenAPI document and the API reference at /docs: every operation shows a request example
+(when it takes a body) and a 2xx answer example, the seed's among them, each one a valid instance of
+its route's models; and /docs loads every asset from the gateway itself, so it works offline."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from pydantic import BaseModel
 
@@ -104,3 +107,29 @@ async def test_the_demo_label_is_documented(stack: Stack) -> None:
         assert "demo" in schemas[meta]["required"]
     health = spec["paths"]["/healthz"]["get"]["responses"]["200"]
     assert "LEADMESH_DEMO" in health["description"] and answer_examples({"responses": {"200": health}})
+
+
+async def test_docs_load_every_asset_from_the_gateway_itself(stack: Stack) -> None:
+    """No CDN: every script, style sheet and icon of /docs (and what the styles import) comes
+    from the gateway, so the reference works on a machine without internet."""
+    page = await stack.http.get("/docs")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    html = page.text
+    assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", html, re.I), "no other host"
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any(a.endswith(".js") for a in assets) and any(a.endswith(".css") for a in assets), assets
+    spec_url = re.search(r"url: '([^']+)'", html)
+    assert spec_url is not None and spec_url.group(1) == "/openapi.json"
+    fetched = []
+    while assets:
+        url = assets.pop()
+        assert not urlsplit(url).netloc, url
+        response = await stack.http.get(url)
+        assert response.status_code == 200 and response.content, url
+        fetched.append(url)
+        if url.endswith(".css"):
+            for ref in re.findall(r"url\(\s*['\"]?([^'\")]+)", response.text):
+                if not ref.startswith("data:"):
+                    assets.append(urljoin(url, ref))
+    assert "SwaggerUIBundle" in (await stack.http.get(next(u for u in fetched if u.endswith(".js")))).text
+    assert (await stack.http.get("/redoc")).status_code == 404, "no ReDoc page to load from a CDN"
