@@ -1,4 +1,8 @@
-"""The FastAPI application: routes, error model, request ids, and the mesh clients' lifetime."""
+"""The FastAPI application: routes, error model, request ids, and the mesh clients' lifetime.
+
+The API reference at /docs is Swagger UI served from the gateway itself (fastapi-offline's
+packaged copy, under /docs/static), so it works without internet; ReDoc is off.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from gateway.errors import install_error_handlers
 from gateway.mesh import Mesh
 from gateway.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from gateway.openapi import keep_example_nulls
 from gateway.routes import credits, enrich, health, icp, jobs, signals
 from gateway.settings import GatewaySettings
 
@@ -21,6 +27,10 @@ seniority, firmographics, buying-intent signals and a 0-100 ICP fit score.
 
 Authenticate with `Authorization: Bearer <API key>`. Every error is
 `{"error": {"type", "code", "message", "request_id"}}`, and every response carries `X-Request-Id`.
+
+In demo mode (`LEADMESH_DEMO=true`, `leadmesh up --demo`) the data comes from the built-in demo
+world (`.example` domains): every enrichment answer's `meta.demo` and `GET /healthz`'s `demo` are
+`true` (both are always present, `false` outside demo mode).
 """
 
 
@@ -33,7 +43,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         finally:
             await app.state.mesh.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="leadmesh",
         version="1.0.0",
         description=DESCRIPTION,
@@ -41,6 +51,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
         redoc_url=None,
+        static_url="/docs/static",
+        # No badge fetched from the public validator.
+        swagger_ui_parameters={"validatorUrl": None},
         # Our middleware makes the one server span and the request metrics (gateway/middleware.py),
         # and our logs are JSON lines: FastAPI's own telemetry would double them, in other traces.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
@@ -53,10 +66,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         upload_limit=settings.gateway_max_upload_bytes,
     )
     app.add_middleware(RequestIdMiddleware)  # outermost: the 413 carries the request id too
-    app.include_router(health.router)
-    app.include_router(credits.router)
-    app.include_router(icp.router)
-    app.include_router(signals.router)
-    app.include_router(enrich.router)
-    app.include_router(jobs.router)
+    routers = [health.router, credits.router, icp.router, signals.router, enrich.router, jobs.router]
+    for router in routers:
+        app.include_router(router)
+    keep_example_nulls(app, routers)
     return app

@@ -10,6 +10,9 @@ __all__ = ["GatewaySettings"]
 
 
 class GatewaySettings(CommonSettings):
+    # Demo mode (LEADMESH_DEMO; `leadmesh up --demo` sets it): every enrichment answer's meta and
+    # GET /healthz say "demo": true, as the data comes from the built-in demo world.
+    demo: bool = False
     # Default deadline of a call to a service, seconds.
     rpc_timeout: float = Field(default=5.0, gt=0)
     # Services whose health /healthz reports (and requires for a 200).

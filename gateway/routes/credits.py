@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
+from gateway import examples
 from gateway.auth import CurrentCaller
 from leadmesh.billing.v1 import billing_service_pb2 as pb
 
@@ -49,7 +50,12 @@ class Credits(BaseModel):
     next_page_token: str | None
 
 
-@router.get("/credits", response_model=Credits, summary="Credit balance, free tier and ledger")
+@router.get(
+    "/credits",
+    response_model=Credits,
+    summary="Credit balance, free tier and ledger",
+    responses={200: examples.json_example(examples.CREDITS)},
+)
 async def get_credits(
     request: Request,
     response: Response,

@@ -7,21 +7,26 @@ With `Idempotency-Key` a retried request returns the first answer and is charged
 body with the same key is 409); without it every request is new (`X-Request-Id` is for tracing
 only and never deduplicates). Every answer carries `X-Credits-Remaining` and the key's
 `X-RateLimit-*` headers; over the limit the answer is 429 with `Retry-After`.
+
+POST /v1/enrich/csv_row enriches one row of a caller's file: its `row_number` (1 unless given) is
+answered as `csv_row.row_id` and `meta.row_number`, and a caller's own `row_ref` is echoed. The
+answers' shapes are the seed's, built in :mod:`gateway.records`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, model_validator
 
+from gateway import examples
 from gateway.auth import Caller, CurrentCaller
 from gateway.errors import ApiError
 from gateway.ratelimit import TokenBuckets
+from gateway.records import CsvRowAnswer, LeadAnswer, csv_row_json, record_json
 from gateway.settings import GatewaySettings
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
 from leadmesh.common.v1 import common_pb2 as common
@@ -29,15 +34,6 @@ from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb
 from libs.ids import new_id
 from libs.leads import FIELD_GROUPS, MAX_CONTACTS
 from libs.normalize import as_company_domain
-from libs.vocabulary import (
-    EMAIL_STATUS_NAMES,
-    ICP_TIER_NAMES,
-    INTENT_CATEGORY_NAMES,
-    CompanySize,
-    RevenueRange,
-    Seniority,
-    from_proto,
-)
 
 router = APIRouter(prefix="/v1", tags=["enrich"])
 
@@ -47,8 +43,6 @@ Text = Annotated[str | None, Field(default=None, max_length=MAX_FIELD)]
 
 
 class LeadBody(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "jane@acme.com"}]})
-
     email: Text = None
     first_name: Text = None
     last_name: Text = None
@@ -70,10 +64,27 @@ class CsvRowBody(BaseModel):
     last_name: Text = None
     company: Text = None
     linkedin_url: Text = None
-    row_id: Text = None
-    row_number: int = Field(default=1, ge=1)
-    total_rows: int = Field(default=1, ge=1)
+    row_number: int = Field(
+        default=1, ge=1, description="The row's number in your file, 1-indexed: the answer's `row_id`"
+    )
+    total_rows: int = Field(default=1, ge=1, description="Rows in your file")
+    row_ref: Text = Field(default=None, description="Your own reference for the row, echoed as `row_ref`")
     fields: list[FieldName] | None = Field(default=None, max_length=5)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_row_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "row_id" in data:
+            raise ValueError(
+                "row_id is the answer's row number: send row_number (and your own reference as row_ref)"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _row_within_file(self) -> Self:
+        if self.row_number > self.total_rows:
+            raise ValueError(f"row_number {self.row_number} is past total_rows {self.total_rows}")
+        return self
 
 
 def _company(value: str | None) -> tuple[str, str]:
@@ -138,14 +149,24 @@ def _answer(response: Response, answer: pb.EnrichLeadResponse, content: dict[str
     return body
 
 
-@router.post("/enrich/lead", summary="Enrich and score one lead")
+def _demo(request: Request) -> bool:
+    settings: GatewaySettings = request.app.state.settings
+    return settings.demo
+
+
+@router.post(
+    "/enrich/lead",
+    summary="Enrich and score one lead",
+    response_model=LeadAnswer,
+    responses={200: examples.json_examples(examples.LEAD_ANSWERS)},
+)
 async def enrich_lead(
     request: Request,
     response: Response,
-    body: LeadBody,
+    body: Annotated[LeadBody, Body(openapi_examples=examples.LEAD_REQUESTS)],
     caller: LimitedCaller,
     idempotency_key: IdempotencyKey = None,
-) -> Any:
+) -> Response:
     first, last = (body.first_name or "").strip(), (body.last_name or "").strip()
     company_name, company_domain = _company(body.company)
     lead = common.LeadInput(
@@ -161,17 +182,22 @@ async def enrich_lead(
         body.fields, skip_icp=body.skip_icp, refresh=body.refresh, max_contacts=body.max_contacts or 0
     )
     answer = await _enrich(request, caller, idempotency_key, lead, options)
-    return _answer(response, answer, record_json(answer.record))
+    return _answer(response, answer, record_json(answer.record, _demo(request)))
 
 
-@router.post("/enrich/csv_row", summary="Enrich one CSV-shaped row")
+@router.post(
+    "/enrich/csv_row",
+    summary="Enrich one CSV-shaped row",
+    response_model=CsvRowAnswer,
+    responses={200: examples.json_examples(examples.CSV_ROW_ANSWERS)},
+)
 async def enrich_csv_row(
     request: Request,
     response: Response,
-    body: CsvRowBody,
+    body: Annotated[CsvRowBody, Body(openapi_examples=examples.CSV_ROW_REQUESTS)],
     caller: LimitedCaller,
     idempotency_key: IdempotencyKey = None,
-) -> Any:
+) -> Response:
     company_name, company_domain = _company(body.company)
     lead = common.LeadInput(
         email=(body.email or "").strip(),
@@ -183,18 +209,21 @@ async def enrich_csv_row(
         linkedin_url=(body.linkedin_url or "").strip(),
     )
     answer = await _enrich(request, caller, idempotency_key, lead, _options(body.fields))
-    return _answer(
-        response, answer, csv_row_json(answer.record, body.row_id, body.row_number, body.total_rows)
-    )
+    row = csv_row_json(answer.record, body.row_number, body.total_rows, body.row_ref, _demo(request))
+    return _answer(response, answer, row)
 
 
-@router.get("/enrichments/{enrichment_id}", summary="A stored enrichment record")
+@router.get(
+    "/enrichments/{enrichment_id}",
+    summary="A stored enrichment record",
+    response_model=LeadAnswer,
+    responses={200: examples.json_examples(examples.LEAD_ANSWERS)},
+)
 async def get_enrichment(
     request: Request,
-    response: Response,
     caller: CurrentCaller,
     enrichment_id: Annotated[str, Path(max_length=64)],
-) -> Any:
+) -> Response:
     mesh = request.app.state.mesh
     got, balance = await asyncio.gather(
         mesh.enrichment.GetEnrichment(
@@ -202,118 +231,6 @@ async def get_enrichment(
         ),
         mesh.billing.GetBalance(billing_pb.GetBalanceRequest(account_id=caller.account_id)),
     )
-    response.headers["X-Credits-Remaining"] = str(balance.balance)
-    return record_json(got.record)
-
-
-# JSON of records
-
-
-def _status(record: pb.EnrichmentRecord) -> str:
-    return "completed" if record.state == pb.EnrichmentRecord.STATE_COMPLETED else "not_found"
-
-
-def _or_none(value: str) -> str | None:
-    return value or None
-
-
-def lead_json(lead: pb.EnrichedLead) -> dict[str, Any]:
-    person, company = lead.person, lead.company
-    seniority = from_proto(Seniority, person.seniority)
-    size = from_proto(CompanySize, company.size)
-    revenue = from_proto(RevenueRange, company.revenue)
-    has_icp = lead.HasField("icp")
-    return {
-        "email": _or_none(person.email),
-        "email_status": EMAIL_STATUS_NAMES.get(lead.email_verdict.status, "unknown")
-        if person.email
-        else None,
-        "first_name": _or_none(person.first_name),
-        "last_name": _or_none(person.last_name),
-        "title": _or_none(person.title),
-        "seniority": seniority.value if seniority else None,
-        "company_name": _or_none(company.name),
-        "company_domain": _or_none(company.domain),
-        "company_size": size.value if size else None,
-        "company_industry": _or_none(company.industry),
-        "company_revenue": revenue.value if revenue else None,
-        "phone": _or_none(person.phone),
-        "linkedin_url": _or_none(person.linkedin_url),
-        "icp_score": lead.icp.score if has_icp else None,
-        "icp_tier": ICP_TIER_NAMES.get(lead.icp.tier) if has_icp else None,
-        "icp_signals": [s.name for s in lead.icp.signals],
-        "intent_signals": [
-            {
-                "name": s.name,
-                "category": INTENT_CATEGORY_NAMES.get(s.category),
-                "strength": s.strength,
-                "observed_time": s.observed_time.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z")
-                if s.HasField("observed_time")
-                else None,
-                "source": _or_none(s.source),
-                "evidence": list(s.evidence),
-            }
-            for s in lead.intent_signals
-        ],
-    }
-
-
-def _meta(record: pb.EnrichmentRecord) -> dict[str, Any]:
-    meta = record.meta
-    return {
-        "credits_used": meta.credits_used,
-        "providers_queried": meta.providers_queried,
-        "providers_matched": meta.providers_matched,
-        "confidence": meta.confidence,
-        "enriched_at": meta.enriched_time.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z"),
-        "icp_profile_version": meta.icp_profile_version or None,
-        "degraded": [{"component": d.component, "reason": d.reason} for d in meta.degradations],
-    }
-
-
-def record_json(record: pb.EnrichmentRecord) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": record.id,
-        "status": _status(record),
-        "lead": lead_json(record.lead) if record.state == pb.EnrichmentRecord.STATE_COMPLETED else None,
-        "meta": _meta(record),
-    }
-    if record.company_only or record.contacts:  # records stored before company_only: contacts
-        body["contacts"] = [lead_json(contact) for contact in record.contacts]
-    return body
-
-
-def csv_row_json(
-    record: pb.EnrichmentRecord, row_id: str | None, row_number: int, total_rows: int
-) -> dict[str, Any]:
-    lead = lead_json(record.lead) if record.state == pb.EnrichmentRecord.STATE_COMPLETED else {}
-    given = record.input
-    name = given.full_name or " ".join(p for p in (given.first_name, given.last_name) if p)
-    meta = _meta(record)
-    return {
-        "id": record.id,
-        "status": _status(record),
-        "csv_row": {
-            "row_id": row_id,
-            "input_email": _or_none(given.email),
-            "input_name": _or_none(name),
-            "enriched_email_status": lead.get("email_status"),
-            "enriched_title": lead.get("title"),
-            "enriched_seniority": lead.get("seniority"),
-            "enriched_company": lead.get("company_name"),
-            "enriched_industry": lead.get("company_industry"),
-            "enriched_size": lead.get("company_size"),
-            "enriched_phone": lead.get("phone"),
-            "enriched_linkedin": lead.get("linkedin_url"),
-            "icp_score": lead.get("icp_score"),
-        },
-        "meta": {
-            "credits_used": meta["credits_used"],
-            "providers_queried": meta["providers_queried"],
-            "providers_matched": meta["providers_matched"],
-            "confidence": meta["confidence"],
-            "row_number": row_number,
-            "total_rows": total_rows,
-            "degraded": meta["degraded"],
-        },
-    }
+    return JSONResponse(
+        record_json(got.record, _demo(request)), headers={"X-Credits-Remaining": str(balance.balance)}
+    )

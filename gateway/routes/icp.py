@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from gateway import examples
 from gateway.auth import CurrentCaller
 from gateway.errors import ApiError
 from leadmesh.scoring.v1 import scoring_service_pb2 as pb
@@ -213,7 +214,12 @@ def _etag(response: Response, profile: pb.IcpProfile) -> None:
     response.headers["ETag"] = f'"{profile.version}"'
 
 
-@router.get("/icp", response_model=IcpProfileOut, summary="Your ICP profile (current or a given version)")
+@router.get(
+    "/icp",
+    response_model=IcpProfileOut,
+    summary="Your ICP profile (current or a given version)",
+    responses={200: examples.json_example(examples.ICP_PROFILE)},
+)
 async def get_icp(
     request: Request,
     response: Response,
@@ -227,12 +233,20 @@ async def get_icp(
     return _from_proto(reply.profile)
 
 
-@router.put("/icp", response_model=IcpProfileOut, summary="Replace your ICP profile (stores a new version)")
+@router.put(
+    "/icp",
+    response_model=IcpProfileOut,
+    summary="Replace your ICP profile (stores a new version)",
+    responses={200: examples.json_example(examples.ICP_PROFILE)},
+)
 async def put_icp(
     request: Request,
     response: Response,
     caller: CurrentCaller,
-    body: IcpProfileIn,
+    body: Annotated[
+        IcpProfileIn,
+        Body(openapi_examples={"profile": {"summary": "A whole profile", "value": examples.ICP_PROFILE_IN}}),
+    ],
     if_match: Annotated[str | None, Header(description='Expected current version, e.g. "3"')] = None,
 ) -> IcpProfileOut:
     reply = await request.app.state.mesh.scoring.UpdateIcpProfile(
@@ -250,6 +264,7 @@ async def put_icp(
     "/icp/versions",
     response_model=IcpProfileVersions,
     summary="Every version of your ICP profile, newest first",
+    responses={200: examples.json_example(examples.ICP_VERSIONS)},
 )
 async def list_icp_versions(
     request: Request,

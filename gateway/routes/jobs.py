@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from google.protobuf.timestamp_pb2 import Timestamp
 from starlette.datastructures import FormData, UploadFile
 
+from gateway import examples
 from gateway.auth import CurrentCaller
 from gateway.errors import ApiError
 from gateway.routes.enrich import LimitedCaller
@@ -214,7 +215,13 @@ async def _source(
 @router.post(
     "/enrich/csv",
     summary="Enrich a CSV file",
-    responses={200: {"content": {"text/csv": {}}}, 202: {"description": "A job was queued"}},
+    openapi_extra=examples.CSV_UPLOAD,
+    responses={
+        200: {**examples.CSV_ANSWER, "description": "The enriched file (below csv_sync_max_rows data rows)"},
+        202: examples.json_example(
+            {"job_id": examples.CSV_JOB["id"], **examples.CSV_JOB, **examples.JOB_ISSUES}, "A job was queued"
+        ),
+    },
 )
 async def enrich_csv(
     request: Request,
@@ -315,7 +322,11 @@ async def _result_response(request: Request, account_id: str, job: pb.Job) -> St
 JobId = Annotated[str, Path(max_length=64)]
 
 
-@router.get("/jobs", summary="The account's CSV jobs, newest first")
+@router.get(
+    "/jobs",
+    summary="The account's CSV jobs, newest first",
+    responses={200: examples.json_example({"jobs": [examples.CSV_JOB], "next_page_token": None})},
+)
 async def list_jobs(
     request: Request,
     caller: CurrentCaller,
@@ -328,7 +339,11 @@ async def list_jobs(
     return {"jobs": [job_json(job) for job in listed.jobs], "next_page_token": listed.next_page_token or None}
 
 
-@router.get("/jobs/{job_id}", summary="A CSV job's state, counts and progress")
+@router.get(
+    "/jobs/{job_id}",
+    summary="A CSV job's state, counts and progress",
+    responses={200: examples.json_example({**examples.CSV_JOB, **examples.JOB_ISSUES})},
+)
 async def get_job(request: Request, caller: CurrentCaller, job_id: JobId) -> Any:
     got = await request.app.state.mesh.batch.GetJob(
         pb.GetJobRequest(account_id=caller.account_id, job_id=job_id)
@@ -336,7 +351,11 @@ async def get_job(request: Request, caller: CurrentCaller, job_id: JobId) -> Any
     return job_json(got.job, list(got.row_issues))
 
 
-@router.delete("/jobs/{job_id}", summary="Cancel a CSV job")
+@router.delete(
+    "/jobs/{job_id}",
+    summary="Cancel a CSV job",
+    responses={200: examples.json_example({**examples.CSV_JOB, "status": "cancelled"})},
+)
 async def cancel_job(request: Request, caller: CurrentCaller, job_id: JobId) -> Any:
     cancelled = await request.app.state.mesh.batch.CancelJob(
         pb.CancelJobRequest(account_id=caller.account_id, job_id=job_id)
@@ -347,7 +366,7 @@ async def cancel_job(request: Request, caller: CurrentCaller, job_id: JobId) -> 
 @router.get(
     "/jobs/{job_id}/result.csv",
     summary="A finished job's enriched CSV",
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: examples.CSV_ANSWER},
 )
 async def job_result(request: Request, caller: CurrentCaller, job_id: JobId) -> Response:
     got = await request.app.state.mesh.batch.GetJob(
@@ -356,7 +375,11 @@ async def job_result(request: Request, caller: CurrentCaller, job_id: JobId) -> 
     return await _result_response(request, caller.account_id, got.job)
 
 
-@router.get("/webhooks/secret", summary="The secret your webhook receivers verify signatures with")
+@router.get(
+    "/webhooks/secret",
+    summary="The secret your webhook receivers verify signatures with",
+    responses={200: examples.json_example(examples.WEBHOOK_SECRET)},
+)
 async def webhook_secret(request: Request, caller: CurrentCaller) -> Any:
     got = await request.app.state.mesh.batch.GetWebhookSecret(
         pb.GetWebhookSecretRequest(account_id=caller.account_id)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Body, Header, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gateway import examples
 from gateway.auth import CurrentCaller
 from gateway.errors import ApiError
 from leadmesh.intent.v1 import intent_service_pb2 as pb
@@ -88,10 +89,11 @@ class RecordEventsResult(BaseModel):
     "/signals/events",
     response_model=RecordEventsResult,
     summary="Record web activity from your own site as intent signals",
+    responses={200: examples.json_example(examples.EVENTS_ANSWER)},
 )
 async def record_events(
     request: Request,
-    body: RecordEventsBody,
+    body: Annotated[RecordEventsBody, Body(openapi_examples=examples.EVENTS_REQUESTS)],
     caller: CurrentCaller,
     idempotency_key: Annotated[
         str | None,

@@ -125,7 +125,11 @@ async def test_unknown_routes_use_the_error_model(stack: Stack) -> None:
 async def test_healthz_reports_each_dependency(stack: Stack) -> None:
     response = await stack.http.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "dependencies": {"billing": "SERVING", "scoring": "SERVING"}}
+    assert response.json() == {
+        "status": "ok",
+        "dependencies": {"billing": "SERVING", "scoring": "SERVING"},
+        "demo": False,
+    }
 
 
 async def test_billing_down_is_a_503_not_a_401_or_500(stack: Stack) -> None:

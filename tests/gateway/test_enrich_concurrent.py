@@ -95,7 +95,8 @@ async def at_once(
 
 
 def _person(lead: dict[str, Any]) -> dict[str, Any]:
-    return {**lead, "intent_signals": [s["name"] for s in lead["intent_signals"]]}
+    """The lead without its intent signals' strengths and times (they decay between answers)."""
+    return {k: v for k, v in lead.items() if k != "intent_signal_details"}
 
 
 def view(answer: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +104,7 @@ def view(answer: dict[str, Any]) -> dict[str, Any]:
     meta = {k: v for k, v in answer["meta"].items() if k != "enriched_at"}
     return {
         "status": answer["status"],
-        "lead": None if answer["lead"] is None else _person(answer["lead"]),
+        "lead": _person(answer["lead"]),
         "contacts": [_person(c) for c in answer.get("contacts", [])],
         "meta": meta,
     }

@@ -41,9 +41,9 @@ async def test_stopped_service_degrades_the_answer(mesh: Mesh, service: str) -> 
     if service == "verifier":
         assert lead["email_status"] == "unknown"
     if service == "intent":
-        assert lead["intent_signals"] == []
+        assert lead["intent_signals"] == lead["intent_signal_details"] == []
     if service == "scoring":
-        assert lead["icp_score"] is None and lead["icp_signals"] == []
+        assert lead["icp_score"] is None and lead["icp_signals"] == lead["icp_breakdown"] == []
     assert meta["confidence"] < 1
     assert meta["credits_used"] == 1 and await mesh.balance(account) == 4
 
@@ -72,24 +72,31 @@ async def test_csv_row_shape(mesh: Mesh) -> None:
     account, key = await mesh.new_account(credits=5)
     response = await mesh.http.post(
         "/v1/enrich/csv_row",
-        json={"name": "Lena Berg", "company": "techflow.io", "row_id": "r-17"},
+        json={
+            "name": "Lena Berg",
+            "company": "techflow.io",
+            "row_number": 17,
+            "total_rows": 20,
+            "row_ref": "r-17",
+        },
         headers=auth(key),
     )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["id"].startswith("ev_") and body["status"] == "completed"
     row = body["csv_row"]
-    assert row["row_id"] == "r-17" and row["input_name"] == "Lena Berg" and row["input_email"] is None
+    assert (row["row_id"], row["row_ref"]) == (17, "r-17")
+    assert row["input_name"] == "Lena Berg" and row["input_email"] is None
     assert row["enriched_email_status"] == "valid" and row["enriched_seniority"] == "vp"
     assert row["enriched_company"] == "TechFlow" and row["enriched_size"] == "51-200"
     assert isinstance(row["icp_score"], int)
     assert set(row) == {
-        "row_id", "input_email", "input_name", "enriched_email_status", "enriched_title",
+        "row_id", "row_ref", "input_email", "input_name", "enriched_email_status", "enriched_title",
         "enriched_seniority", "enriched_company", "enriched_industry", "enriched_size", "enriched_phone",
         "enriched_linkedin", "icp_score",
     }  # fmt: skip
     meta = body["meta"]
-    assert (meta["credits_used"], meta["row_number"], meta["total_rows"]) == (1, 1, 1)
+    assert (meta["credits_used"], meta["row_number"], meta["total_rows"]) == (1, 17, 20)
     assert response.headers["X-Credits-Remaining"] == "4" and await mesh.balance(account) == 4
 
 

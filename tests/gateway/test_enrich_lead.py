@@ -18,11 +18,11 @@ from tests.services.enrichment.mesh import Mesh, running_mesh
 LEAD_KEYS = {
     "email", "email_status", "first_name", "last_name", "title", "seniority", "company_name",
     "company_domain", "company_size", "company_industry", "company_revenue", "phone", "linkedin_url",
-    "icp_score", "icp_tier", "icp_signals", "intent_signals",
+    "icp_score", "icp_tier", "icp_signals", "icp_breakdown", "intent_signals", "intent_signal_details",
 }  # fmt: skip
 META_KEYS = {
     "credits_used", "providers_queried", "providers_matched", "confidence", "enriched_at",
-    "icp_profile_version", "degraded",
+    "icp_profile_version", "degraded", "demo",
 }  # fmt: skip
 
 
@@ -59,10 +59,12 @@ async def test_email_lead_is_enriched_scored_charged_and_stored(mesh: Mesh) -> N
     assert isinstance(lead["icp_score"], int) and 0 <= lead["icp_score"] <= 100
     assert lead["icp_tier"] in {"high_priority", "nurture", "deprioritize"}
     assert all(isinstance(name, str) for name in lead["icp_signals"]) and lead["icp_signals"]
-    assert lead["intent_signals"], body
-    assert all(s["name"] and s["observed_time"] for s in lead["intent_signals"])
+    assert [s["name"] for s in lead["icp_breakdown"]] == lead["icp_signals"]
+    assert all(isinstance(name, str) for name in lead["intent_signals"]) and lead["intent_signals"], body
+    assert [s["name"] for s in lead["intent_signal_details"]] == lead["intent_signals"]
+    assert all(s["observed_at"].endswith("Z") and s["source"] for s in lead["intent_signal_details"])
     meta = body["meta"]
-    assert set(meta) == META_KEYS and meta["degraded"] == []
+    assert set(meta) == META_KEYS and meta["degraded"] == [] and meta["demo"] is False
     assert meta["credits_used"] == 1 and meta["providers_matched"] >= 1 and 0 < meta["confidence"] <= 1
     assert meta["enriched_at"].endswith("Z") and meta["icp_profile_version"] >= 1
     assert response.headers["X-Credits-Remaining"] == "9"
@@ -126,7 +128,9 @@ async def test_not_found_costs_nothing(mesh: Mesh) -> None:
     response = await enrich(mesh, key, {"email": "nobody@unknown-corp.com"})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["status"] == "not_found" and body["lead"] is None
+    assert body["status"] == "not_found"
+    assert set(body["lead"]) == LEAD_KEYS, "every field, null when unknown"
+    assert all(value in (None, []) for value in body["lead"].values()), body["lead"]
     assert body["meta"]["credits_used"] == 0
     assert response.headers["X-Credits-Remaining"] == "3" and await mesh.balance(account) == 3
 
