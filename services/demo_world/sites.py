@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["Homepage", "Opening", "board_document", "homepage", "openings"]
+__all__ = ["VISIBLE_TECHNOLOGIES", "Homepage", "Opening", "board_document", "homepage", "openings"]
 
 GREENHOUSE = "greenhouse"
 LEVER = "lever"
@@ -41,6 +41,7 @@ _SHOWN = {
     "Stripe": _Shown(cookies=("__stripe_mid=demo",)),
     "Shopify": _Shown(headers={"X-Shopify-Stage": "production"}),
 }
+VISIBLE_TECHNOLOGIES = frozenset(_SHOWN)
 # Every site is built with something: a generator tag the catalog knows.
 _GENERATORS = ("WordPress 6.5.2", "Webflow", "Drupal 10", "Ghost 5.82")
 _GOOGLE_ANALYTICS = "<script>gtag('config', 'G-DEMO4242');</script>"
