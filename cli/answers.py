@@ -120,7 +120,8 @@ def csv_lines(headers: Mapping[str, str], text: str, rows: Sequence[Mapping[str,
     for result in results:
         statuses[result.get("status", "")] = statuses.get(result.get("status", ""), 0) + 1
     counts = ", ".join(f"{count} {status}" for status, count in statuses.items())
-    lines = [f"{len(results)} rows: {counts}; {headers.get('x-credits-used', '?')} credits"]
+    used = headers.get("x-credits-used", "?")
+    lines = [f"{len(results)} rows: {counts}; {used} credit{'' if used == '1' else 's'}"]
     lines.append("  " + " ".join(f"{title:<{width}}" if width else title for title, _, width in _CSV_TABLE))
     for given, result in zip(rows, results, strict=False):
         cells = []

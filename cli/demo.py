@@ -17,6 +17,7 @@ import io
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import grpc
 import httpx
@@ -76,6 +77,16 @@ async def _account(billing_addr: str) -> str:
     return str(created.api_key_secret)
 
 
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict):
+        return answer
+    return {"error": {"code": response.status_code, "message": response.text[:300]}}
+
+
 def _shown_path(path: Path) -> str:
     """The path as the user would type it from here."""
     try:
@@ -92,7 +103,7 @@ async def show_demo(gateway_url: str, billing_addr: str, world: DemoWorld, home:
         for body in (cast.by_email, cast.by_name, cast.company_only):
             say(f"\n{curl_lead(gateway_url, key, body)}")
             response = await http.post("/v1/enrich/lead", json=body)
-            for line in lead_answer_lines(response.status_code, response.json()):
+            for line in lead_answer_lines(response.status_code, _json(response)):
                 say(line)
         folder = home / "demo"
         folder.mkdir(parents=True, exist_ok=True)

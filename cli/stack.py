@@ -226,7 +226,10 @@ async def _supervise(stack: Stack) -> int:
         if stack.world is not None:
             from cli.demo import show_demo
 
-            await show_demo(gateway_url, stack.settings.billing_addr, stack.world, stack.home)
+            try:
+                await show_demo(gateway_url, stack.settings.billing_addr, stack.world, stack.home)
+            except (httpx.HTTPError, grpc.aio.AioRpcError, OSError) as exc:  # the stack itself is up
+                say(f"demo: stopped early ({type(exc).__name__}: {exc}); the logs: {stack.home / 'logs'}")
         say("leadmesh is up; Ctrl-C stops it.")
         exits = [asyncio.create_task(child.process.wait()) for child in stack.children]
         stopper = asyncio.create_task(stop.wait())
