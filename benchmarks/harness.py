@@ -21,14 +21,13 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ has the loopback servers
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's packages
 
 from libs.embedded_store import EmbeddedStore, die_with_parent, free_port  # noqa: E402
 from libs.mongo import connect  # noqa: E402
+from services.demo_world import KnownMailboxes, LoopbackDns, MailServer, Page, Web  # noqa: E402
 from services.providers.demo import DemoDirectory, demo_directory  # noqa: E402
 from services.providers.repository import DirectoryRepository  # noqa: E402
-from tests.services.intent.web import SITE, Page, Web  # noqa: E402
-from tests.services.verifier.mailservers import KnownMailboxes, LoopbackDns, MailFarm  # noqa: E402
 
 __all__ = [
     "SERVICE_NAMES",
@@ -41,6 +40,9 @@ __all__ = [
     "seed",
     "wait_serving",
 ]
+
+# The loopback address of the mail and web servers (the one the services are allowed to reach).
+SITE = "127.0.0.2"
 
 SERVICE_NAMES = {
     "billing": "leadmesh.billing.v1.BillingService",
@@ -164,10 +166,8 @@ async def running_mesh(
         address = address.lower()
         return address in mailboxes_known or address.rpartition("@")[2] in catch_all_domains
 
-    mailboxes = KnownMailboxes(exists=exists)
-    farm = await MailFarm({"mx": mailboxes}).start()
-    web = Web()
-    await web.start()
+    mail = await MailServer(KnownMailboxes(exists=exists), host=SITE, hostname="mx.lmtest").start()
+    web = await Web(SITE).start()
     web.pages["/site/"] = Page.html(
         "<html><head><script src='https://js.hs-scripts.com/1.js'></script></head></html>"
     )
@@ -181,7 +181,7 @@ async def running_mesh(
         domains = sorted({str(c["domain"]) for c in directory.companies})
         mailboxes_known.update(str(p["email"]).lower() for p in directory.people if p.get("email"))
         catch_all_domains.update(domains[::4])
-        records: dict[str, dict[str, list[str]]] = {"mx.lmtest": {"A": [farm.addresses["mx"]]}}
+        records: dict[str, dict[str, list[str]]] = {"mx.lmtest": {"A": [SITE]}}
         records.update({domain: {"MX": ["10 mx.lmtest."]} for domain in domains})
         dns = await LoopbackDns(records).start()
         say(
@@ -197,7 +197,7 @@ async def running_mesh(
             "LEADMESH_LOG_LEVEL": "WARNING",
             "LEADMESH_AMQP_URL": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
             "LEADMESH_DNS_NAMESERVERS": dns.nameserver,
-            "LEADMESH_VERIFIER_SMTP_PORT": str(farm.port),
+            "LEADMESH_VERIFIER_SMTP_PORT": str(mail.port),
             "LEADMESH_VERIFIER_ALLOW_PRIVATE_MX": "true",
             "LEADMESH_VERIFIER_MX_RATE": "100000",
             "LEADMESH_VERIFIER_HELO_NAME": "bench.lmtest",
@@ -228,7 +228,7 @@ async def running_mesh(
                 process.wait(timeout=30)
             await dns.stop()
             await web.stop()
-            await farm.stop()
+            await mail.stop()
             _rabbitmqctl("delete_vhost", vhost)
 
 

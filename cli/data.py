@@ -2,8 +2,9 @@
 
 ``leadmesh data import FILE`` reads CSV or JSON Lines, maps columns by name, and reports every
 rejected row with its line and reason; ``leadmesh data seed-demo`` writes a deterministic demo
-directory. Both write straight to the providers' collections of the running stack (or of
-LEADMESH_MONGODB_URI) through the providers repository, in bulk.
+directory (every domain under ``.example``, see :mod:`services.providers.demo`). Both write
+straight to the providers' collections of the running stack (or of LEADMESH_MONGODB_URI) through
+the providers repository, in bulk.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from pymongo.errors import PyMongoError
 from cli.state import StackState, home_dir
 from libs.mongo import Document, connect, ping
 from libs.settings import CommonSettings
-from services.providers.demo import DEMO_SOURCE, demo_directory
+from services.providers.demo import DEMO_SOURCE, DemoDirectory, demo_directory
 from services.providers.importer import DirectoryImport, ImportReport, Rejected, map_columns
 from services.providers.repository import DirectoryRepository
 
-__all__ = ["add_data_parser", "run_data"]
+__all__ = ["add_data_parser", "replace_demo_directory", "run_data"]
 
 # Rejected rows printed in the text report (all are in --json).
 SHOWN_REJECTIONS = 50
@@ -45,7 +46,9 @@ def add_data_parser(commands: Any) -> None:
     load.add_argument("--format", choices=("csv", "jsonl"), help="default: from the file name")
     load.add_argument("--source", default="", help="label stored with the records (default: the file name)")
     load.add_argument("--json", action="store_true")
-    seed = data.add_parser("seed-demo", help="write a deterministic demo directory (Faker)")
+    seed = data.add_parser(
+        "seed-demo", help="write a deterministic demo directory (Faker names, every domain under .example)"
+    )
     seed.add_argument("--companies", type=int, default=3000)
     seed.add_argument("--people", type=int, default=30000)
     seed.add_argument("--seed", type=int, default=4242)
@@ -151,17 +154,21 @@ async def _seed(repository: DirectoryRepository, args: argparse.Namespace) -> di
         raise ValueError("--companies must be at least 1 and --people at least --companies")
     started = time.monotonic()
     directory = demo_directory(seed=args.seed, companies=args.companies, people=args.people)
-    # Replace the previous demo data whole: the same seed gives the same records.
-    await repository.people.delete_many({"source": DEMO_SOURCE})
-    await repository.companies.delete_many({"source": DEMO_SOURCE})
-    await repository.insert_companies(directory.companies)
-    await repository.insert_people(directory.people)
+    await replace_demo_directory(repository, directory)
     return {
         "seed": args.seed,
         "companies": len(directory.companies),
         "people": len(directory.people),
         "seconds": round(time.monotonic() - started, 1),
     }
+
+
+async def replace_demo_directory(repository: DirectoryRepository, directory: DemoDirectory) -> None:
+    """Replaces the previous demo data whole (the same seed gives the same records)."""
+    await repository.people.delete_many({"source": DEMO_SOURCE})
+    await repository.companies.delete_many({"source": DEMO_SOURCE})
+    await repository.insert_companies(directory.companies)
+    await repository.insert_people(directory.people)
 
 
 def _print_report(action: str, payload: dict[str, Any]) -> None:

@@ -16,7 +16,12 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="run the whole stack here until Ctrl-C")
-    up.add_argument("--demo", action="store_true", help="create a demo account and show the API answering")
+    up.add_argument(
+        "--demo",
+        action="store_true",
+        help="also run the demo world (loopback DNS, mail and web for the .example demo companies), "
+        "seed the demo directory and show the API enriching leads",
+    )
 
     accounts = commands.add_parser("accounts", help="manage accounts").add_subparsers(
         dest="action", required=True

@@ -2,7 +2,9 @@
 
 Starts the embedded store (unless ``LEADMESH_MONGODB_URI`` is set), a local RabbitMQ if one is
 installed and not running, every service that exists, then the gateway; waits until each
-reports SERVING; and on a signal stops them in reverse order, children included.
+reports SERVING; and on a signal stops them in reverse order, children included. With ``--demo``
+(:mod:`cli.demo`) the demo world runs in this process for as long as the stack, every child has
+``LEADMESH_DEMO=true`` and the world's settings, and the main job is shown once the gateway answers.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import grpc
@@ -28,6 +31,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from cli.state import StackState
 from libs.embedded_store import EmbeddedStore, die_with_parent
 from libs.settings import CommonSettings
+
+if TYPE_CHECKING:
+    from services.demo_world import DemoWorld
 
 __all__ = ["SERVICES", "Stack", "run_up"]
 
@@ -68,6 +74,7 @@ class Stack:
     children: list[Child] = field(default_factory=list)
     store: EmbeddedStore | None = None
     started_broker: bool = False
+    world: DemoWorld | None = None
 
     def child_env(self, mongodb_uri: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -76,9 +83,12 @@ class Stack:
                 "LEADMESH_MONGODB_URI": mongodb_uri,
                 "LEADMESH_AMQP_URL": self.settings.amqp_url,
                 "LEADMESH_HOME": str(self.home),
+                "LEADMESH_DEMO": "true" if self.demo else "false",
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.world is not None:
+            env.update(self.world.service_env())
         for name in (*SERVICES, "gateway"):
             env[f"LEADMESH_{name.upper()}_ADDR"] = self.settings.of(name)
         return env
@@ -183,6 +193,8 @@ class Stack:
                 child.process.kill()
                 await child.process.wait()
         self.children.clear()
+        if self.world is not None:
+            await self.world.stop()
         if self.store is not None:
             await asyncio.to_thread(self.store.stop)
         if self.started_broker and (ctl := shutil.which("rabbitmqctl")):
@@ -198,6 +210,10 @@ async def _supervise(stack: Stack) -> int:
     try:
         mongodb_uri = await stack.start_store()
         await stack.ensure_broker()
+        if stack.demo:
+            from cli.demo import start_demo_world
+
+            stack.world = await start_demo_world(mongodb_uri, stack.settings.mongodb_database)
         env = stack.child_env(mongodb_uri)
         for name in existing_services():
             await stack.wait_serving(await stack.spawn(name, f"services.{name}", env))
@@ -207,10 +223,13 @@ async def _supervise(stack: Stack) -> int:
         addresses = {name: stack.settings.of(name) for name in (*existing_services(), "gateway")}
         StackState(os.getpid(), mongodb_uri, stack.settings.amqp_url, addresses).save(stack.home)
         say(f"gateway: {gateway_url}  (API docs at {gateway_url}/docs, logs in {stack.home / 'logs'})")
-        if stack.demo:
+        if stack.world is not None:
             from cli.demo import show_demo
 
-            await show_demo(gateway_url, stack.settings.billing_addr)
+            try:
+                await show_demo(gateway_url, stack.settings.billing_addr, stack.world, stack.home)
+            except (httpx.HTTPError, grpc.aio.AioRpcError, OSError) as exc:  # the stack itself is up
+                say(f"demo: stopped early ({type(exc).__name__}: {exc}); the logs: {stack.home / 'logs'}")
         say("leadmesh is up; Ctrl-C stops it.")
         exits = [asyncio.create_task(child.process.wait()) for child in stack.children]
         stopper = asyncio.create_task(stop.wait())

@@ -1,5 +1,12 @@
 """A deterministic demo directory: companies across industries and sizes, and their people with
-realistic (and realistically messy) titles, made with Faker from a seed.
+realistic (and realistically messy) titles and addresses, made with Faker from a seed.
+
+Every domain in it is under the ``.example`` top-level domain (RFC 2606: reserved, it exists
+nowhere on the Internet): the companies' (``northwind.example``), hence their people's addresses,
+and the disposable-mail service a few people gave (``tempinbox.example``). No record carries a URL
+(LinkedIn profiles live on a real site). Faker gives the names only. In demo mode
+(``leadmesh up --demo``) :mod:`services.demo_world` runs DNS, mail and web servers for these
+domains on loopback.
 
 The same seed and counts always give the same records, so ``leadmesh data seed-demo`` can be
 run again safely and a benchmark can rely on what is there.
@@ -19,18 +26,34 @@ from libs.normalize import INDUSTRIES, company_key, person_name_key
 from services.providers.domain.fields import normalize_company, normalize_person
 from services.providers.repository import company_document, person_document, with_top_contacts
 
-__all__ = ["DEMO_SOURCE", "DemoDirectory", "demo_directory"]
+__all__ = [
+    "DEMO_SOURCE",
+    "DEMO_TLD",
+    "DISPOSABLE_DOMAIN",
+    "ROLE_MAILBOXES",
+    "DemoDirectory",
+    "demo_directory",
+]
 
 DEMO_SOURCE = "seed-demo"
+DEMO_TLD = "example"
+# A disposable-mail service some people signed up with instead of their work address.
+DISPOSABLE_DOMAIN = f"tempinbox.{DEMO_TLD}"
+# Team addresses some people are listed with instead of their own.
+ROLE_MAILBOXES = ("sales", "info", "contact", "hello")
+# Shares of people listed with a team address, and with a disposable one.
+_ROLE_SHARE = 0.02
+_DISPOSABLE_SHARE = 0.015
 
-# (locale, country, phone prefix, top-level domains)
+# (locale, country, phone pattern)
 _REGIONS = (
-    ("en_US", "US", "+1 {area} 555 01{line:02d}", (".com", ".io", ".ai", ".co")),
-    ("en_GB", "GB", "+44 20 7946 0{line:03d}", (".co.uk", ".com", ".io")),
-    ("de_DE", "DE", "+49 30 {line:06d}", (".de", ".com")),
-    ("fr_FR", "FR", "+33 1 {line:08d}", (".fr", ".com")),
-    ("es_ES", "ES", "+34 91 {line:07d}", (".es", ".com")),
+    ("en_US", "US", "+1 {area} 555 01{line:02d}"),
+    ("en_GB", "GB", "+44 20 7946 0{line:03d}"),
+    ("de_DE", "DE", "+49 30 {line:06d}"),
+    ("fr_FR", "FR", "+33 1 {line:08d}"),
+    ("es_ES", "ES", "+34 91 {line:07d}"),
 )
+Region = tuple[str, str, str]
 _REGION_WEIGHTS = (60, 15, 10, 8, 7)
 _US_AREAS = (212, 213, 305, 312, 415, 512, 617, 646, 650, 702, 720, 801, 858, 919, 978)
 # (label, smallest, largest head count, weight)
@@ -208,15 +231,14 @@ class _Generator:
         self.domains: set[str] = set()
         self.emails: set[str] = set()
 
-    def company(self) -> tuple[dict[str, object], tuple[str, str, str, tuple[str, ...]]]:
+    def company(self) -> tuple[dict[str, object], Region]:
         region = self.random.choices(_REGIONS, weights=_REGION_WEIGHTS)[0]
         faker = self.fakers[region[0]]
         while True:
             name = faker.company()
-            domain = _slug(name.split(",")[0].split(" ")[0] + "".join(name.split(" ")[1:2]))[
-                :24
-            ] + self.random.choice(region[3])
-            if domain not in self.domains and len(domain) > 4:
+            label = _slug(name.split(",")[0].split(" ")[0] + "".join(name.split(" ")[1:2]))[:24]
+            domain = f"{label}.{DEMO_TLD}"
+            if domain not in self.domains and len(label) > 4:
                 self.domains.add(domain)
                 break
         label, low, high, _ = self.random.choices(_SIZES, weights=[s[3] for s in _SIZES])[0]
@@ -230,31 +252,39 @@ class _Generator:
             "revenue": round(revenue),
             "country": region[1],
             "technologies": self.random.sample(_TECHNOLOGIES, self.random.randint(2, 7)),
-            "linkedin_url": f"https://www.linkedin.com/company/{_slug(name)[:40]}",
         }
         return raw, region
 
-    def person(
-        self, region: tuple[str, str, str, tuple[str, ...]], domain: str, title: str
-    ) -> dict[str, object]:
-        faker = self.fakers[region[0]]
-        first, last = faker.first_name(), faker.last_name()
-        local_first, local_last = _slug(first) or "x", _slug(last) or "y"
-        patterns = (f"{local_first}.{local_last}", f"{local_first[0]}{local_last}", local_first)
+    def email(self, first: str, last: str, domain: str) -> str:
+        """Mostly a personal address at the company; now and then a team address of the company or
+        a personal one at a disposable-mail service, as directories have them."""
+        draw = self.random.random()
+        if draw < _ROLE_SHARE:
+            role = f"{self.random.choice(ROLE_MAILBOXES)}@{domain}"
+            if role not in self.emails:
+                self.emails.add(role)
+                return role
+        if draw > 1 - _DISPOSABLE_SHARE:
+            domain = DISPOSABLE_DOMAIN
+        patterns = (f"{first}.{last}", f"{first[0]}{last}", first)
         email = f"{self.random.choice(patterns)}@{domain}"
         suffix = 2
         while email in self.emails:
-            email = f"{local_first}.{local_last}{suffix}@{domain}"
+            email = f"{first}.{last}{suffix}@{domain}"
             suffix += 1
         self.emails.add(email)
+        return email
+
+    def person(self, region: Region, domain: str, title: str) -> dict[str, object]:
+        faker = self.fakers[region[0]]
+        first, last = faker.first_name(), faker.last_name()
         raw: dict[str, object] = {
             "first_name": first,
             "last_name": last,
-            "email": email,
+            "email": self.email(_slug(first) or "x", _slug(last) or "y", domain),
             "title": title,
             "country": region[1],
             "city": faker.city(),
-            "linkedin_url": f"https://www.linkedin.com/in/{local_first}-{local_last}-{self.random.getrandbits(24):06x}",
         }
         if self.random.random() < 0.4:
             raw["phone"] = region[2].format(

@@ -59,7 +59,8 @@ async def build_verifier(db: AsyncDatabase[Document], settings: VerifierSettings
         ),
         verify_timeout=settings.verifier_verify_timeout,
     )
-    return EmailVerifier(policy, resolver, prober, cache, address_lists())
+    lists = address_lists().with_disposable(settings.verifier_disposable_domains)
+    return EmailVerifier(policy, resolver, prober, cache, lists)
 
 
 async def create_server(

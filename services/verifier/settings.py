@@ -73,6 +73,8 @@ class VerifierSettings(CommonSettings):
     # MX hosts on private, loopback or other non-public addresses are refused unless this is set
     # (tests and local set-ups).
     verifier_allow_private_mx: bool = False
+    # Domains counted as disposable besides the packaged list (a JSON list, e.g. your own blocklist).
+    verifier_disposable_domains: list[str] = Field(default_factory=list)
 
     @field_validator("dns_nameservers")
     @classmethod

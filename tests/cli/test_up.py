@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import pytest
 
 from gateway.auth import AUTH_CACHE_TTL
 from libs.embedded_store import free_port
+from services.demo_world import VERDICT_KINDS
 
 LEADMESH = [sys.executable, "-m", "cli.main"]
 
@@ -37,12 +39,23 @@ def stack_env(tmp_path: Path, repo_root: Path) -> dict[str, str]:
     return env
 
 
+Stack = tuple[subprocess.Popen[str], list[str]]
+
+
 @pytest.fixture
-def running_stack(
-    stack_env: dict[str, str], tmp_path: Path
-) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+def running_stack(stack_env: dict[str, str], tmp_path: Path) -> Iterator[Stack]:
+    yield from _up(stack_env, tmp_path)
+
+
+@pytest.fixture
+def demo_stack(stack_env: dict[str, str], tmp_path: Path) -> Iterator[Stack]:
+    """`leadmesh up --demo`, as `make up` runs it."""
+    yield from _up(stack_env, tmp_path, "--demo")
+
+
+def _up(stack_env: dict[str, str], tmp_path: Path, *args: str) -> Iterator[Stack]:
     process = subprocess.Popen(
-        [*LEADMESH, "up"],
+        [*LEADMESH, "up", *args],
         env=stack_env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -50,7 +63,7 @@ def running_stack(
         text=True,
     )
     lines: list[str] = []
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     assert process.stdout is not None
     while time.monotonic() < deadline:
         line = process.stdout.readline()
@@ -82,14 +95,51 @@ def admin(env: dict[str, str], cwd: Path, *args: str) -> dict[str, object]:
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
-def test_up_serves_the_api_and_admin_commands_reach_it(
-    running_stack: tuple[subprocess.Popen[str], list[str]], stack_env: dict[str, str], tmp_path: Path
+def _assert_demo_shown(lines: list[str], home: Path) -> None:
+    """The demo world's leads by email, by name and company, a company alone and a CSV file, each
+    with its curl line and answer, before the line scripts wait for."""
+    assert lines[-1].startswith("leadmesh is up")
+    curls = [line for line in lines if line.startswith("$ curl")]
+    assert [curl.split()[3].rsplit("/", 2)[-1] for curl in curls] == ["lead", "lead", "lead", "csv"]
+    assert sum(line.startswith("HTTP 200 completed") for line in lines) == 3, "\n".join(lines)
+    text = "\n".join(lines)
+    assert "best-fit contacts:" in text and "ICP " in text and "intent: " in text
+    with (home / "demo" / "leads-enriched.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 20
+    assert {row["status"] for row in rows} == {"enriched", "not_found", "invalid_input"}
+    enriched = [row for row in rows if row["status"] == "enriched"]
+    # Every email verdict kind comes out of the real verifier against the demo world.
+    assert {row["enriched_email_status"] for row in enriched} == set(VERDICT_KINDS)
+    assert all(row["icp_score"] for row in enriched)
+    signals = {name for row in enriched for name in row["intent_signals"].split("; ") if name}
+    assert any(name.startswith("hiring_") for name in signals)
+    assert any(name.startswith("adopted_") for name in signals)
+    # Every service runs in demo mode, pointed at the world.
+    environments = [_environ(pid) for pid in processes_of(home)]
+    children = [env for env in environments if "LEADMESH_VERIFIER_SMTP_PORT" in env]
+    assert len(children) == 9  # seven services, the batch worker and the gateway
+    assert all(env.get("LEADMESH_DEMO") == "true" for env in children)
+
+
+def _environ(pid: int) -> dict[str, str]:
+    try:
+        pairs = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return {}
+    return dict(pair.decode(errors="replace").partition("=")[::2] for pair in pairs if b"=" in pair)
+
+
+def test_up_demo_shows_the_main_job_and_admin_commands_reach_the_stack(
+    demo_stack: Stack, stack_env: dict[str, str], tmp_path: Path
 ) -> None:
-    process, lines = running_stack
+    """`make up` (`leadmesh up --demo`), then the README's admin commands from another terminal."""
+    process, lines = demo_stack
     gateway = f"http://{stack_env['LEADMESH_GATEWAY_ADDR']}"
     assert any(line.startswith(f"gateway: {gateway}") for line in lines)
     assert any(line.startswith("billing: SERVING") for line in lines)
     home = Path(stack_env["LEADMESH_HOME"])
+    _assert_demo_shown(lines, home)
     assert len(processes_of(home)) >= 3  # up itself, billing, the gateway (the store is started apart)
 
     # Admin commands find the stack through LEADMESH_HOME alone (addresses from its state file).
@@ -140,9 +190,7 @@ def processes_of(home: Path) -> list[int]:
     return found
 
 
-def test_children_do_not_outlive_a_killed_up(
-    running_stack: tuple[subprocess.Popen[str], list[str]], stack_env: dict[str, str]
-) -> None:
+def test_children_do_not_outlive_a_killed_up(running_stack: Stack, stack_env: dict[str, str]) -> None:
     home = Path(stack_env["LEADMESH_HOME"])
     children = [pid for pid in processes_of(home) if pid != running_stack[0].pid]
     assert children
@@ -162,7 +210,7 @@ def _zombie(pid: int) -> bool:
 
 
 def test_a_second_up_from_the_same_home_refuses(
-    running_stack: tuple[subprocess.Popen[str], list[str]], stack_env: dict[str, str], tmp_path: Path
+    running_stack: Stack, stack_env: dict[str, str], tmp_path: Path
 ) -> None:
     second = subprocess.run(
         [*LEADMESH, "up"], env=stack_env, cwd=tmp_path, capture_output=True, text=True, timeout=30

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 
@@ -48,6 +49,11 @@ class AddressLists:
 
     def is_role_account(self, local_part: str) -> bool:
         return _role_key(local_part) in self.role_accounts
+
+    def with_disposable(self, domains: Iterable[str]) -> AddressLists:
+        """These lists with ``domains`` counted as disposable too."""
+        extra = {domain.strip().lower().rstrip(".") for domain in domains if domain.strip()}
+        return replace(self, disposable_domains=self.disposable_domains | extra) if extra else self
 
 
 @cache
