@@ -314,9 +314,10 @@ def main() -> None:
     args = parser.parse_args()
     method(
         "lead_api.py",
-        2,
-        "POST /v1/enrich/lead through gateway and mesh processes on loopback peers that answer at once; "
-        "CPU per lead of every process; the same pipeline in-process after the mesh's verdicts are forgotten",
+        3,
+        "POST /v1/enrich/lead through gateway and mesh processes on loopback peers that answer at once, "
+        "over the .example demo directory (v2: Faker domains); CPU per lead of every process; the same "
+        "pipeline in-process after the mesh's verdicts are forgotten",
     )
     asyncio.run(run(args))
 
