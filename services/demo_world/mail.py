@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +41,7 @@ class Probe:
     reply: str
 
 
-class MailBehaviour:
+class MailBehaviour(ABC):
     """aiosmtpd handler answering RCPT with :meth:`reply`; everything else is aiosmtpd's default."""
 
     def __init__(self) -> None:
@@ -48,8 +49,9 @@ class MailBehaviour:
         self.mail_commands = 0
         self.data_commands = 0
 
+    @abstractmethod
     def reply(self, session: Session, envelope: Envelope, address: str) -> str:
-        raise NotImplementedError
+        """The SMTP reply to ``RCPT TO:<address>``."""
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
