@@ -23,6 +23,9 @@ def main() -> None:
         http="httptools",
         log_config=None,
         access_log=False,
+        # The client address is the peer unless it is in LEADMESH_TRUSTED_PROXIES (gateway/limits.py):
+        # uvicorn's own X-Forwarded-For handling (which trusts 127.0.0.1) would rewrite it first.
+        proxy_headers=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace),
     )
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from gateway.errors import install_error_handlers
+from gateway.limits import Limits, RateLimitHeaders
 from gateway.mesh import Mesh
 from gateway.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from gateway.openapi import keep_example_nulls
@@ -59,7 +60,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
+    app.state.limits = Limits(settings)
     install_error_handlers(app)
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.gateway_max_body_bytes,

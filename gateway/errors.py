@@ -8,7 +8,7 @@ a status gRPC made itself, on either side (a message over the size limit, no con
 answers a fixed message for its HTTP status, never gRPC's own text. Routes raise ``ApiError`` or
 let a call's error propagate; the headers a client acts on are set here too: the Bearer challenge
 of every 401, the balance behind a 402 (``X-Credits-Remaining``), the field a 400 is about
-(``X-Error-Field``).
+(``X-Error-Field``), the ``Retry-After`` and ``X-RateLimit-*`` of every 429.
 """
 
 from __future__ import annotations
@@ -111,6 +111,15 @@ def _headers(status: int, metadata: Mapping[str, str]) -> dict[str, str]:
         return {"X-Credits-Remaining": metadata.get("balance", "0")}
     if status == 400 and metadata.get("field"):
         return {"X-Error-Field": metadata["field"]}
+    if status == 429:  # a limit a service enforces: its size and when to retry, if it said
+        wait = metadata.get("retry_after", "1")
+        limit = metadata.get("limit", "0")
+        return {
+            "Retry-After": wait,
+            "X-RateLimit-Limit": limit,
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": wait,
+        }
     return {}
 
 

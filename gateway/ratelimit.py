@@ -1,7 +1,8 @@
-"""Per-API-key rate limits: an in-process token bucket per key prefix.
+"""In-process limits: token buckets (per API key, per client address) and counters of what a
+caller has under way (an account's uploads).
 
-Each gateway process keeps its own buckets, so with N gateway replicas a key gets up to N times
-the configured rate; a shared limiter (e.g. in Redis) would be needed for an exact global limit.
+Each gateway process keeps its own, so with N gateway replicas a key gets up to N times the
+configured rate; a shared limiter (e.g. in Redis) would be needed for an exact global limit.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["Decision", "TokenBuckets"]
+__all__ = ["Decision", "InFlight", "TokenBuckets"]
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,19 @@ class TokenBuckets:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
     def take(self, key: str) -> Decision:
+        """Spends a token of ``key``'s bucket if it has one."""
+        return self._decide(key, spend=True)
+
+    def peek(self, key: str) -> Decision:
+        """Whether ``key``'s bucket has a token, spending none."""
+        return self._decide(key, spend=False)
+
+    def _decide(self, key: str, spend: bool) -> Decision:
         now = self.clock()
         tokens, last = self._buckets.pop(key, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - last) * self.rate)
         allowed = tokens >= 1.0
-        if allowed:
+        if allowed and spend:
             tokens -= 1.0
         self._buckets[key] = (tokens, now)
         if len(self._buckets) > self.max_keys:
@@ -65,3 +75,31 @@ class TokenBuckets:
             reset=math.ceil((self.burst - tokens) / self.rate),
             retry_after=max(1, math.ceil((1.0 - tokens) / self.rate)),
         )
+
+
+class InFlight:
+    """How many of something each key has under way, at most ``limit`` at once."""
+
+    def __init__(self, limit: int, retry_after: int = 5):
+        self.limit = limit
+        self.retry_after = retry_after
+        self._counts: dict[str, int] = {}
+
+    def refusal(self, key: str) -> Decision | None:
+        """None when ``key`` may start one more, else the refusal (its headers)."""
+        if self._counts.get(key, 0) < self.limit:
+            return None
+        return Decision(False, self.limit, 0, self.retry_after, self.retry_after)
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        """Counts one under way for ``key`` while the block runs (check ``refusal`` first)."""
+        self._counts[key] = self._counts.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._counts[key] - 1
+            if left:
+                self._counts[key] = left
+            else:
+                del self._counts[key]

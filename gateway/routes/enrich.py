@@ -18,14 +18,12 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any, Literal, Self
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Body, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
 from gateway import examples
 from gateway.auth import Caller, CurrentCaller
-from gateway.errors import ApiError
-from gateway.ratelimit import TokenBuckets
 from gateway.records import CsvRowAnswer, LeadAnswer, csv_row_json, record_json
 from gateway.settings import GatewaySettings
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
@@ -98,22 +96,6 @@ def _options(fields: list[FieldName] | None, **extra: Any) -> pb.EnrichOptions:
     return pb.EnrichOptions(fields=sorted({FIELD_GROUPS[f] for f in fields or ()}), **extra)
 
 
-async def rate_limited(request: Request, response: Response, caller: CurrentCaller) -> Caller:
-    state = request.app.state
-    buckets = getattr(state, "enrich_buckets", None)
-    if buckets is None:
-        settings: GatewaySettings = state.settings
-        buckets = state.enrich_buckets = TokenBuckets(
-            settings.enrich_rate_per_second, settings.enrich_rate_burst
-        )
-    decision = buckets.take(caller.key_prefix or caller.account_id)
-    if not decision.allowed:
-        raise ApiError(429, "rate limit exceeded for this API key", "RATE_LIMITED", decision.headers())
-    response.headers.update(decision.headers())
-    return caller
-
-
-LimitedCaller = Annotated[Caller, Depends(rate_limited)]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", max_length=200, description="Retries with this key are charged once"),
@@ -164,7 +146,7 @@ async def enrich_lead(
     request: Request,
     response: Response,
     body: Annotated[LeadBody, Body(openapi_examples=examples.LEAD_REQUESTS)],
-    caller: LimitedCaller,
+    caller: CurrentCaller,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     first, last = (body.first_name or "").strip(), (body.last_name or "").strip()
@@ -195,7 +177,7 @@ async def enrich_csv_row(
     request: Request,
     response: Response,
     body: Annotated[CsvRowBody, Body(openapi_examples=examples.CSV_ROW_REQUESTS)],
-    caller: LimitedCaller,
+    caller: CurrentCaller,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     company_name, company_domain = _company(body.company)

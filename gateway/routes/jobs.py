@@ -3,10 +3,12 @@ GET /v1/jobs/{id}/result.csv, and GET /v1/webhooks/secret.
 
 The file comes as ``multipart/form-data`` (field ``file``) or as a raw ``text/csv`` body, and is
 streamed to the batch service as it arrives. Options are form fields or query parameters:
-``fields``, ``skip_icp``, ``webhook_url``, ``mapping`` (a JSON object: input field -> column
-header, or null to leave a field unmapped). Below ``csv_sync_max_rows`` data rows the answer is
-the enriched CSV itself; otherwise (or when the job outlasts ``csv_sync_timeout``) it is 202 with
-the job, to be polled at ``GET /v1/jobs/{id}`` and fetched at ``/v1/jobs/{id}/result.csv``.
+``fields``, ``skip_icp``, ``mapping`` (a JSON object: input field -> column header, or null to
+leave a field unmapped), and ``webhook_url``, which is a form field or, with a raw body, the
+``X-Webhook-Url`` header, never a query parameter (a 400: query strings land in access logs).
+Below ``csv_sync_max_rows`` data rows the answer is the enriched CSV itself; otherwise (or when
+the job outlasts ``csv_sync_timeout``) it is 202 with the job, to be polled at
+``GET /v1/jobs/{id}`` and fetched at ``/v1/jobs/{id}/result.csv``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from starlette.datastructures import FormData, UploadFile
 from gateway import examples
 from gateway.auth import CurrentCaller
 from gateway.errors import ApiError
-from gateway.routes.enrich import LimitedCaller
 from gateway.settings import GatewaySettings
 from leadmesh.batch.v1 import batch_service_pb2 as pb
 from leadmesh.common.v1 import common_pb2 as common
@@ -186,6 +187,14 @@ async def _source(
     """The options and the file's bytes; a parsed multipart form is appended to ``form`` (to close)."""
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";")[0].strip().lower()
+    if "webhook_url" in request.query_params:  # a query string lands in access logs
+        raise ApiError(
+            400,
+            "webhook_url is not taken from the query string (it would land in access logs): send it "
+            "as a form field of the multipart upload, or as the X-Webhook-Url header with a raw CSV body",
+            "WEBHOOK_URL_IN_QUERY",
+            headers={"X-Error-Field": "webhook_url"},
+        )
     query: dict[str, list[str]] = {}
     for name, value in request.query_params.multi_items():
         query.setdefault(name, []).append(value)
@@ -203,6 +212,8 @@ async def _source(
     if media in CSV_TYPES:
         _check_charset(content_type)
         name = request.headers.get("x-file-name", "")
+        if webhook_url := request.headers.get("x-webhook-url"):
+            query["webhook_url"] = [webhook_url]
         return _options(account_id, query, key, name), request.stream()
     raise ApiError(
         415,
@@ -225,18 +236,21 @@ async def _source(
 )
 async def enrich_csv(
     request: Request,
-    caller: LimitedCaller,
+    caller: CurrentCaller,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Response:
     settings: GatewaySettings = request.app.state.settings
     batch = request.app.state.mesh.batch
     form: list[FormData] = []
     failure: list[BaseException] = []
+    uploads = request.app.state.limits.uploads
+    request.app.state.limits.upload_refusal(caller.account_id)
     try:
-        options, pieces = await _source(request, idempotency_key, caller.account_id, form)
-        created: pb.CreateJobResponse = await batch.CreateJob(
-            _requests(options, pieces, failure), timeout=settings.csv_upload_timeout
-        )
+        with uploads.hold(caller.account_id):  # until the file is received and stored
+            options, pieces = await _source(request, idempotency_key, caller.account_id, form)
+            created: pb.CreateJobResponse = await batch.CreateJob(
+                _requests(options, pieces, failure), timeout=settings.csv_upload_timeout
+            )
     except (asyncio.CancelledError, grpc.aio.AioRpcError):
         if failure:  # the body's own error (a 413 from the size limit, say) is the answer
             raise failure[0] from None

@@ -205,12 +205,22 @@ class Intake:
             if first != job_id:
                 return await self._replay(options, first, body)
         try:
+            await self._check_active_jobs(options.account_id)
             return await self._create(job_id, options, body)
         except BaseException:
             # The key is free again unless the job stands (then a retry answers it).
             if options.request_id and await self.repository.job(job_id) is None:
                 await self.repository.forget_request(options.account_id, options.request_id, job_id)
             raise
+
+    async def _check_active_jobs(self, account_id: str) -> None:
+        limit = self.settings.batch_max_active_jobs
+        if await self.repository.active_jobs(account_id) >= limit:
+            raise ResourceExhausted(
+                f"this account has {limit} jobs queued or running, its limit; retry when one has ended",
+                reason="TOO_MANY_JOBS",
+                metadata={"limit": str(limit), "retry_after": "30"},
+            )
 
     async def _replay(
         self, options: pb.JobOptions, job_id: str, body: AsyncIterator[bytes]

@@ -82,6 +82,10 @@ class JobRepository:
     async def forget_request(self, account_id: str, request_id: str, job_id: str) -> None:
         await self.requests.delete_one({"_id": f"{account_id}:{request_id}", "job_id": job_id})
 
+    async def active_jobs(self, account_id: str) -> int:
+        """The account's jobs queued or running."""
+        return await self.jobs.count_documents({"account_id": account_id, "state": {"$in": list(ACTIVE)}})
+
     async def insert_job(self, document: Document) -> None:
         await self.jobs.insert_one(document)
 

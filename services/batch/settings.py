@@ -16,6 +16,8 @@ class BatchSettings(CommonSettings):
     batch_max_rows: int = Field(default=100_000, ge=1)
     # Bytes of one upload.
     batch_max_upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
+    # Jobs one account may have queued or running at once; one more upload is refused (429).
+    batch_max_active_jobs: int = Field(default=10, ge=1)
     # Rows of one chunk event (one EnrichBatch call).
     batch_chunk_rows: int = Field(default=500, ge=1, le=1_000)
     # Where uploads are spooled while they are parsed (deleted afterwards).

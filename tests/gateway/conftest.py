@@ -52,7 +52,9 @@ async def stack(db: AsyncDatabase[Document]) -> AsyncIterator[Stack]:
     )
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_config=None, proxy_headers=False
+        )
     )
     task = asyncio.create_task(server.serve())
     await eventually(lambda: server.started)

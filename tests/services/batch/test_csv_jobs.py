@@ -345,17 +345,3 @@ async def test_a_streamed_raw_upload_over_the_gateway_limit_is_413_and_creates_n
         assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
         assert await db["batch_jobs"].count_documents({}) == 0
         assert await mesh.balance(account) == 50
-
-
-async def test_uploads_share_the_enrich_rate_limit_of_their_key(
-    db: AsyncDatabase[Document], amqp_url: str
-) -> None:
-    async with running_mesh(
-        db, amqp_url, batch=batch_settings(), enrich_rate_per_second=0.001, enrich_rate_burst=1
-    ) as mesh:
-        _, key = await mesh.new_account(credits=50)
-        first = await upload(mesh, key, "email\nmike.chen@techflow.io\n")
-        assert first.status_code == 200, first.text
-        second = await upload(mesh, key, "email\nana@techflow.io\n")
-        assert second.status_code == 429 and second.json()["error"]["code"] == "RATE_LIMITED"
-        assert "Retry-After" in second.headers

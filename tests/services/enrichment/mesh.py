@@ -191,7 +191,9 @@ async def running_mesh(
         settings = GatewaySettings(**addresses, **gateway)
         port = free_port()
         server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
+            uvicorn.Config(
+                create_app(settings), host="127.0.0.1", port=port, log_config=None, proxy_headers=False
+            )
         )
         task = asyncio.create_task(server.serve())
         await eventually(lambda: server.started)
