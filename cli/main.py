@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
 from cli.state import home_dir
@@ -77,7 +78,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_up(home_dir(), args.demo)
     if args.command == "worker":  # the same process as `python -m services.batch worker`
+        from cli.state import local_webhook_secret
         from services.batch.__main__ import main as batch_main
+
+        if "LEADMESH_WEBHOOK_SECRET" not in os.environ:  # the one of a local `leadmesh up`, if any
+            if secret := local_webhook_secret(home_dir(), create=False):
+                os.environ["LEADMESH_WEBHOOK_SECRET"] = secret
 
         batch_main(["worker"])
         return 0

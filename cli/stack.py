@@ -28,7 +28,7 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from cli.state import StackState
+from cli.state import StackState, local_webhook_secret
 from libs.embedded_store import EmbeddedStore, die_with_parent
 from libs.settings import CommonSettings
 
@@ -87,6 +87,8 @@ class Stack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if "LEADMESH_WEBHOOK_SECRET" not in env:  # batch refuses to start without a good one
+            env["LEADMESH_WEBHOOK_SECRET"] = local_webhook_secret(self.home, create=True) or ""
         if self.world is not None:
             env.update(self.world.service_env())
         for name in (*SERVICES, "gateway"):

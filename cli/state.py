@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from libs.settings import MeshAddresses
 
-__all__ = ["StackState", "home_dir", "mesh_addresses"]
+__all__ = ["StackState", "home_dir", "local_webhook_secret", "mesh_addresses"]
 
 
 def home_dir() -> Path:
@@ -61,3 +62,21 @@ def mesh_addresses(home: Path) -> MeshAddresses:
     if state is None:
         return env
     return MeshAddresses(**{f"{name}_addr": addr for name, addr in state.addresses.items()})
+
+
+def local_webhook_secret(home: Path, create: bool) -> str | None:
+    """The webhook master secret of the stacks of ``home`` (``webhook-secret``, readable by its
+    owner only), made at random the first time when ``create``; kept, since every account's
+    webhook secret derives from it."""
+    path = home / "webhook-secret"
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        if not create:
+            return None
+    home.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secret + "\n")
+    return secret

@@ -1,5 +1,5 @@
 """POST /v1/enrich/csv and the jobs it creates: GET /v1/jobs, GET/DELETE /v1/jobs/{id},
-GET /v1/jobs/{id}/result.csv, and GET /v1/webhooks/secret.
+and GET /v1/jobs/{id}/result.csv.
 
 The file comes as ``multipart/form-data`` (field ``file``) or as a raw ``text/csv`` body, and is
 streamed to the batch service as it arrives. Options are form fields or query parameters:
@@ -387,19 +387,3 @@ async def job_result(request: Request, caller: CurrentCaller, job_id: JobId) -> 
         pb.GetJobRequest(account_id=caller.account_id, job_id=job_id)
     )
     return await _result_response(request, caller.account_id, got.job)
-
-
-@router.get(
-    "/webhooks/secret",
-    summary="The secret your webhook receivers verify signatures with",
-    responses={200: examples.json_example(examples.WEBHOOK_SECRET)},
-)
-async def webhook_secret(request: Request, caller: CurrentCaller) -> Any:
-    got = await request.app.state.mesh.batch.GetWebhookSecret(
-        pb.GetWebhookSecretRequest(account_id=caller.account_id)
-    )
-    return {
-        "secret": got.secret,
-        "header": "Leadmesh-Signature",
-        "scheme": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.' + body)>",
-    }

@@ -32,6 +32,7 @@ from services.batch.lifecycle import JobLifecycle
 from services.batch.repository import JobRepository
 from services.batch.servicer import BatchServicer
 from services.batch.settings import BatchSettings
+from services.batch.signing import WebhookSecrets
 from services.batch.webhooks import WEBHOOK_QUEUE, WebhookDeliverer
 from services.batch.worker import ChunkWorker, chunk_queue
 
@@ -87,7 +88,14 @@ class BrokerLink:
         await self.webhooks.schedule(message)
 
 
-async def _link(repository: JobRepository, settings: BatchSettings, amqp_url: str) -> BrokerLink:
+def webhook_secrets(db: AsyncDatabase[Document], settings: BatchSettings) -> WebhookSecrets:
+    master = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    return WebhookSecrets(db, master, settings.webhook_secret_grace)
+
+
+async def _link(
+    repository: JobRepository, settings: BatchSettings, amqp_url: str, secrets: WebhookSecrets
+) -> BrokerLink:
     connection = await amqp.connect(amqp_url)
     publisher = await amqp.Publisher.open(connection)
     http = guarded_client(
@@ -104,7 +112,7 @@ async def _link(repository: JobRepository, settings: BatchSettings, amqp_url: st
         load_job=load_job,
         publisher=publisher,
         client=http,
-        master_secret=settings.webhook_secret.get_secret_value(),
+        signing_secrets=secrets.signing,
         max_attempts=settings.batch_webhook_max_attempts,
         base_delay=settings.batch_webhook_base_delay,
         timeout=settings.batch_webhook_timeout,
@@ -120,11 +128,12 @@ async def create_server(
     and the broker answer."""
     repository = JobRepository(db)
     await repository.ensure_indexes()
-    link = await _link(repository, settings, amqp_url or settings.amqp_url)
+    secrets = webhook_secrets(db, settings)
+    link = await _link(repository, settings, amqp_url or settings.amqp_url, secrets)
     channels = ChannelPool(settings.batch_billing_timeout)
     billing = billing_grpc.BillingServiceStub(channels.get(settings.billing_addr))
     intake = Intake(repository, billing, link.publisher, settings, on_finished=link.job_finished)
-    servicer = BatchServicer(intake, JobLifecycle(repository), settings.webhook_secret.get_secret_value())
+    servicer = BatchServicer(intake, JobLifecycle(repository), secrets)
 
     async def broker_open() -> bool:
         return not link.connection.is_closed
@@ -189,7 +198,7 @@ async def create_worker(
     stored them but could not queue them (any worker may; a chunk queued twice is handled once)."""
     repository = JobRepository(db)
     await repository.ensure_indexes()
-    link = await _link(repository, settings, amqp_url or settings.amqp_url)
+    link = await _link(repository, settings, amqp_url or settings.amqp_url, webhook_secrets(db, settings))
     channels = ChannelPool(settings.batch_billing_timeout)
     worker = ChunkWorker(
         repository,

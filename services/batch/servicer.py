@@ -12,7 +12,7 @@ from libs.errors import InvalidArgument
 from libs.protos import require_account
 from services.batch.intake import Intake
 from services.batch.lifecycle import JobLifecycle
-from services.batch.webhooks import account_webhook_secret
+from services.batch.signing import WebhookSecrets
 
 __all__ = ["BatchServicer"]
 
@@ -22,8 +22,8 @@ RESULT_PIECE = 256 * 1024
 
 
 class BatchServicer(pb_grpc.BatchServiceServicer):
-    def __init__(self, intake: Intake, jobs: JobLifecycle, master_secret: str):
-        self.master_secret = master_secret
+    def __init__(self, intake: Intake, jobs: JobLifecycle, secrets: WebhookSecrets):
+        self.secrets = secrets
         self.intake = intake
         self.jobs = jobs
 
@@ -55,10 +55,15 @@ class BatchServicer(pb_grpc.BatchServiceServicer):
     async def GetWebhookSecret(
         self, request: pb.GetWebhookSecretRequest, context: Context
     ) -> pb.GetWebhookSecretResponse:
-        require_account(request.account_id)
-        return pb.GetWebhookSecretResponse(
-            secret=account_webhook_secret(self.master_secret, request.account_id)
-        )
+        return pb.GetWebhookSecretResponse(secret=await self.secrets.current(request.account_id))
+
+    async def RotateWebhookSecret(
+        self, request: pb.RotateWebhookSecretRequest, context: Context
+    ) -> pb.RotateWebhookSecretResponse:
+        secret, previous_until = await self.secrets.rotate(request.account_id)
+        answer = pb.RotateWebhookSecretResponse(secret=secret)
+        answer.previous_secret_expire_time.FromDatetime(previous_until)
+        return answer
 
     async def WatchJob(
         self, request: pb.WatchJobRequest, context: Context

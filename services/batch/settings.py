@@ -33,8 +33,11 @@ class BatchSettings(CommonSettings):
     # Seconds one EnrichBatch call of a chunk may take.
     batch_enrich_timeout: float = Field(default=120.0, gt=0)
     batch_billing_timeout: float = Field(default=10.0, gt=0)
-    # Master secret the per-account webhook signing secrets derive from.
-    webhook_secret: SecretStr = SecretStr("dev-only-webhook-secret-change-me")
+    # Master secret the per-account webhook signing secrets derive from: no default, the entry
+    # point refuses to start without a good one (services/batch/signing.py: master_secret_problem).
+    webhook_secret: SecretStr | None = None
+    # Seconds a replaced account secret keeps signing after POST /v1/webhooks/secret/rotate.
+    webhook_secret_grace: float = Field(default=86_400.0, ge=0)
     # Networks webhooks may reach besides public addresses (tests: loopback).
     batch_webhook_allowed_networks: list[str] = Field(default_factory=list)
     batch_webhook_max_attempts: int = Field(default=8, ge=1)

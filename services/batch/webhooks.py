@@ -2,7 +2,8 @@
 
 :meth:`WebhookDeliverer.schedule` publishes a ``WebhookDelivery`` on ``batch.webhook.deliver``; the
 consumer of ``batch.webhooks`` POSTs the job's JSON to its ``webhook_url``, signed with the account's
-secret in ``Leadmesh-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>``. A failed
+secret in ``Leadmesh-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`` (one more
+``v1=`` per replaced secret still in its grace period, see :mod:`services.batch.signing`). A failed
 attempt (non-2xx, timeout, connection error) is republished with ``attempt + 1`` into the delay queue
 ``batch.webhooks.delay.<ms>``: it has no consumer, and its messages expire after ``<ms>`` back onto
 ``batch.webhook.deliver``. After ``max_attempts`` the delivery is given up; an address the outbound
@@ -13,13 +14,12 @@ lets an endpoint drop the duplicates at-least-once delivery may bring.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +33,7 @@ from libs import amqp
 from libs.amqp import QueueSpec
 from libs.errors import InvalidArgument
 from libs.safe_http import UnsafeDestination, check_url
+from services.batch.signing import account_webhook_secret
 
 __all__ = [
     "DELIVERY_HEADER",
@@ -64,24 +65,18 @@ _EVENTS = {
 }
 
 LoadJob = Callable[[str, str], Awaitable[pb.Job | None]]
-
-
-def account_webhook_secret(master_secret: str, account_id: str) -> str:
-    """The signing secret of one account, derived from the deployment's master secret: knowing it
-    tells nothing about another account's, so no account can sign what another's endpoint accepts."""
-    if not master_secret or not account_id:
-        raise ValueError("a webhook secret needs a master secret and an account id")
-    mac = hmac.new(master_secret.encode(), f"webhook:{account_id}".encode(), hashlib.sha256)
-    return "whsec_" + base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+# The secrets an account's deliveries are signed with now, the current one first.
+SigningSecrets = Callable[[str], Awaitable[Sequence[str]]]
 
 
 def _digest(secret: str, timestamp: int, body: bytes) -> str:
     return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The ``Leadmesh-Signature`` value of ``body`` sent at ``timestamp`` (unix seconds)."""
-    return f"t={timestamp},v1={_digest(secret, timestamp, body)}"
+def sign(secret: str, timestamp: int, body: bytes, *others: str) -> str:
+    """The ``Leadmesh-Signature`` value of ``body`` sent at ``timestamp`` (unix seconds): a ``v1=``
+    signature with ``secret``, then one with each of ``others``."""
+    return f"t={timestamp}," + ",".join(f"v1={_digest(key, timestamp, body)}" for key in (secret, *others))
 
 
 def _parse_signature(header: str) -> tuple[int, list[str]] | None:
@@ -170,21 +165,19 @@ class WebhookDeliverer:
         load_job: LoadJob,
         publisher: amqp.Publisher,
         client: httpx.AsyncClient,
-        master_secret: str,
+        signing_secrets: SigningSecrets,
         max_attempts: int = 8,
         base_delay: float = 1.0,
         max_delay: float = 3600.0,
         timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not master_secret:
-            raise ValueError("webhooks need a master secret")
         if max_attempts < 1 or base_delay <= 0 or max_delay < base_delay or timeout <= 0:
             raise ValueError("need max_attempts >= 1, 0 < base_delay <= max_delay and timeout > 0")
         self._load_job = load_job
         self._publisher = publisher
         self._client = client
-        self._master_secret = master_secret
+        self._signing_secrets = signing_secrets
         self._max_attempts = max_attempts
         self._base_delay = base_delay
         self._max_delay = max_delay
@@ -252,11 +245,11 @@ class WebhookDeliverer:
         """POST the signed payload; the status code (the response body is never read)."""
         check_url(message.webhook_url)
         body = json.dumps(job_payload(job), separators=(",", ":")).encode()
-        secret = account_webhook_secret(self._master_secret, message.account_id)
+        current, *replaced = await self._signing_secrets(message.account_id)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: sign(secret, int(self._clock()), body),
+            SIGNATURE_HEADER: sign(current, int(self._clock()), body, *replaced),
             DELIVERY_HEADER: f"{message.job_id}:{attempt}",
         }
         request = self._client.stream(

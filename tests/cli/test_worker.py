@@ -42,6 +42,7 @@ async def test_leadmesh_worker_batch_consumes_the_chunk_queue_and_stops_on_sigte
         "LEADMESH_MONGODB_DATABASE": db.name,
         "LEADMESH_AMQP_URL": amqp_url,
         "LEADMESH_LOG_LEVEL": "WARNING",
+        "LEADMESH_WEBHOOK_SECRET": "worker-test-master-secret-0123456789abcdef",
     }
     process = subprocess.Popen([command, "worker", "batch"], env=env)
     try:

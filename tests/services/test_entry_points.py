@@ -58,6 +58,7 @@ async def test_each_service_and_the_batch_worker_export_their_metrics_and_stop_c
         LEADMESH_AMQP_URL=amqp_url,
         LEADMESH_LOG_LEVEL="WARNING",
         LEADMESH_SHUTDOWN_GRACE="1",
+        LEADMESH_WEBHOOK_SECRET="entry-points-test-master-secret-0123456789",
         OTEL_EXPORTER_OTLP_ENDPOINT=await receiver.start(),
         OTEL_METRIC_EXPORT_INTERVAL="500",
         **{f"LEADMESH_{name.upper()}_ADDR": address for name, address in addresses.items()},

@@ -189,10 +189,17 @@ async def start_deliverer(broker: AbstractRobustConnection) -> AsyncIterator[Sta
             job = jobs.get(job_id)
             return job if job is not None and job.account_id == account_id else None
 
-        options = {"max_attempts": 8, "base_delay": 0.2, "timeout": 2.0, **options}
-        deliverer = WebhookDeliverer(
-            load_job=load_job, publisher=publisher, client=client, master_secret=MASTER, **options
-        )
+        async def derived(account_id: str) -> list[str]:
+            return [account_webhook_secret(MASTER, account_id)]
+
+        options = {
+            "max_attempts": 8,
+            "base_delay": 0.2,
+            "timeout": 2.0,
+            "signing_secrets": derived,
+            **options,
+        }
+        deliverer = WebhookDeliverer(load_job=load_job, publisher=publisher, client=client, **options)
         running = Running(deliverer, channel, await deliverer.start(channel), jobs, loads)
         cleanups.append(running.stop)
         return running

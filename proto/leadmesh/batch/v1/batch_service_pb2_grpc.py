@@ -69,6 +69,11 @@ class BatchServiceStub:
                 request_serializer=leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetWebhookSecretRequest.SerializeToString,
                 response_deserializer=leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetWebhookSecretResponse.FromString,
                 _registered_method=True)
+        self.RotateWebhookSecret = channel.unary_unary(
+                '/leadmesh.batch.v1.BatchService/RotateWebhookSecret',
+                request_serializer=leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.RotateWebhookSecretRequest.SerializeToString,
+                response_deserializer=leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.RotateWebhookSecretResponse.FromString,
+                _registered_method=True)
 
 
 class BatchServiceServicer:
@@ -121,6 +126,14 @@ class BatchServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RotateWebhookSecret(self, request, context):
+        """Replaces the account's webhook secret with a new random one; the replaced one keeps signing
+        (a second v1= in Leadmesh-Signature) until previous_secret_expire_time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BatchServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -158,6 +171,11 @@ def add_BatchServiceServicer_to_server(servicer, server):
                     servicer.GetWebhookSecret,
                     request_deserializer=leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetWebhookSecretRequest.FromString,
                     response_serializer=leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetWebhookSecretResponse.SerializeToString,
+            ),
+            'RotateWebhookSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateWebhookSecret,
+                    request_deserializer=leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.RotateWebhookSecretRequest.FromString,
+                    response_serializer=leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.RotateWebhookSecretResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -349,6 +367,33 @@ class BatchService:
             '/leadmesh.batch.v1.BatchService/GetWebhookSecret',
             leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetWebhookSecretRequest.SerializeToString,
             leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.GetWebhookSecretResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateWebhookSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadmesh.batch.v1.BatchService/RotateWebhookSecret',
+            leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.RotateWebhookSecretRequest.SerializeToString,
+            leadmesh_dot_batch_dot_v1_dot_batch__service__pb2.RotateWebhookSecretResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,10 @@ class BatchServiceStub:
     """Streams the result CSV in chunks."""
     GetWebhookSecret: _grpc.UnaryUnaryMultiCallable[_batch_service_pb2.GetWebhookSecretRequest, _batch_service_pb2.GetWebhookSecretResponse]
     """The secret an account's webhook receivers verify Leadmesh-Signature with."""
+    RotateWebhookSecret: _grpc.UnaryUnaryMultiCallable[_batch_service_pb2.RotateWebhookSecretRequest, _batch_service_pb2.RotateWebhookSecretResponse]
+    """Replaces the account's webhook secret with a new random one; the replaced one keeps signing
+    (a second v1= in Leadmesh-Signature) until previous_secret_expire_time.
+    """
 
 @_typing.type_check_only
 class BatchServiceAsyncStub(BatchServiceStub):
@@ -63,6 +67,10 @@ class BatchServiceAsyncStub(BatchServiceStub):
     """Streams the result CSV in chunks."""
     GetWebhookSecret: _aio.UnaryUnaryMultiCallable[_batch_service_pb2.GetWebhookSecretRequest, _batch_service_pb2.GetWebhookSecretResponse]  # type: ignore[assignment]
     """The secret an account's webhook receivers verify Leadmesh-Signature with."""
+    RotateWebhookSecret: _aio.UnaryUnaryMultiCallable[_batch_service_pb2.RotateWebhookSecretRequest, _batch_service_pb2.RotateWebhookSecretResponse]  # type: ignore[assignment]
+    """Replaces the account's webhook secret with a new random one; the replaced one keeps signing
+    (a second v1= in Leadmesh-Signature) until previous_secret_expire_time.
+    """
 
 class BatchServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -119,5 +127,15 @@ class BatchServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_batch_service_pb2.GetWebhookSecretResponse, _abc.Awaitable[_batch_service_pb2.GetWebhookSecretResponse]]:
         """The secret an account's webhook receivers verify Leadmesh-Signature with."""
+
+    @_abc_1.abstractmethod
+    def RotateWebhookSecret(
+        self,
+        request: _batch_service_pb2.RotateWebhookSecretRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_batch_service_pb2.RotateWebhookSecretResponse, _abc.Awaitable[_batch_service_pb2.RotateWebhookSecretResponse]]:
+        """Replaces the account's webhook secret with a new random one; the replaced one keeps signing
+        (a second v1= in Leadmesh-Signature) until previous_secret_expire_time.
+        """
 
 def add_BatchServiceServicer_to_server(servicer: BatchServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
