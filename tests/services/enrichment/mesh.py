@@ -216,6 +216,7 @@ async def running_mesh(
                 "scoring": scoring,
                 "providers": providers,
                 "enrichment": enrichment,
+                "gateway_settings": settings,
                 **servers,
             },
         )
