@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from cli.answers import lead_answer_lines
-from cli.enrich_setup import LEAD_INPUTS, target
+from cli.enrich_setup import KEY_FILE, LEAD_INPUTS, target
 from cli.progress import RowProgress
 from cli.state import home_dir
-from leadmesh_client import APIStatusError, CsvResult, Job, Leadmesh, LeadmeshError
+from leadmesh_client import APIStatusError, AuthenticationError, CsvResult, Job, Leadmesh, LeadmeshError
 
 __all__ = ["run_enrich"]
 
@@ -71,6 +71,8 @@ def run_enrich(args: argparse.Namespace) -> int:
             if args.json and isinstance(exc, APIStatusError) and exc.body is not None:
                 _out(json.dumps(exc.body))
             _err(f"leadmesh enrich: {exc}")
+            if isinstance(exc, AuthenticationError) and found.key_source.startswith("the local stack's"):
+                _err(f"(the key kept in {home_dir() / KEY_FILE} is not this stack's: delete that file)")
             return 1
 
 

@@ -21,7 +21,7 @@ from cli.state import StackState
 from leadmesh.billing.v1 import billing_service_pb2 as pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
 
-__all__ = ["LEAD_INPUTS", "Target", "add_enrich_parser", "save_local_key", "target"]
+__all__ = ["KEY_FILE", "LEAD_INPUTS", "Target", "add_enrich_parser", "save_local_key", "target"]
 
 LEAD_INPUTS = ("email", "first_name", "last_name", "name", "company", "company_domain", "linkedin_url")
 KEY_FILE = "api_key"

@@ -149,9 +149,7 @@ class Sleep:
 Plan = Generator[Call | Sleep, Reply | None, T]
 
 
-def retry_delay(
-    call: Call, attempt: int, max_retries: int, outcome: Reply | Exception, sent: bool = True
-) -> float | None:
+def retry_delay(call: Call, attempt: int, max_retries: int, outcome: Reply | Exception) -> float | None:
     """Seconds to wait before trying ``call`` again after ``outcome`` (its ``attempt``-th try,
     from 0), or None when the outcome is final."""
     if attempt >= max_retries:
@@ -162,7 +160,7 @@ def retry_delay(
     if isinstance(outcome, Exception):
         if not isinstance(outcome, httpx.TransportError):
             return None
-        may_have_run = sent and not isinstance(outcome, httpx.ConnectError | httpx.ConnectTimeout)
+        may_have_run = not isinstance(outcome, httpx.ConnectError | httpx.ConnectTimeout)
         return None if call.retry_unsent_only and may_have_run else backoff
     if outcome.status not in RETRY_STATUSES:
         return None
