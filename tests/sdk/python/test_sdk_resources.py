@@ -99,7 +99,7 @@ async def test_async_client_enriches_and_reads_the_stored_record(mesh: Mesh) -> 
 async def test_requests_carry_the_user_agent_and_a_fresh_idempotency_key(mesh: Mesh) -> None:
     _, key = await mesh.new_account(credits=5)
     async with (
-        Proxy(mesh.http.base_url.host and ("127.0.0.1", mesh.http.base_url.port or 80)) as proxy,
+        Proxy(("127.0.0.1", mesh.http.base_url.port or 80)) as proxy,
         AsyncLeadmesh(key, base_url=proxy.url) as client,
     ):
         await client.enrich.lead(email="ana@techflow.io")

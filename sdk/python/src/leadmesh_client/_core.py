@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import os
 import random
 import uuid
@@ -136,8 +137,6 @@ class Reply:
     content: bytes
 
     def json(self) -> Any:
-        import json
-
         return json.loads(self.content) if self.content else None
 
 
