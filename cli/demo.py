@@ -24,6 +24,7 @@ import httpx
 
 from cli.answers import csv_lines, curl_csv, curl_lead, lead_answer_lines
 from cli.data import replace_demo_directory
+from cli.enrich_setup import save_local_key
 from leadmesh.billing.v1 import billing_service_pb2 as pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
 from libs.mongo import connect
@@ -97,6 +98,7 @@ def _shown_path(path: Path) -> str:
 
 async def show_demo(gateway_url: str, billing_addr: str, world: DemoWorld, home: Path) -> None:
     key = await _account(billing_addr)
+    save_local_key(home, key)  # `leadmesh enrich` run from here uses the demo's account
     cast = showcase(world)
     auth = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=gateway_url, headers=auth, timeout=LEAD_TIMEOUT) as http:

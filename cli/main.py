@@ -66,8 +66,10 @@ def parser() -> argparse.ArgumentParser:
     worker.add_argument("kind", choices=["batch"], help="batch: CSV job chunks, dead chunks, webhooks")
 
     from cli.data import add_data_parser
+    from cli.enrich_setup import add_enrich_parser
 
     add_data_parser(commands)
+    add_enrich_parser(commands)
     return root
 
 
@@ -91,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         from cli.verify import run_verify
 
         return asyncio.run(run_verify(args))
+    if args.command == "enrich":
+        from cli.enrich import run_enrich
+
+        return run_enrich(args)
     if args.command == "data":
         from cli.data import run_data
 

@@ -10,3 +10,5 @@ fi
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet --quiet -e ".[dev]"  # errors only: `make up` stays readable
+# The Python SDK (leadmesh-client), which `leadmesh enrich` uses: editable, so the tests see its source.
+"$venv/bin/python" -m pip install --quiet --quiet -e ./sdk/python

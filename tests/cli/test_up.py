@@ -152,6 +152,16 @@ def test_up_demo_shows_the_main_job_and_admin_commands_reach_the_stack(
     assert credits["balance"] == 35
     assert credits["free_tier"]["monthly_credits"] == 30
 
+    # `leadmesh enrich` from here with no key: the demo account's, which up --demo kept.
+    sdk = str(Path(__file__).resolve().parents[2] / "sdk" / "python" / "src")
+    enrich_env = {**admin_env, "PYTHONPATH": os.pathsep.join([admin_env["PYTHONPATH"], sdk])}
+    enriched = subprocess.run(
+        [*LEADMESH, "enrich", str(home / "demo" / "leads.csv"), "-o", "again.csv"],
+        env=enrich_env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert enriched.returncode == 0, enriched.stderr
+    assert "API key: the local stack's, " in enriched.stderr and "leads.csv: 20 rows: " in enriched.stdout
+
     wrong = httpx.get(f"{gateway}/v1/credits", headers={"Authorization": "Bearer lm_live_wrong"})
     assert wrong.status_code == 401 and wrong.json()["error"]["type"] == "authentication_error"
 

@@ -218,6 +218,7 @@ async def running_mesh(
                 "scoring": scoring,
                 "providers": providers,
                 "enrichment": enrichment,
+                "gateway_settings": settings,
                 **servers,
             },
         )
