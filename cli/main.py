@@ -65,8 +65,10 @@ def parser() -> argparse.ArgumentParser:
     worker.add_argument("kind", choices=["batch"], help="batch: CSV job chunks, dead chunks, webhooks")
 
     from cli.data import add_data_parser
+    from cli.privacy import add_privacy_parser
 
     add_data_parser(commands)
+    add_privacy_parser(commands)
     return root
 
 
@@ -89,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         from cli.data import run_data
 
         return asyncio.run(run_data(args))
+    if args.command == "privacy":
+        from cli.privacy import run_privacy
+
+        return asyncio.run(run_privacy(args))
     from cli.admin import run_admin
 
     return asyncio.run(run_admin(args))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from libs.settings import MeshAddresses
 
-__all__ = ["StackState", "home_dir", "mesh_addresses"]
+__all__ = ["StackState", "home_dir", "mesh_addresses", "privacy_secret"]
 
 
 def home_dir() -> Path:
@@ -61,3 +62,25 @@ def mesh_addresses(home: Path) -> MeshAddresses:
     if state is None:
         return env
     return MeshAddresses(**{f"{name}_addr": addr for name, addr in state.addresses.items()})
+
+
+PRIVACY_SECRET_FILE = "privacy-hash-secret"
+
+
+def privacy_secret(home: Path, create: bool = False) -> str | None:
+    """``LEADMESH_PRIVACY_HASH_SECRET``, else the one ``leadmesh up`` keeps under ``home`` (made
+    there, readable by its owner only, when ``create``), else None."""
+    given = os.environ.get("LEADMESH_PRIVACY_HASH_SECRET")
+    if given:
+        return given
+    path = home / PRIVACY_SECRET_FILE
+    if path.is_file():
+        return path.read_text().strip()
+    if not create:
+        return None
+    home.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(value)
+    return value

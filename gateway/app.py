@@ -16,7 +16,7 @@ from gateway.errors import install_error_handlers
 from gateway.mesh import Mesh
 from gateway.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from gateway.openapi import keep_example_nulls
-from gateway.routes import credits, enrich, health, icp, jobs, signals
+from gateway.routes import credits, enrich, health, icp, jobs, signals, suppressions
 from gateway.settings import GatewaySettings
 
 __all__ = ["create_app"]
@@ -66,7 +66,15 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         upload_limit=settings.gateway_max_upload_bytes,
     )
     app.add_middleware(RequestIdMiddleware)  # outermost: the 413 carries the request id too
-    routers = [health.router, credits.router, icp.router, signals.router, enrich.router, jobs.router]
+    routers = [
+        health.router,
+        credits.router,
+        icp.router,
+        signals.router,
+        enrich.router,
+        jobs.router,
+        suppressions.router,
+    ]
     for router in routers:
         app.include_router(router)
     keep_example_nulls(app, routers)
