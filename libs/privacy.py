@@ -173,13 +173,15 @@ async def rewrite_mentioning(
     rewrite: Callable[[Document], Document],
     query: Document | None = None,
 ) -> int:
-    """Replaces each document that mentions the person by ``rewrite(document)`` (which keeps its
-    ``_id``); how many."""
+    """Rewrites each document that mentions the person as ``rewrite(document)`` (the same fields,
+    blanked); how many. (Fields are set rather than the document replaced: the embedded store
+    cannot replace a document holding bytes.)"""
     if not forms:
         return 0
     changed = 0
     for document in await _mentioning(collection, forms, query):
-        result = await collection.replace_one({"_id": document["_id"]}, rewrite(document))
+        fields = {name: value for name, value in rewrite(document).items() if name != "_id"}
+        result = await collection.update_one({"_id": document["_id"]}, {"$set": fields})
         changed += result.modified_count
     return changed
 

@@ -35,17 +35,21 @@ def _blank_row(document: Document) -> Document:
     return blanked
 
 
+def _blank_fields(document: Document) -> Document:
+    return {name: value for name, value in _blank_row(document).items() if name != "_id"}
+
+
 async def _erase_rows(db: AsyncDatabase[Document], people: Sequence[DataSubject]) -> int:
     forms = needles(people)
     blanked = 0
     async for document in db[ROWS].find({}, batch_size=1000):
         if not mentions(document, forms):
             continue
-        await db[ROWS].replace_one({"_id": document["_id"]}, _blank_row(document))
+        await db[ROWS].update_one({"_id": document["_id"]}, {"$set": _blank_fields(document)})
         # The row's result (same id) goes blank with it, whatever it says.
         result = await db[RESULTS].find_one({"_id": document["_id"]})
         if result is not None:
-            await db[RESULTS].replace_one({"_id": result["_id"]}, _blank_row(result))
+            await db[RESULTS].update_one({"_id": result["_id"]}, {"$set": _blank_fields(result)})
         blanked += 1
     return blanked
 

@@ -8,10 +8,12 @@ cached vendor answer that mentions them is deleted.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from leadmesh.privacy.v1 import privacy_service_pb2 as privacy_pb
 from libs.mongo import Document, utc_now
@@ -85,8 +87,9 @@ def suppress_first(suppressions: SuppressionList, audit: ErasureAudit) -> Before
 
 
 class ErasureAudit:
-    """``providers_erasures``: one entry per erasure id with every run of it (when, who, how many
-    items each service erased, complete or not). Hashes only, never an address."""
+    """``providers_erasures``: one entry per erasure (when, who, how many items each service
+    erased, complete or not). Hashes only, never an address. Whole documents are written: the
+    embedded store keeps nested values of update operators as text."""
 
     def __init__(self, db: AsyncDatabase[Document]):
         self.collection = db[ERASURES]
@@ -94,28 +97,30 @@ class ErasureAudit:
     async def open(self, erasure_id: str, operator: str, hashes: Sequence[str]) -> None:
         if not erasure_id:
             return
-        await self.collection.update_one(
-            {"_id": erasure_id},
-            {
-                "$setOnInsert": {"create_time": utc_now(), "subject_hashes": list(hashes)},
-                "$set": {"operator": operator, "complete": False},
-            },
-            upsert=True,
-        )
+        entry: Document = {
+            "_id": erasure_id,
+            "create_time": utc_now(),
+            "operator": operator,
+            "subject_hashes": list(hashes),
+            "erased": [],
+            "complete": False,
+        }
+        with contextlib.suppress(DuplicateKeyError):
+            await self.collection.insert_one(entry)
 
     async def record(
         self, erasure_id: str, operator: str, hashes: Sequence[str], erased: list[Document], complete: bool
     ) -> datetime:
-        now = datetime.now(UTC)
-        await self.collection.update_one(
-            {"_id": erasure_id},
-            {
-                "$setOnInsert": {"create_time": now, "subject_hashes": list(hashes)},
-                "$set": {"operator": operator, "complete": complete, "update_time": now},
-                "$push": {
-                    "runs": {"time": now, "operator": operator, "erased": erased, "complete": complete}
-                },
-            },
-            upsert=True,
-        )
+        now = utc_now()
+        found = await self.collection.find_one({"_id": erasure_id}) or {}
+        entry: Document = {
+            "_id": erasure_id,
+            "create_time": found.get("create_time", now),
+            "operator": operator,
+            "subject_hashes": found.get("subject_hashes") or list(hashes),
+            "erased": erased,
+            "complete": complete,
+            "record_time": now,
+        }
+        await self.collection.replace_one({"_id": erasure_id}, entry, upsert=True)
         return now
