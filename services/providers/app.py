@@ -62,12 +62,12 @@ async def create_lookup(
         db, settings.providers_directory_point_queries, settings.providers_company_cache_ttl
     )
     await repository.ensure_indexes()
-    cache = MongoLookupCache(db)
-    await cache.ensure_indexes()
     secret = settings.privacy_hash_secret
     suppressions = SuppressionList(db, SubjectHasher(secret.get_secret_value()) if secret else None)
     await suppressions.ensure_indexes()
     await suppressions.reload()
+    cache = MongoLookupCache(db, suppressions.erased)
+    await cache.ensure_indexes()
     limits = httpx.Limits(
         max_connections=settings.providers_http_max_connections,
         max_keepalive_connections=settings.providers_http_max_connections,

@@ -155,6 +155,15 @@ class ProviderLookup:
         _count_lookups(results)
         return [_screened(suppressions, account_id, result) for result in results]
 
+    def _suppressed(self, account_id: str, person: Document) -> bool:
+        assert self.suppressions is not None
+        return self.suppressions.blocks(
+            account_id,
+            person.get("email", ""),
+            person.get("linkedin_url", ""),
+            person.get("company_domain", ""),
+        )
+
     async def find_contacts(
         self,
         domain: str,
@@ -163,8 +172,10 @@ class ProviderLookup:
         departments: Sequence[str],
         requested_page_size: int,
         page_token: str,
+        account_id: str = "",
     ) -> ContactsPage:
-        """A company's people from the directory, most senior first, filtered and paginated."""
+        """A company's people from the directory, most senior first, filtered and paginated
+        (without the people suppressed for the account and those erased from leadmesh)."""
         registered = normalize_domain(domain) if domain.strip() else None
         key = company_key(clean_company_name(name)) if name.strip() else ""
         if domain.strip() and registered is None:
@@ -190,5 +201,7 @@ class ProviderLookup:
         more = len(people) > limit
         people = people[:limit]
         token = encode_page_token(people[-1]["contact_rank"]) if more else ""
+        if self.suppressions is not None and not self.suppressions.empty:
+            people = [p for p in people if not self._suppressed(account_id, p)]
         company = _record(company_doc, COMPANY_FIELDS, confidence) if company_doc else Record()
         return ContactsPage(company, [_record(p, PERSON_FIELDS, confidence) for p in people], token)

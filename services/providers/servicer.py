@@ -160,6 +160,7 @@ class ProvidersServicer(pb_grpc.ProvidersServiceServicer):
             _names(request.departments, Department, "department"),
             request.page_size,
             request.page_token,
+            request.account_id,
         )
         return _encoder().contacts_response(page.company, page.contacts, page.next_page_token)
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -83,6 +84,12 @@ class SuppressionList:
                 if digest and digest in mine:
                     return True
         return False
+
+    def erased(self, person: Mapping[str, Any]) -> bool:
+        """Whether a person's fields (a vendor's answer) name someone erased from leadmesh."""
+        return self.blocks(
+            EVERY_ACCOUNT, str(person.get("email") or ""), str(person.get("linkedin_url") or "")
+        )
 
     # writes
 
