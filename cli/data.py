@@ -13,19 +13,21 @@ import argparse
 import csv
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-from cli.state import StackState, home_dir
+from cli.state import StackState, home_dir, privacy_secret
 from libs.mongo import Document, connect, ping
+from libs.privacy import SubjectHasher
 from libs.settings import CommonSettings
 from services.providers.demo import DEMO_SOURCE, DemoDirectory, demo_directory
 from services.providers.importer import DirectoryImport, ImportReport, Rejected, map_columns
 from services.providers.repository import DirectoryRepository
+from services.providers.suppressions import SuppressionList
 
 __all__ = ["add_data_parser", "replace_demo_directory", "run_data"]
 
@@ -100,6 +102,25 @@ def _format(path: Path, given: str | None) -> str:
     return "csv"
 
 
+async def _suppressed(repository: DirectoryRepository) -> Callable[[Document], bool] | None:
+    """Who the import must refuse: the people erased from leadmesh (None when nobody was)."""
+    secret = privacy_secret(home_dir())
+    suppressions = SuppressionList(repository.db, SubjectHasher(secret) if secret else None)
+    if await suppressions.collection.count_documents({"account_id": ""}, limit=1) == 0:
+        return None
+    if secret is None:
+        raise ValueError(
+            "people were erased from this store: set LEADMESH_PRIVACY_HASH_SECRET (or run from the "
+            "directory of `leadmesh up`) so that the import can refuse them"
+        )
+    await suppressions.reload()
+
+    def suppressed(person: Document) -> bool:
+        return suppressions.blocks("", person.get("email", ""), person.get("linkedin_url", ""))
+
+    return suppressed
+
+
 async def _import(repository: DirectoryRepository, args: argparse.Namespace) -> dict[str, Any]:
     path: Path = args.file
     if not path.is_file():
@@ -122,7 +143,7 @@ async def _import(repository: DirectoryRepository, args: argparse.Namespace) -> 
             ignored = [column for column in header if column not in mapping]
             if ignored:
                 say("ignored columns: " + ", ".join(ignored))
-        loader = DirectoryImport(repository, source, mapping)
+        loader = DirectoryImport(repository, source, mapping, await _suppressed(repository))
         for line, row in _csv_rows(path):
             if "\0extra" in row:
                 loader.report.rows += 1
@@ -130,7 +151,7 @@ async def _import(repository: DirectoryRepository, args: argparse.Namespace) -> 
                 continue
             await loader.add(line, row)
     else:
-        loader = DirectoryImport(repository, source)
+        loader = DirectoryImport(repository, source, suppressed=await _suppressed(repository))
         await loader.add_all(_jsonl_rows(path, parse_errors))
     report = await loader.finish()
     report.rows += len(parse_errors)

@@ -67,9 +67,11 @@ def parser() -> argparse.ArgumentParser:
 
     from cli.data import add_data_parser
     from cli.enrich_setup import add_enrich_parser
+    from cli.privacy import add_privacy_parser
 
     add_data_parser(commands)
     add_enrich_parser(commands)
+    add_privacy_parser(commands)
     return root
 
 
@@ -101,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         from cli.data import run_data
 
         return asyncio.run(run_data(args))
+    if args.command == "privacy":
+        from cli.privacy import run_privacy
+
+        return asyncio.run(run_privacy(args))
     from cli.admin import run_admin
 
     return asyncio.run(run_admin(args))

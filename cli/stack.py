@@ -28,7 +28,7 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from cli.state import StackState, local_webhook_secret
+from cli.state import StackState, local_webhook_secret, privacy_secret
 from libs.embedded_store import EmbeddedStore, die_with_parent
 from libs.settings import CommonSettings
 
@@ -84,6 +84,7 @@ class Stack:
                 "LEADMESH_AMQP_URL": self.settings.amqp_url,
                 "LEADMESH_HOME": str(self.home),
                 "LEADMESH_DEMO": "true" if self.demo else "false",
+                "LEADMESH_PRIVACY_HASH_SECRET": privacy_secret(self.home, create=True) or "",
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -10,7 +10,14 @@ from pathlib import Path
 
 from libs.settings import MeshAddresses
 
-__all__ = ["StackState", "home_dir", "local_webhook_secret", "mesh_addresses"]
+__all__ = [
+    "StackState",
+    "home_dir",
+    "home_secret",
+    "local_webhook_secret",
+    "mesh_addresses",
+    "privacy_secret",
+]
 
 
 def home_dir() -> Path:
@@ -64,11 +71,10 @@ def mesh_addresses(home: Path) -> MeshAddresses:
     return MeshAddresses(**{f"{name}_addr": addr for name, addr in state.addresses.items()})
 
 
-def local_webhook_secret(home: Path, create: bool) -> str | None:
-    """The webhook master secret of the stacks of ``home`` (``webhook-secret``, readable by its
-    owner only), made at random the first time when ``create``; kept, since every account's
-    webhook secret derives from it."""
-    path = home / "webhook-secret"
+def home_secret(home: Path, name: str, create: bool) -> str | None:
+    """The secret kept in the file ``name`` under ``home`` (readable by its owner only), made at
+    random the first time when ``create``; None when there is none and not ``create``."""
+    path = home / name
     try:
         return path.read_text().strip() or None
     except FileNotFoundError:
@@ -80,3 +86,15 @@ def local_webhook_secret(home: Path, create: bool) -> str | None:
     with os.fdopen(descriptor, "w") as file:
         file.write(secret + "\n")
     return secret
+
+
+def local_webhook_secret(home: Path, create: bool) -> str | None:
+    """The webhook master secret of the stacks of ``home``; kept, since every account's webhook
+    secret derives from it."""
+    return home_secret(home, "webhook-secret", create)
+
+
+def privacy_secret(home: Path, create: bool = False) -> str | None:
+    """``LEADMESH_PRIVACY_HASH_SECRET``, else the one ``leadmesh up`` keeps under ``home``; kept,
+    since every suppression is a hash keyed with it."""
+    return os.environ.get("LEADMESH_PRIVACY_HASH_SECRET") or home_secret(home, "privacy-hash-secret", create)

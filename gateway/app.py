@@ -17,7 +17,7 @@ from gateway.limits import Limits, RateLimitHeaders
 from gateway.mesh import Mesh
 from gateway.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from gateway.openapi import keep_example_nulls
-from gateway.routes import credits, enrich, health, icp, jobs, signals, webhooks
+from gateway.routes import credits, enrich, health, icp, jobs, signals, suppressions, webhooks
 from gateway.settings import GatewaySettings
 
 __all__ = ["create_app"]
@@ -69,8 +69,16 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         upload_limit=settings.gateway_max_upload_bytes,
     )
     app.add_middleware(RequestIdMiddleware)  # outermost: the 413 carries the request id too
-    routers = [health.router, credits.router, icp.router, signals.router, enrich.router, jobs.router]
-    routers.append(webhooks.router)
+    routers = [
+        health.router,
+        credits.router,
+        icp.router,
+        signals.router,
+        enrich.router,
+        jobs.router,
+        webhooks.router,
+        suppressions.router,
+    ]
     for router in routers:
         app.include_router(router)
     keep_example_nulls(app, routers)

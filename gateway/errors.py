@@ -39,6 +39,7 @@ _HTTP_TYPES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "gone",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
@@ -71,6 +72,9 @@ _REASON_TO_HTTP = {
     "UNSUPPORTED_ENCODING": 415,
     "INVALID_CSV": 422,
     "NO_MAPPED_COLUMNS": 422,
+    # Past LEADMESH_RECORD_RETENTION_DAYS: purged, not unknown.
+    "ENRICHMENT_EXPIRED": 410,
+    "JOB_EXPIRED": 410,
 }
 
 # What a client reads when the status did not come from our services.
@@ -80,6 +84,7 @@ _GENERIC_MESSAGES = {
     403: "permission denied",
     404: "not found",
     409: "conflict; retry",
+    410: "gone: past the retention period",
     413: "request too large",
     429: "too many requests; retry shortly",
     503: "a service is unavailable; retry shortly",

@@ -350,3 +350,27 @@ CSV_UPLOAD = {
     }
 }
 CSV_ANSWER = {"content": {"text/csv": {"example": CSV_RESULT}}}
+
+
+SUPPRESSIONS_REQUESTS = {
+    "both": {
+        "summary": "Addresses and whole companies",
+        "value": {"emails": ["jane@acme.com"], "domains": ["globex.com"]},
+    },
+}
+_SUPPRESSIONS = [
+    {
+        "id": "sup_0193a1b2c3d4Xy7Qa9Lm2P",
+        "type": "email",
+        "value": "***@acme.com",
+        "created_at": "2026-11-20T10:00:00Z",
+    },
+    {
+        "id": "sup_0193a1b2c3d5Pq2Wz8Rt4K",
+        "type": "domain",
+        "value": "globex.com",
+        "created_at": "2026-11-20T10:00:00Z",
+    },
+]
+SUPPRESSIONS_ADDED = {"data": _SUPPRESSIONS, "added": 2}
+SUPPRESSION_LIST = {"data": _SUPPRESSIONS, "next_page_token": None}

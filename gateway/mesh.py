@@ -8,6 +8,7 @@ from leadmesh.batch.v1 import batch_service_pb2_grpc as batch_grpc
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
 from leadmesh.enrichment.v1 import enrichment_service_pb2_grpc as enrichment_grpc
 from leadmesh.intent.v1 import intent_service_pb2_grpc as intent_grpc
+from leadmesh.providers.v1 import providers_service_pb2_grpc as providers_grpc
 from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
 from libs.channels import ChannelPool
 from libs.settings import MeshAddresses
@@ -23,6 +24,7 @@ class Mesh:
         self.scoring = scoring_grpc.ScoringServiceStub(self.channels.get(addresses.scoring_addr))
         self.intent = intent_grpc.IntentServiceStub(self.channels.get(addresses.intent_addr))
         self.batch = batch_grpc.BatchServiceStub(self.channels.get(addresses.batch_addr))
+        self.providers = providers_grpc.ProvidersServiceStub(self.channels.get(addresses.providers_addr))
         self.enrichment = enrichment_grpc.EnrichmentServiceStub(self.channels.get(addresses.enrichment_addr))
 
     def health(self, service: str) -> health_pb2_grpc.HealthStub:

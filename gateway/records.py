@@ -107,6 +107,12 @@ class Meta(_Shape):
     enriched_at: datetime
     icp_profile_version: int | None = Field(description="The ICP profile version that scored the lead")
     degraded: list[Degradation] = Field(description="Parts of the pipeline that were skipped")
+    not_found_reason: Literal["suppressed"] | None = Field(
+        default=None,
+        description="Why a not_found lead was not found when it is not simply unknown: `suppressed` "
+        "(on the account's suppression list, or erased from leadmesh at the person's request). "
+        "Never charged.",
+    )
     demo: bool = DEMO_FIELD
 
 
@@ -223,6 +229,7 @@ def _meta(record: pb.EnrichmentRecord, demo: bool) -> dict[str, Any]:
         "enriched_at": _time(meta.enriched_time),
         "icp_profile_version": meta.icp_profile_version or None,
         "degraded": [{"component": d.component, "reason": d.reason} for d in meta.degradations],
+        "not_found_reason": meta.not_found_reason or None,
         "demo": demo,
     }
 

@@ -10,7 +10,15 @@ import time
 
 from libs.errors import InvalidArgument
 
-__all__ = ["BASE62", "decode_page_token", "encode_page_token", "new_id", "page_size", "random_base62"]
+__all__ = [
+    "BASE62",
+    "decode_page_token",
+    "encode_page_token",
+    "id_time",
+    "new_id",
+    "page_size",
+    "random_base62",
+]
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 
@@ -27,6 +35,15 @@ def random_base62(length: int) -> str:
 def new_id(prefix: str, random_chars: int = 10) -> str:
     """e.g. ``le_0193a1b2c3d4Xy7...``: 12 hex digits of milliseconds, then random base62."""
     return f"{prefix}_{time.time_ns() // 1_000_000:012x}{random_base62(random_chars)}"
+
+
+def id_time(identifier: str) -> float | None:
+    """When a :func:`new_id` id was made (seconds since the epoch), or None for another string."""
+    _, _, tail = identifier.partition("_")
+    try:
+        return int(tail[:12], 16) / 1000 if len(tail) > 12 else None
+    except ValueError:
+        return None
 
 
 _TOKEN_TAG = "lm1:"

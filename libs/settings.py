@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEFAULT_ADDRS", "CommonSettings", "MeshAddresses"]
@@ -57,6 +57,13 @@ class CommonSettings(MeshAddresses):
     # Seconds a stopping gRPC server lets in-flight calls finish.
     shutdown_grace: float = Field(default=10.0, ge=0)
     # Spans are exported over OTLP only when this standard variable is set.
+    # The key of the hashes kept of erased people and of suppressed addresses (HMAC-SHA256); at
+    # least 16 characters. `leadmesh up` makes one under the home; change it and they are lost.
+    # Enrichment records and CSV jobs' rows and results are purged this many days after they
+    # were made (then answered 410 Gone), checked every record_purge_interval seconds.
+    record_retention_days: int = Field(default=90, ge=1)
+    record_purge_interval: float = Field(default=3600.0, gt=0)
+    privacy_hash_secret: SecretStr | None = Field(default=None, min_length=16)
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
     )

@@ -23,13 +23,16 @@ from libs.channels import ChannelPool
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping, utc_now
 from libs.periodic import Every
+from libs.privacy_service import privacy_service
 from libs.queue_depths import QueueDepths
 from libs.safe_http import OutboundPolicy, guarded_client
 from libs.service import Service
 from services.batch.intake import Intake, queue_job
 from services.batch.jobs import job_message
 from services.batch.lifecycle import JobLifecycle
+from services.batch.privacy import declared
 from services.batch.repository import JobRepository
+from services.batch.retention import JobRetention
 from services.batch.servicer import BatchServicer
 from services.batch.settings import BatchSettings
 from services.batch.signing import WebhookSecrets
@@ -135,17 +138,24 @@ async def create_server(
     intake = Intake(repository, billing, link.publisher, settings, on_finished=link.job_finished)
     servicer = BatchServicer(intake, JobLifecycle(repository), secrets)
 
+    privacy = privacy_service(db, declared())
+
     async def broker_open() -> bool:
         return not link.connection.is_closed
 
     server = GrpcServer(
         name="batch",
         address=address,
-        services={SERVICE_NAME: lambda server: pb_grpc.add_BatchServiceServicer_to_server(servicer, server)},
+        services={
+            SERVICE_NAME: lambda server: pb_grpc.add_BatchServiceServicer_to_server(servicer, server),
+            privacy[0]: privacy[1],
+        },
         readiness=[lambda: ping(db), broker_open],
         grace=settings.shutdown_grace,
     )
-    return Service(server, parts=[link], closers=[channels.close])
+    retention = JobRetention(repository, settings.record_retention_days, settings.batch_spool_dir)
+    purge = Every(settings.record_purge_interval, retention.purge)
+    return Service(server, parts=[link, purge], closers=[channels.close])
 
 
 @dataclass

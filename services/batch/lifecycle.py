@@ -92,6 +92,11 @@ class JobLifecycle:
         """The result CSV in pieces (:mod:`services.batch.output`); ``JOB_NOT_FINISHED`` while
         the job is queued or running."""
         job = await self.find(account_id, job_id)
+        if job.get("purged"):
+            raise NotFound(
+                f"the result of job {job['_id']} is past the retention period and was deleted",
+                reason="JOB_EXPIRED",
+            )
         if job["state"] not in TERMINAL:
             progress = (await self.view(job)).progress
             raise FailedPrecondition(

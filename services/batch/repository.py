@@ -131,6 +131,28 @@ class JobRepository:
         )
         return result.modified_count == 1
 
+    async def purge_jobs(self, created_before: datetime) -> int:
+        """Deletes the rows, results and chunks of the jobs made before ``created_before``
+        (retention); their job documents stay, marked ``purged``, with their counts and credits.
+        How many jobs."""
+        cursor = self.jobs.find(
+            {
+                "create_time": {"$lt": created_before},
+                "purged": {"$ne": True},
+                "state": {"$nin": list(ACTIVE)},
+            },
+            {"_id": 1},
+        )
+        purged = 0
+        async for job in cursor:
+            for collection in (self.rows, self.results, self.chunks, self.chunk_errors):
+                await collection.delete_many({"_id": _range(job["_id"])})
+            await self.jobs.update_one(
+                {"_id": job["_id"]}, {"$set": {"purged": True, "purge_time": utc_now()}}
+            )
+            purged += 1
+        return purged
+
     async def delete_job(self, job_id: str) -> None:
         """Removes what an aborted upload wrote."""
         await self.rows.delete_many({"_id": _range(job_id)})

@@ -146,7 +146,8 @@ class ChunkWorker:
                     cells, status, credits = enriched_cells(record), ENRICHED, int(record.meta.credits_used)
                 else:
                     cells, status, credits = empty_cells(), NOT_FOUND, 0
-                fresh.append(_result(keys[result.index], status, cells, credits))
+                reason = record.meta.not_found_reason
+                fresh.append(_result(keys[result.index], status, cells, credits, reason))
         if await self.repository.insert_results(fresh):
             results = {**existing, **{document["_id"]: document for document in fresh}}
         else:  # another delivery of this chunk wrote some rows first: its results are the ones kept

@@ -14,9 +14,12 @@ from leadmesh.verifier.v1 import verifier_service_pb2_grpc as verifier_grpc
 from libs.channels import ChannelPool
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
+from libs.periodic import Every
+from libs.privacy_service import privacy_service
 from libs.service import Service
 from services.enrichment.downstream import Downstream
 from services.enrichment.pipeline import Pipeline
+from services.enrichment.privacy import declared
 from services.enrichment.repository import RecordRepository
 from services.enrichment.servicer import EnrichmentServicer
 from services.enrichment.settings import EnrichmentSettings
@@ -45,13 +48,16 @@ async def create_server(db: AsyncDatabase[Document], settings: EnrichmentSetting
     channels = ChannelPool(settings.enrichment_providers_timeout)
     pipeline = Pipeline(downstream(channels, settings), repository, settings)
     servicer = EnrichmentServicer(pipeline, settings.enrichment_max_batch)
+    privacy = privacy_service(db, declared())
     server = GrpcServer(
         name="enrichment",
         address=address,
         services={
-            SERVICE_NAME: lambda server: pb_grpc.add_EnrichmentServiceServicer_to_server(servicer, server)
+            SERVICE_NAME: lambda server: pb_grpc.add_EnrichmentServiceServicer_to_server(servicer, server),
+            privacy[0]: privacy[1],
         },
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
     )
-    return Service(server, closers=[channels.close])
+    retention = Every(settings.record_purge_interval, pipeline.purge_expired)
+    return Service(server, parts=[retention], closers=[channels.close])

@@ -9,6 +9,7 @@ from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb
 from leadmesh.providers.v1 import providers_service_pb2 as providers_pb
 from libs.ids import new_id
+from libs.privacy import SUPPRESSED
 from services.enrichment.domain import (
     DEFAULT_CONTACTS,
     Degradation,
@@ -77,6 +78,10 @@ def build_record(
         ),
     )
     record.meta.enriched_time.FromNanoseconds(int(now * 1e9) // 1_000_000 * 1_000_000)
+    if result.suppressed:
+        # Not even the input is kept of a person who must not be enriched.
+        record.meta.not_found_reason = SUPPRESSED
+        record.input.CopyFrom(common.LeadInput())
     if not result.found:
         return record
     mine = [enriched(s) for s in stages.subjects if s.item == item]

@@ -17,11 +17,12 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.enrichment.v1 import enrichment_service_pb2 as pb
-from libs.ids import new_id
+from libs.ids import id_time, new_id
 from services.enrichment.assembly import build_record
 from services.enrichment.domain import cost, fingerprint
 from services.enrichment.downstream import Downstream
@@ -159,6 +160,16 @@ class Pipeline:
     async def get(self, account_id: str, record_id: str) -> pb.EnrichmentRecord | None:
         """A stored record of the account."""
         return await self.repository.get(account_id, record_id)
+
+    def expired(self, record_id: str) -> bool:
+        """Whether a record of this id would be past the retention period (so purged, not unknown)."""
+        made = id_time(record_id) if record_id.startswith("ev_") else None
+        return made is not None and made < self.clock() - self.settings.record_retention_days * 86_400
+
+    async def purge_expired(self) -> int:
+        """Deletes the records past the retention period."""
+        cutoff = self.clock() - self.settings.record_retention_days * 86_400
+        return await self.repository.purge(datetime.fromtimestamp(cutoff, UTC))
 
 
 async def _none() -> None:

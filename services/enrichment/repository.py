@@ -9,6 +9,7 @@ field) and a second insert of a request id is a duplicate key; the public id (``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -20,7 +21,7 @@ from libs.mongo import Document, IndexSpec, ensure_indexes, utc_now
 __all__ = ["RecordRepository", "StoredRecord"]
 
 COLLECTION = "enrichment_records"
-INDEXES = [IndexSpec([("record_id", 1)], unique=True)]
+INDEXES = [IndexSpec([("record_id", 1)], unique=True), IndexSpec([("create_time", 1)])]
 _DUPLICATE_KEY = 11000
 MAX_INSERT = 1_000
 # (request id, request fingerprint, record)
@@ -62,6 +63,11 @@ class RecordRepository:
 
     async def ensure_indexes(self) -> None:
         await ensure_indexes(self.records, INDEXES)
+
+    async def purge(self, before: datetime) -> int:
+        """Deletes the records made before ``before`` (retention); how many."""
+        deleted = await self.records.delete_many({"create_time": {"$lt": before}})
+        return deleted.deleted_count
 
     async def get(self, account_id: str, record_id: str) -> pb.EnrichmentRecord | None:
         document = await self.records.find_one({"record_id": record_id, "account_id": account_id})

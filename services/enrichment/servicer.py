@@ -71,6 +71,11 @@ class EnrichmentServicer(pb_grpc.EnrichmentServiceServicer):
     ) -> pb.GetEnrichmentResponse:
         require_account(request.account_id)
         record = await self.pipeline.get(request.account_id, request.id) if request.id else None
+        if record is None and self.pipeline.expired(request.id):
+            raise NotFound(
+                f"enrichment {request.id!r} is past the retention period and was deleted",
+                reason="ENRICHMENT_EXPIRED",
+            )
         if record is None:
             raise NotFound(f"enrichment {request.id!r} not found", reason="ENRICHMENT_NOT_FOUND")
         return pb.GetEnrichmentResponse(record=record)

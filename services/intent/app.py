@@ -14,12 +14,14 @@ from libs.channels import ChannelPool
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping, utc_now
 from libs.periodic import Every
+from libs.privacy_service import privacy_service
 from libs.safe_http import OutboundPolicy, guarded_client
 from libs.service import Closer, Part, Service
 from services.intent.competitors import CompetitorDirectory
 from services.intent.domain import HalfLives, default_catalog
 from services.intent.event_store import EventStore
 from services.intent.intent_signals import IntentPolicy, IntentSignals
+from services.intent.privacy import declared
 from services.intent.refresh import RefreshRunner
 from services.intent.repository import IntentRepository
 from services.intent.servicer import IntentServicer
@@ -121,6 +123,7 @@ async def create_server(
         if amqp_url
         else None
     )
+    privacy = privacy_service(db, declared())
     readiness = [lambda: ping(db)]
     parts: list[Part] = [Every(settings.intent_purge_interval, signals.purge_expired)]
     if broker is not None:
@@ -129,7 +132,10 @@ async def create_server(
     server = GrpcServer(
         name="intent",
         address=address,
-        services={SERVICE_NAME: lambda server: pb_grpc.add_IntentServiceServicer_to_server(servicer, server)},
+        services={
+            SERVICE_NAME: lambda server: pb_grpc.add_IntentServiceServicer_to_server(servicer, server),
+            privacy[0]: privacy[1],
+        },
         readiness=readiness,
         grace=settings.shutdown_grace,
     )

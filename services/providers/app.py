@@ -12,6 +12,8 @@ from leadmesh.providers.v1 import providers_service_pb2_grpc as pb_grpc
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
 from libs.periodic import Every
+from libs.privacy import SubjectHasher
+from libs.privacy_service import privacy_service
 from libs.safe_http import OutboundPolicy, guarded_client
 from libs.service import Service
 from services.providers.adapters import build_external
@@ -20,9 +22,11 @@ from services.providers.cache import MongoLookupCache
 from services.providers.config import ProvidersConfig
 from services.providers.domain.waterfall import Waterfall, WaterfallPolicy
 from services.providers.lookup import ProviderLookup
+from services.providers.privacy import ErasureAudit, declared, suppress_first
 from services.providers.repository import DirectoryRepository
 from services.providers.servicer import ProvidersServicer
 from services.providers.settings import ProvidersSettings
+from services.providers.suppressions import SuppressionList
 
 __all__ = ["SERVICE_NAME", "Resources", "create_lookup", "create_server", "outbound_policy"]
 
@@ -36,6 +40,7 @@ class Resources:
 
     http: httpx.AsyncClient
     cache: MongoLookupCache
+    suppressions: SuppressionList
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -57,7 +62,11 @@ async def create_lookup(
         db, settings.providers_directory_point_queries, settings.providers_company_cache_ttl
     )
     await repository.ensure_indexes()
-    cache = MongoLookupCache(db)
+    secret = settings.privacy_hash_secret
+    suppressions = SuppressionList(db, SubjectHasher(secret.get_secret_value()) if secret else None)
+    await suppressions.ensure_indexes()
+    await suppressions.reload()
+    cache = MongoLookupCache(db, suppressions.erased)
     await cache.ensure_indexes()
     limits = httpx.Limits(
         max_connections=settings.providers_http_max_connections,
@@ -81,8 +90,9 @@ async def create_lookup(
         waterfall,
         repository,
         max_batch=settings.providers_max_batch,
+        suppressions=suppressions,
     )
-    return lookup, Resources(http, cache)
+    return lookup, Resources(http, cache, suppressions)
 
 
 async def create_server(
@@ -94,15 +104,21 @@ async def create_server(
     """The (unstarted) service, which purges the lookup cache periodically and closes its HTTP
     client once it has stopped."""
     lookup, resources = await create_lookup(db, settings, config or ProvidersConfig())
-    servicer = ProvidersServicer(lookup)
+    audit = ErasureAudit(db)
+    servicer = ProvidersServicer(lookup, resources.suppressions, audit)
+    privacy = privacy_service(
+        db, declared(lookup.repository), before=suppress_first(resources.suppressions, audit)
+    )
     server = GrpcServer(
         name="providers",
         address=address,
         services={
-            SERVICE_NAME: lambda server: pb_grpc.add_ProvidersServiceServicer_to_server(servicer, server)
+            SERVICE_NAME: lambda server: pb_grpc.add_ProvidersServiceServicer_to_server(servicer, server),
+            privacy[0]: privacy[1],
         },
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
     )
     purge = Every(settings.providers_cache_purge_interval, resources.cache.purge_expired)
-    return Service(server, parts=[purge], closers=[resources.close])
+    reload = Every(settings.providers_suppression_refresh, resources.suppressions.reload)
+    return Service(server, parts=[purge, reload], closers=[resources.close])

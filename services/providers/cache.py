@@ -10,8 +10,10 @@ every read.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
@@ -28,8 +30,11 @@ def _cache_id(provider: str, key: str) -> str:
 
 
 class MongoLookupCache:
-    def __init__(self, db: AsyncDatabase[Document]):
+    def __init__(self, db: AsyncDatabase[Document], erased: Callable[[dict[str, Any]], bool] | None = None):
+        """``erased`` tells a person erased from leadmesh: a vendor's answer naming one is not
+        kept (it is not given either: see :mod:`services.providers.suppressions`)."""
         self.collection = db["providers_cache"]
+        self.erased = erased
 
     async def ensure_indexes(self) -> None:
         await ensure_expiry_index(self.collection, "expires_at")
@@ -64,6 +69,10 @@ class MongoLookupCache:
         expires = now + timedelta(seconds=ttl)
         ops = []
         for key, match in answers:
+            if match is not None and self.erased is not None:
+                if self.erased(match.person):
+                    continue
+                match = replace(match, contacts=tuple(c for c in match.contacts if not self.erased(c)))
             doc_id = _cache_id(provider, key)
             doc: Document = {
                 "_id": doc_id,

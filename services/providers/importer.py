@@ -8,7 +8,7 @@ rejected with its line and reason. Writes are bulk, a few thousand records at a 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from libs.normalize import (
     normalize_linkedin_url,
     person_name_key,
 )
+from libs.privacy import SUPPRESSED
 from services.providers.domain.fields import normalize_company, normalize_person
 from services.providers.repository import CHUNK, DirectoryRepository, company_document, person_document
 
@@ -129,9 +130,15 @@ class DirectoryImport:
     """Streams rows into the directory in bulk. ``add`` rows, then ``finish``."""
 
     def __init__(
-        self, repository: DirectoryRepository, source: str, mapping: Mapping[str, str] | None = None
+        self,
+        repository: DirectoryRepository,
+        source: str,
+        mapping: Mapping[str, str] | None = None,
+        suppressed: Callable[[Document], bool] | None = None,
     ):
+        """``suppressed`` tells a person who must not be imported (erased from leadmesh)."""
         self.repository = repository
+        self.suppressed = suppressed
         self.source = source
         self.mapping = mapping
         self.report = ImportReport()
@@ -147,6 +154,9 @@ class DirectoryImport:
             person, company = records_from_row(row, mapping, self.source)
         except ValueError as error:
             self.report.rejected.append(Rejected(line, str(error)))
+            return
+        if person is not None and self.suppressed is not None and self.suppressed(person):
+            self.report.rejected.append(Rejected(line, SUPPRESSED))
             return
         if person is not None:
             self._people[person["_id"]] = person

@@ -31,6 +31,7 @@ from services.providers.domain.models import (
 from services.providers.domain.ports import Provider
 from services.providers.domain.waterfall import LookupRequest, Waterfall
 from services.providers.repository import DirectoryRepository
+from services.providers.suppressions import SuppressionList
 
 __all__ = ["ContactsPage", "ProviderLookup", "default_order"]
 
@@ -67,6 +68,27 @@ def _count_lookups(results: Sequence[LookupResult]) -> None:
         _LOOKUPS.add(leads, {"provider": provider, "outcome": outcome.value})
 
 
+def _blocks(suppressions: SuppressionList, account_id: str, record: Record) -> bool:
+    values = record.values
+    return suppressions.blocks(
+        account_id,
+        str(values.get("email") or ""),
+        str(values.get("linkedin_url") or ""),
+        str(values.get("domain") or ""),
+    )
+
+
+def _screened(suppressions: SuppressionList, account_id: str, result: LookupResult) -> LookupResult:
+    """``result`` unless what the providers found is suppressed (a person found by name whose
+    address is on a list, a company whose domain is), without its suppressed contacts."""
+    if not result.found:
+        return result
+    if _blocks(suppressions, account_id, result.person) or _blocks(suppressions, account_id, result.company):
+        return LookupResult.suppressed_result()
+    result.contacts = [c for c in result.contacts if not _blocks(suppressions, account_id, c)]
+    return result
+
+
 @dataclass
 class ContactsPage:
     company: Record
@@ -89,6 +111,7 @@ class ProviderLookup:
         waterfall: Waterfall,
         repository: DirectoryRepository,
         max_batch: int = 20000,
+        suppressions: SuppressionList | None = None,
     ):
         self.providers: Mapping[str, Provider] = {p.name: p for p in providers}
         self.order = default_order(providers, order)
@@ -96,6 +119,7 @@ class ProviderLookup:
         self.repository = repository
         self.max_batch = max_batch
         self.confidence = MatchConfidence()
+        self.suppressions = suppressions
 
     async def plan(self, account_id: str, override: Sequence[str]) -> list[Provider]:
         """The providers to ask, in order: the call's override, else the account's, else the
@@ -119,9 +143,26 @@ class ProviderLookup:
         if len(leads) > self.max_batch:
             raise InvalidArgument(f"at most {self.max_batch} leads per batch", reason="BATCH_TOO_LARGE")
         plan = await self.plan(account_id, override)
-        results = await self.waterfall.run(leads, plan, request)
+        suppressions = self.suppressions
+        if suppressions is None or suppressions.empty:
+            results = await self.waterfall.run(leads, plan, request)
+            _count_lookups(results)
+            return results
+        blocked = [suppressions.blocks(account_id, x.email, x.linkedin_url, x.company_domain) for x in leads]
+        todo = [lead for lead, no in zip(leads, blocked, strict=True) if not no]
+        ran = iter(await self.waterfall.run(todo, plan, request) if todo else [])
+        results = [LookupResult.suppressed_result() if no else next(ran) for no in blocked]
         _count_lookups(results)
-        return results
+        return [_screened(suppressions, account_id, result) for result in results]
+
+    def _suppressed(self, account_id: str, person: Document) -> bool:
+        assert self.suppressions is not None
+        return self.suppressions.blocks(
+            account_id,
+            person.get("email", ""),
+            person.get("linkedin_url", ""),
+            person.get("company_domain", ""),
+        )
 
     async def find_contacts(
         self,
@@ -131,8 +172,10 @@ class ProviderLookup:
         departments: Sequence[str],
         requested_page_size: int,
         page_token: str,
+        account_id: str = "",
     ) -> ContactsPage:
-        """A company's people from the directory, most senior first, filtered and paginated."""
+        """A company's people from the directory, most senior first, filtered and paginated
+        (without the people suppressed for the account and those erased from leadmesh)."""
         registered = normalize_domain(domain) if domain.strip() else None
         key = company_key(clean_company_name(name)) if name.strip() else ""
         if domain.strip() and registered is None:
@@ -158,5 +201,7 @@ class ProviderLookup:
         more = len(people) > limit
         people = people[:limit]
         token = encode_page_token(people[-1]["contact_rank"]) if more else ""
+        if self.suppressions is not None and not self.suppressions.empty:
+            people = [p for p in people if not self._suppressed(account_id, p)]
         company = _record(company_doc, COMPANY_FIELDS, confidence) if company_doc else Record()
         return ContactsPage(company, [_record(p, PERSON_FIELDS, confidence) for p in people], token)

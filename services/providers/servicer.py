@@ -14,11 +14,15 @@ from leadmesh.providers.v1 import providers_service_pb2 as pb
 from leadmesh.providers.v1 import providers_service_pb2_grpc as pb_grpc
 from libs.errors import InvalidArgument
 from libs.leads import DEFAULT_CONTACTS, FIELD_GROUPS, MAX_CONTACTS
+from libs.mongo import Document
+from libs.protos import require_account, timestamp
 from libs.vocabulary import CompanySize, Department, RevenueRange, Seniority, from_proto, to_proto
 from services.providers.domain.fields import lead_from_input
 from services.providers.domain.models import COMPANY_FIELDS, PERSON_FIELDS, FieldGroup, Lead
 from services.providers.domain.waterfall import DEFAULT_GROUPS, LookupRequest
 from services.providers.lookup import ProviderLookup
+from services.providers.privacy import ErasureAudit
+from services.providers.suppressions import SuppressionList
 from services.providers.wire import Convert, Encoder, RecordKind
 
 __all__ = ["ProvidersServicer"]
@@ -99,9 +103,28 @@ def _names(values: Iterable[int], vocabulary: type[StrEnum], what: str) -> list[
     return out
 
 
+_KINDS = {"email": pb.Suppression.KIND_EMAIL, "domain": pb.Suppression.KIND_DOMAIN}
+
+
+def _suppression(document: Document) -> pb.Suppression:
+    return pb.Suppression(
+        id=document["_id"],
+        kind=_KINDS.get(document["kind"], pb.Suppression.KIND_UNSPECIFIED),
+        display=document.get("display", ""),
+        create_time=timestamp(document["create_time"]),
+    )
+
+
 class ProvidersServicer(pb_grpc.ProvidersServiceServicer):
-    def __init__(self, lookup: ProviderLookup):
+    def __init__(
+        self,
+        lookup: ProviderLookup,
+        suppressions: SuppressionList | None = None,
+        audit: ErasureAudit | None = None,
+    ):
         self.lookup = lookup
+        self.suppressions = suppressions
+        self.audit = audit
 
     async def Lookup(self, request: pb.LookupRequest, context: Context) -> pb.LookupResponse:
         lead = _lead(request.lead)
@@ -137,5 +160,50 @@ class ProvidersServicer(pb_grpc.ProvidersServiceServicer):
             _names(request.departments, Department, "department"),
             request.page_size,
             request.page_token,
+            request.account_id,
         )
         return _encoder().contacts_response(page.company, page.contacts, page.next_page_token)
+
+    async def AddSuppressions(
+        self, request: pb.AddSuppressionsRequest, context: Context
+    ) -> pb.AddSuppressionsResponse:
+        require_account(request.account_id)
+        assert self.suppressions is not None
+        documents, added = await self.suppressions.add(
+            request.account_id, list(request.emails), list(request.domains)
+        )
+        return pb.AddSuppressionsResponse(
+            suppressions=[_suppression(d) for d in documents], added_count=added
+        )
+
+    async def ListSuppressions(
+        self, request: pb.ListSuppressionsRequest, context: Context
+    ) -> pb.ListSuppressionsResponse:
+        require_account(request.account_id)
+        assert self.suppressions is not None
+        page = await self.suppressions.page(request.account_id, request.page_size, request.page_token)
+        return pb.ListSuppressionsResponse(
+            suppressions=[_suppression(d) for d in page.suppressions], next_page_token=page.next_page_token
+        )
+
+    async def DeleteSuppression(
+        self, request: pb.DeleteSuppressionRequest, context: Context
+    ) -> pb.DeleteSuppressionResponse:
+        require_account(request.account_id)
+        assert self.suppressions is not None
+        await self.suppressions.delete(request.account_id, request.id)
+        return pb.DeleteSuppressionResponse()
+
+    async def RecordErasure(
+        self, request: pb.RecordErasureRequest, context: Context
+    ) -> pb.RecordErasureResponse:
+        if not request.erasure_id:
+            raise InvalidArgument("erasure_id is required", reason="ERASURE_ID_REQUIRED")
+        assert self.audit is not None
+        erased = [
+            {"service": e.service, "collection": e.collection, "items": e.items} for e in request.erased
+        ]
+        when = await self.audit.record(
+            request.erasure_id, request.operator, list(request.subject_hashes), erased, request.complete
+        )
+        return pb.RecordErasureResponse(record_time=timestamp(when))

@@ -39,6 +39,8 @@ class ProvidersSettings(CommonSettings):
     providers_allowed_networks: list[str] = Field(default_factory=list)
     # The one pooled HTTP client's connection limit, shared by every HTTP provider.
     providers_http_max_connections: int = Field(default=100, ge=1)
+    # Seconds between re-reads of the suppressions (another replica's are seen after this).
+    providers_suppression_refresh: float = Field(default=5.0, gt=0)
 
     @field_validator("providers_allowed_networks")
     @classmethod

@@ -193,6 +193,7 @@ class Encoder:
                 providers_queried=result.providers_queried,
                 providers_matched=result.providers_matched,
                 confidence=result.confidence,
+                suppressed=result.suppressed,
             ).SerializeToString()
         ]
         if result.person:

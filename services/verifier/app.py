@@ -9,9 +9,11 @@ from leadmesh.verifier.v1 import verifier_service_pb2_grpc as pb_grpc
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
 from libs.periodic import Every
+from libs.privacy_service import privacy_service
 from libs.service import Service
 from services.verifier.domain import RetryHints, VerificationPolicy, address_lists
 from services.verifier.limits import HostLimiter
+from services.verifier.privacy import declared
 from services.verifier.prober import ProbeSettings, SmtpProber
 from services.verifier.repository import VerdictCache
 from services.verifier.resolver import MailRouteResolver
@@ -76,11 +78,13 @@ async def create_server(
     if verifier is None:
         verifier = await build_verifier(db, settings)
     servicer = VerifierServicer(verifier, settings.verifier_max_batch_items)
+    privacy = privacy_service(db, declared(verifier.cache))
     server = GrpcServer(
         name="verifier",
         address=address,
         services={
-            SERVICE_NAME: lambda server: pb_grpc.add_VerifierServiceServicer_to_server(servicer, server)
+            SERVICE_NAME: lambda server: pb_grpc.add_VerifierServiceServicer_to_server(servicer, server),
+            privacy[0]: privacy[1],
         },
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,

@@ -53,6 +53,10 @@ class VerdictCache:
             self.domains, "expire_time"
         )
 
+    def forget(self, address: str) -> None:
+        """Drops this process's copy of an address's verdict (an erasure)."""
+        self._verdicts.drop(address)
+
     # reads
 
     async def verdicts(self, keys: Collection[str]) -> dict[str, Verdict]:

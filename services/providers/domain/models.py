@@ -237,3 +237,9 @@ class LookupResult:
     providers_matched: int
     confidence: float
     attempts: list[Attempt]
+    # Not found because the person (or, for this account, the company) is suppressed.
+    suppressed: bool = False
+
+    @classmethod
+    def suppressed_result(cls) -> LookupResult:
+        return cls(False, Record(), Record(), [], 0, 0, 0.0, [], suppressed=True)

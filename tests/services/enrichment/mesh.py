@@ -43,6 +43,8 @@ from tests.services.providers.support import load_directory, make_settings
 from tests.services.verifier.mailservers import CatchAll, KnownMailboxes, LoopbackDns, MailFarm
 from tests.waiting import eventually
 
+# The key of the keyed hashes kept of suppressed and erased people (LEADMESH_PRIVACY_HASH_SECRET).
+PRIVACY_SECRET = "test-privacy-hash-secret-0123456789"
 MAILBOXES = ["mike.chen@techflow.io", "ana@techflow.io", "lena@techflow.io", "tom@techflow.io"]
 TECHFLOW_HOME = """<html><head>
 <script async src="https://js.hs-scripts.com/123456.js"></script></head><body>TechFlow</body></html>"""
@@ -80,6 +82,8 @@ class Mesh:
     billing: billing_grpc.BillingServiceStub
     enrichment: enrichment_grpc.EnrichmentServiceStub
     servers: dict[str, Any] = field(default_factory=dict)
+    # Where each service listens: {"providers": "127.0.0.1:port", ...}.
+    addresses: dict[str, str] = field(default_factory=dict)
 
     async def new_account(self, credits: int = 100) -> tuple[str, str]:
         created = await self.billing.CreateAccount(
@@ -124,7 +128,9 @@ async def running_mesh(
             db, BillingSettings(shutdown_grace=0.5, free_tier_monthly_credits=0), "127.0.0.1:0"
         )
         billing_addr = await serve(billing)
-        providers = await create_providers(db, make_settings(shutdown_grace=0.5), "127.0.0.1:0")
+        providers = await create_providers(
+            db, make_settings(shutdown_grace=0.5, privacy_hash_secret=PRIVACY_SECRET), "127.0.0.1:0"
+        )
         providers_addr = await serve(providers)
         verifier = await create_verifier(
             db,
@@ -221,4 +227,5 @@ async def running_mesh(
                 "gateway_settings": settings,
                 **servers,
             },
+            {name.removesuffix("_addr"): address for name, address in addresses.items()},
         )

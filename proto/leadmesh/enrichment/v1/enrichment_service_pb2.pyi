@@ -134,11 +134,16 @@ class EnrichmentMeta(_message.Message):
     ENRICHED_TIME_FIELD_NUMBER: _builtins.int
     ICP_PROFILE_VERSION_FIELD_NUMBER: _builtins.int
     DEGRADATIONS_FIELD_NUMBER: _builtins.int
+    NOT_FOUND_REASON_FIELD_NUMBER: _builtins.int
     credits_used: _builtins.int
     providers_queried: _builtins.int
     providers_matched: _builtins.int
     confidence: _builtins.float
     icp_profile_version: _builtins.int
+    not_found_reason: _builtins.str
+    """Why a not-found record was not found when it is not simply unknown: "suppressed" (the
+    account's do-not-enrich list, or a person erased from leadmesh). Never charged.
+    """
     @_builtins.property
     def enriched_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -153,10 +158,11 @@ class EnrichmentMeta(_message.Message):
         enriched_time: _timestamp_pb2.Timestamp | None = ...,
         icp_profile_version: _builtins.int = ...,
         degradations: _abc.Iterable[Global___Degradation] | None = ...,
+        not_found_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["enriched_time", b"enriched_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "credits_used", b"credits_used", "degradations", b"degradations", "enriched_time", b"enriched_time", "icp_profile_version", b"icp_profile_version", "providers_matched", b"providers_matched", "providers_queried", b"providers_queried"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "credits_used", b"credits_used", "degradations", b"degradations", "enriched_time", b"enriched_time", "icp_profile_version", b"icp_profile_version", "not_found_reason", b"not_found_reason", "providers_matched", b"providers_matched", "providers_queried", b"providers_queried"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -49,6 +49,26 @@ class ProvidersServiceStub:
                 request_serializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.FindContactsRequest.SerializeToString,
                 response_deserializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.FindContactsResponse.FromString,
                 _registered_method=True)
+        self.AddSuppressions = channel.unary_unary(
+                '/leadmesh.providers.v1.ProvidersService/AddSuppressions',
+                request_serializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.AddSuppressionsRequest.SerializeToString,
+                response_deserializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.AddSuppressionsResponse.FromString,
+                _registered_method=True)
+        self.ListSuppressions = channel.unary_unary(
+                '/leadmesh.providers.v1.ProvidersService/ListSuppressions',
+                request_serializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.ListSuppressionsRequest.SerializeToString,
+                response_deserializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.ListSuppressionsResponse.FromString,
+                _registered_method=True)
+        self.DeleteSuppression = channel.unary_unary(
+                '/leadmesh.providers.v1.ProvidersService/DeleteSuppression',
+                request_serializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.DeleteSuppressionRequest.SerializeToString,
+                response_deserializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.DeleteSuppressionResponse.FromString,
+                _registered_method=True)
+        self.RecordErasure = channel.unary_unary(
+                '/leadmesh.providers.v1.ProvidersService/RecordErasure',
+                request_serializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.RecordErasureRequest.SerializeToString,
+                response_deserializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.RecordErasureResponse.FromString,
+                _registered_method=True)
 
 
 class ProvidersServiceServicer:
@@ -75,6 +95,33 @@ class ProvidersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddSuppressions(self, request, context):
+        """An account's do-not-enrich list: a suppressed lead is never found for that account.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSuppressions(self, request, context):
+        """Newest first, paginated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSuppression(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordErasure(self, request, context):
+        """The audit entry of an erasure: how many items each service erased (never the address).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProvidersServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -92,6 +139,26 @@ def add_ProvidersServiceServicer_to_server(servicer, server):
                     servicer.FindContacts,
                     request_deserializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.FindContactsRequest.FromString,
                     response_serializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.FindContactsResponse.SerializeToString,
+            ),
+            'AddSuppressions': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddSuppressions,
+                    request_deserializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.AddSuppressionsRequest.FromString,
+                    response_serializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.AddSuppressionsResponse.SerializeToString,
+            ),
+            'ListSuppressions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSuppressions,
+                    request_deserializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.ListSuppressionsRequest.FromString,
+                    response_serializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.ListSuppressionsResponse.SerializeToString,
+            ),
+            'DeleteSuppression': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSuppression,
+                    request_deserializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.DeleteSuppressionRequest.FromString,
+                    response_serializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.DeleteSuppressionResponse.SerializeToString,
+            ),
+            'RecordErasure': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordErasure,
+                    request_deserializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.RecordErasureRequest.FromString,
+                    response_serializer=leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.RecordErasureResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -175,6 +242,114 @@ class ProvidersService:
             '/leadmesh.providers.v1.ProvidersService/FindContacts',
             leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.FindContactsRequest.SerializeToString,
             leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.FindContactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddSuppressions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadmesh.providers.v1.ProvidersService/AddSuppressions',
+            leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.AddSuppressionsRequest.SerializeToString,
+            leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.AddSuppressionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSuppressions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadmesh.providers.v1.ProvidersService/ListSuppressions',
+            leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.ListSuppressionsRequest.SerializeToString,
+            leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.ListSuppressionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSuppression(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadmesh.providers.v1.ProvidersService/DeleteSuppression',
+            leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.DeleteSuppressionRequest.SerializeToString,
+            leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.DeleteSuppressionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordErasure(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadmesh.providers.v1.ProvidersService/RecordErasure',
+            leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.RecordErasureRequest.SerializeToString,
+            leadmesh_dot_providers_dot_v1_dot_providers__service__pb2.RecordErasureResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,13 @@ class ProvidersServiceStub:
     """Many leads in one call; results come back in request order."""
     FindContacts: _grpc.UnaryUnaryMultiCallable[_providers_service_pb2.FindContactsRequest, _providers_service_pb2.FindContactsResponse]
     """A company's people, paginated."""
+    AddSuppressions: _grpc.UnaryUnaryMultiCallable[_providers_service_pb2.AddSuppressionsRequest, _providers_service_pb2.AddSuppressionsResponse]
+    """An account's do-not-enrich list: a suppressed lead is never found for that account."""
+    ListSuppressions: _grpc.UnaryUnaryMultiCallable[_providers_service_pb2.ListSuppressionsRequest, _providers_service_pb2.ListSuppressionsResponse]
+    """Newest first, paginated."""
+    DeleteSuppression: _grpc.UnaryUnaryMultiCallable[_providers_service_pb2.DeleteSuppressionRequest, _providers_service_pb2.DeleteSuppressionResponse]
+    RecordErasure: _grpc.UnaryUnaryMultiCallable[_providers_service_pb2.RecordErasureRequest, _providers_service_pb2.RecordErasureResponse]
+    """The audit entry of an erasure: how many items each service erased (never the address)."""
 
 @_typing.type_check_only
 class ProvidersServiceAsyncStub(ProvidersServiceStub):
@@ -49,6 +56,13 @@ class ProvidersServiceAsyncStub(ProvidersServiceStub):
     """Many leads in one call; results come back in request order."""
     FindContacts: _aio.UnaryUnaryMultiCallable[_providers_service_pb2.FindContactsRequest, _providers_service_pb2.FindContactsResponse]  # type: ignore[assignment]
     """A company's people, paginated."""
+    AddSuppressions: _aio.UnaryUnaryMultiCallable[_providers_service_pb2.AddSuppressionsRequest, _providers_service_pb2.AddSuppressionsResponse]  # type: ignore[assignment]
+    """An account's do-not-enrich list: a suppressed lead is never found for that account."""
+    ListSuppressions: _aio.UnaryUnaryMultiCallable[_providers_service_pb2.ListSuppressionsRequest, _providers_service_pb2.ListSuppressionsResponse]  # type: ignore[assignment]
+    """Newest first, paginated."""
+    DeleteSuppression: _aio.UnaryUnaryMultiCallable[_providers_service_pb2.DeleteSuppressionRequest, _providers_service_pb2.DeleteSuppressionResponse]  # type: ignore[assignment]
+    RecordErasure: _aio.UnaryUnaryMultiCallable[_providers_service_pb2.RecordErasureRequest, _providers_service_pb2.RecordErasureResponse]  # type: ignore[assignment]
+    """The audit entry of an erasure: how many items each service erased (never the address)."""
 
 class ProvidersServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -74,5 +88,36 @@ class ProvidersServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_providers_service_pb2.FindContactsResponse, _abc.Awaitable[_providers_service_pb2.FindContactsResponse]]:
         """A company's people, paginated."""
+
+    @_abc_1.abstractmethod
+    def AddSuppressions(
+        self,
+        request: _providers_service_pb2.AddSuppressionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_providers_service_pb2.AddSuppressionsResponse, _abc.Awaitable[_providers_service_pb2.AddSuppressionsResponse]]:
+        """An account's do-not-enrich list: a suppressed lead is never found for that account."""
+
+    @_abc_1.abstractmethod
+    def ListSuppressions(
+        self,
+        request: _providers_service_pb2.ListSuppressionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_providers_service_pb2.ListSuppressionsResponse, _abc.Awaitable[_providers_service_pb2.ListSuppressionsResponse]]:
+        """Newest first, paginated."""
+
+    @_abc_1.abstractmethod
+    def DeleteSuppression(
+        self,
+        request: _providers_service_pb2.DeleteSuppressionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_providers_service_pb2.DeleteSuppressionResponse, _abc.Awaitable[_providers_service_pb2.DeleteSuppressionResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RecordErasure(
+        self,
+        request: _providers_service_pb2.RecordErasureRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_providers_service_pb2.RecordErasureResponse, _abc.Awaitable[_providers_service_pb2.RecordErasureResponse]]:
+        """The audit entry of an erasure: how many items each service erased (never the address)."""
 
 def add_ProvidersServiceServicer_to_server(servicer: ProvidersServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
