@@ -32,6 +32,9 @@ from services.enrichment.stages import Budget, StageCalls, key_reused
 
 __all__ = ["EnrichedOne", "Pipeline"]
 
+# No record is older (2024-01-01): an id naming an earlier time was never given out (404, not 410).
+FIRST_RECORD_TIME = 1_704_067_200
+
 Context = Any
 
 
@@ -164,7 +167,8 @@ class Pipeline:
     def expired(self, record_id: str) -> bool:
         """Whether a record of this id would be past the retention period (so purged, not unknown)."""
         made = id_time(record_id) if record_id.startswith("ev_") else None
-        return made is not None and made < self.clock() - self.settings.record_retention_days * 86_400
+        cutoff = self.clock() - self.settings.record_retention_days * 86_400
+        return made is not None and FIRST_RECORD_TIME <= made < cutoff
 
     async def purge_expired(self) -> int:
         """Deletes the records past the retention period."""

@@ -67,6 +67,8 @@ async def test_an_enrichment_past_retention_is_purged_and_gone(
     assert (await mesh.http.get(f"/v1/enrichments/{fresh_id}", headers=auth(key))).status_code == 200
     unknown = await mesh.http.get(f"/v1/enrichments/{made_days_ago(1)}", headers=auth(key))
     assert unknown.status_code == 404, unknown.text
+    never = await mesh.http.get("/v1/enrichments/ev_0000000000000000000000", headers=auth(key))
+    assert never.status_code == 404, never.text
 
 
 async def test_a_csv_job_past_retention_loses_its_rows_and_result_but_keeps_its_counts(
