@@ -2,8 +2,9 @@
 
 This test starts the whole mesh on loopback (the enrichment tests' ``running_mesh``: embedded store,
 RabbitMQ, loopback DNS/SMTP/web, batch server) with the gateway in front, makes the accounts the
-SDK's tests need, builds the SDK with ``tsc`` (``npm ci`` first when ``node_modules`` is missing) and
-runs its suites with Node's test runner, in three phases of the mesh:
+SDK's tests need, and runs its suites (on the committed build, which the first test holds to a
+fresh strict ``tsc`` build; ``npm ci`` first when ``node_modules`` is missing) with Node's test
+runner, in three phases of the mesh:
 
 - ``test/queued``: no batch worker yet, so an uploaded job stays queued (download 409, cancel);
 - ``test/live``: a worker runs: every resource, every error class from a real answer, a POST retried
@@ -66,21 +67,42 @@ async def _run(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout
     return text
 
 
+def _step(args: list[str], cwd: Path) -> None:
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, (
+        f"{' '.join(args)} exited with {done.returncode}:\n{done.stdout}{done.stderr}"
+    )
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()
+    }
+
+
 @pytest.fixture(scope="module")
-def js_sdk(repo_root: Path) -> Path:
-    """sdk/js, its dependencies installed from the lock file (once) and built."""
+def js_sdk(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """sdk/js, its build tools installed from the lock file (once, as ``make js-sdk`` does)."""
     npm = shutil.which("npm")
     assert npm and shutil.which("node"), "the TypeScript SDK's tests need Node 18+ and npm on the PATH"
     root = repo_root / "sdk" / "js"
-    steps = [[npm, "run", "build"]]
     if not (root / "node_modules" / ".package-lock.json").exists():
-        steps.insert(0, [npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"])
-    for step in steps:
-        done = subprocess.run(step, cwd=root, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, (
-            f"{' '.join(step)} exited with {done.returncode}:\n{done.stdout}{done.stderr}"
-        )
+        _step([npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"], root)
     return root
+
+
+def test_the_committed_build_is_what_tsc_makes_of_the_sources(js_sdk: Path, tmp_path: Path) -> None:
+    """dist/ is committed (so that ``npm install ./sdk/js`` needs no build step): it must be the
+    strict ``tsc`` build of src/ as it is."""
+    _step(
+        [str(js_sdk / "node_modules" / ".bin" / "tsc"), "-p", "tsconfig.json", "--outDir", str(tmp_path)],
+        js_sdk,
+    )
+    built = _tree(tmp_path)
+    assert built, "tsc wrote nothing"
+    assert _tree(js_sdk / "dist") == built, (
+        "sdk/js/dist is stale: run `npm run build` in sdk/js and commit dist/"
+    )
 
 
 @asynccontextmanager
