@@ -48,14 +48,13 @@ export declare class Transport {
     url(path: string, query?: Query): string;
     /** The answer's JSON. */
     json<T>(call: Call): Promise<T>;
-    /**
-     * The successful answer (its body unread), after the retries; an error status throws its error.
-     * `done()` ends the attempt's deadline: call it once the body is read.
-     */
-    send(call: Call): Promise<{
-        response: Response;
-        done: () => void;
-    }>;
+    /** The successful answer, after the retries; an error status throws its error. */
+    send(call: Call): Promise<Answer>;
+}
+/** A successful answer whose body is still to be read, by `read` (within the attempt's deadline). */
+export interface Answer {
+    response: Response;
+    read<T>(body: (response: Response) => Promise<T>): Promise<T>;
 }
 /** Milliseconds before retry `attempt + 1`: 0.5 s doubling up to 8 s, less up to a quarter at random. */
 export declare function backoff(attempt: number): number;

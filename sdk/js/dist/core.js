@@ -51,18 +51,10 @@ export class Transport {
     }
     /** The answer's JSON. */
     async json(call) {
-        const { response, done } = await this.send(call);
-        try {
-            return (await response.json());
-        }
-        finally {
-            done();
-        }
+        const answer = await this.send(call);
+        return answer.read(async (response) => (await response.json()));
     }
-    /**
-     * The successful answer (its body unread), after the retries; an error status throws its error.
-     * `done()` ends the attempt's deadline: call it once the body is read.
-     */
+    /** The successful answer, after the retries; an error status throws its error. */
     async send(call) {
         const headers = {
             ...this.#headers,
@@ -97,7 +89,7 @@ export class Transport {
                 continue;
             }
             if (response.ok)
-                return { response, done: () => deadline.clear() };
+                return { response, read: (body) => readBody(response, body, deadline, timeout) };
             if (attempt < maxRetries && RETRIED_STATUSES.has(response.status)) {
                 const asked = retryAfterSeconds(response.headers.get("retry-after"));
                 await response.body?.cancel().catch(() => undefined);
@@ -112,6 +104,26 @@ export class Transport {
                 deadline.clear();
             }
         }
+    }
+}
+async function readBody(response, body, deadline, timeout) {
+    try {
+        return await body(response);
+    }
+    catch (cause) {
+        if (cause instanceof LeadmeshError)
+            throw cause;
+        if (deadline.expired)
+            throw new APITimeoutError(`the answer did not arrive within ${timeout} ms`, { cause });
+        if (cause instanceof SyntaxError) {
+            throw new LeadmeshError(`the answer is not the JSON expected: ${cause.message}`, { status: response.status, cause });
+        }
+        throw new APIConnectionError(`the answer broke off: ${cause instanceof Error ? cause.message : String(cause)}`, {
+            cause,
+        });
+    }
+    finally {
+        deadline.clear();
     }
 }
 /** An attempt's deadline, aborting its fetch; also aborted by the caller's own signal. */

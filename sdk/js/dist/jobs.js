@@ -31,18 +31,13 @@ export class Jobs {
     /** The enriched CSV of a job that has ended (ConflictError before): its text, or the path it was written to. */
     async download(id, options = {}) {
         const { output, ...request } = options;
-        const { response, done } = await this.transport.send({
+        const answer = await this.transport.send({
             ...request,
             method: "GET",
             path: `/v1/jobs/${encodeURIComponent(id)}/result.csv`,
             headers: { Accept: "text/csv", ...(request.headers ?? {}) },
         });
-        try {
-            return await readResult(response, output);
-        }
-        finally {
-            done();
-        }
+        return answer.read((response) => readResult(response, output));
     }
 }
 /** The file's text, or the path it was written to. */

@@ -102,19 +102,12 @@ export class Transport {
 
   /** The answer's JSON. */
   async json<T>(call: Call): Promise<T> {
-    const { response, done } = await this.send(call);
-    try {
-      return (await response.json()) as T;
-    } finally {
-      done();
-    }
+    const answer = await this.send(call);
+    return answer.read(async (response) => (await response.json()) as T);
   }
 
-  /**
-   * The successful answer (its body unread), after the retries; an error status throws its error.
-   * `done()` ends the attempt's deadline: call it once the body is read.
-   */
-  async send(call: Call): Promise<{ response: Response; done: () => void }> {
+  /** The successful answer, after the retries; an error status throws its error. */
+  async send(call: Call): Promise<Answer> {
     const headers: Record<string, string> = {
       ...this.#headers,
       Authorization: `Bearer ${this.#apiKey}`,
@@ -145,7 +138,7 @@ export class Transport {
         await sleep(backoff(attempt), call.signal);
         continue;
       }
-      if (response.ok) return { response, done: () => deadline.clear() };
+      if (response.ok) return { response, read: (body) => readBody(response, body, deadline, timeout) };
       if (attempt < maxRetries && RETRIED_STATUSES.has(response.status)) {
         const asked = retryAfterSeconds(response.headers.get("retry-after"));
         await response.body?.cancel().catch(() => undefined);
@@ -159,6 +152,34 @@ export class Transport {
         deadline.clear();
       }
     }
+  }
+}
+
+/** A successful answer whose body is still to be read, by `read` (within the attempt's deadline). */
+export interface Answer {
+  response: Response;
+  read<T>(body: (response: Response) => Promise<T>): Promise<T>;
+}
+
+async function readBody<T>(
+  response: Response,
+  body: (response: Response) => Promise<T>,
+  deadline: Deadline,
+  timeout: number,
+): Promise<T> {
+  try {
+    return await body(response);
+  } catch (cause) {
+    if (cause instanceof LeadmeshError) throw cause;
+    if (deadline.expired) throw new APITimeoutError(`the answer did not arrive within ${timeout} ms`, { cause });
+    if (cause instanceof SyntaxError) {
+      throw new LeadmeshError(`the answer is not the JSON expected: ${cause.message}`, { status: response.status, cause });
+    }
+    throw new APIConnectionError(`the answer broke off: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+  } finally {
+    deadline.clear();
   }
 }
 

@@ -76,7 +76,7 @@ export class Enrich {
     if (options.skipIcp !== undefined) form.append("skip_icp", String(options.skipIcp));
     if (options.webhookUrl) form.append("webhook_url", options.webhookUrl);
     if (options.mapping) form.append("mapping", JSON.stringify(options.mapping));
-    const { response, done } = await this.transport.send({
+    const answer = await this.transport.send({
       method: "POST",
       path: "/v1/enrich/csv",
       body: form,
@@ -86,19 +86,14 @@ export class Enrich {
       headers: options.headers,
       signal: options.signal,
     });
-    let job: Job;
-    try {
-      if (response.status !== 202) {
-        // The file itself: the job has ended.
-        const result = await readResult(response, output);
-        const ended = await this.jobs.get(response.headers.get("x-job-id") ?? "", requestOptions(options));
-        onProgress?.(progressOf(ended));
-        return output === undefined ? { job: ended, csv: result } : { job: ended, output: result };
-      }
-      job = (await response.json()) as Job;
-    } finally {
-      done();
+    if (answer.response.status !== 202) {
+      // The file itself: the job has ended.
+      const result = await answer.read((response) => readResult(response, output));
+      const ended = await this.jobs.get(answer.response.headers.get("x-job-id") ?? "", requestOptions(options));
+      onProgress?.(progressOf(ended));
+      return output === undefined ? { job: ended, csv: result } : { job: ended, output: result };
     }
+    const job = await answer.read(async (response) => (await response.json()) as Job);
     return wait ? this.#finish(job, options, pollInterval, output) : { job };
   }
 
