@@ -82,8 +82,10 @@ export class Transport {
             }
             catch (cause) {
                 deadline.clear();
+                if (call.signal?.aborted)
+                    throw call.signal.reason; // the caller's own abort, as fetch gives it
                 const error = connectionError(cause, deadline, timeout);
-                if (call.signal?.aborted || attempt >= maxRetries)
+                if (attempt >= maxRetries)
                     throw error;
                 await sleep(backoff(attempt), call.signal);
                 continue;
@@ -130,21 +132,25 @@ async function readBody(response, body, deadline, timeout) {
 class Deadline {
     #controller = new AbortController();
     #timer;
+    #outer;
+    #onAbort = () => this.#controller.abort(this.#outer?.reason);
     expired = false;
     constructor(ms, outer) {
+        this.#outer = outer;
         this.#timer = setTimeout(() => {
             this.expired = true;
             this.#controller.abort();
         }, ms);
         if (outer?.aborted)
-            this.#controller.abort(outer.reason);
-        outer?.addEventListener("abort", () => this.#controller.abort(outer.reason), { once: true });
+            this.#onAbort();
+        outer?.addEventListener("abort", this.#onAbort, { once: true });
     }
     get signal() {
         return this.#controller.signal;
     }
     clear() {
         clearTimeout(this.#timer);
+        this.#outer?.removeEventListener("abort", this.#onAbort);
     }
 }
 function connectionError(cause, deadline, timeout) {

@@ -133,8 +133,9 @@ export class Transport {
         response = await this.#fetch(url, { method: call.method, headers, body, signal: deadline.signal });
       } catch (cause) {
         deadline.clear();
+        if (call.signal?.aborted) throw call.signal.reason; // the caller's own abort, as fetch gives it
         const error = connectionError(cause, deadline, timeout);
-        if (call.signal?.aborted || attempt >= maxRetries) throw error;
+        if (attempt >= maxRetries) throw error;
         await sleep(backoff(attempt), call.signal);
         continue;
       }
@@ -187,15 +188,18 @@ async function readBody<T>(
 class Deadline {
   readonly #controller = new AbortController();
   readonly #timer: ReturnType<typeof setTimeout>;
+  readonly #outer: AbortSignal | undefined;
+  readonly #onAbort = (): void => this.#controller.abort(this.#outer?.reason);
   expired = false;
 
   constructor(ms: number, outer?: AbortSignal) {
+    this.#outer = outer;
     this.#timer = setTimeout(() => {
       this.expired = true;
       this.#controller.abort();
     }, ms);
-    if (outer?.aborted) this.#controller.abort(outer.reason);
-    outer?.addEventListener("abort", () => this.#controller.abort(outer.reason), { once: true });
+    if (outer?.aborted) this.#onAbort();
+    outer?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
   get signal(): AbortSignal {
@@ -204,6 +208,7 @@ class Deadline {
 
   clear(): void {
     clearTimeout(this.#timer);
+    this.#outer?.removeEventListener("abort", this.#onAbort);
   }
 }
 

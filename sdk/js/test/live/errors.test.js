@@ -105,3 +105,10 @@ test("a server that never answers is an APITimeoutError", async () => {
     return true;
   });
 });
+
+test("the caller's own signal aborts a call, as fetch does, without retrying it", async () => {
+  const client = clientOf("OTHER", { baseURL: setting("LEADMESH_TEST_SILENT_URL"), timeout: 60_000 });
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 100);
+  await assert.rejects(client.credits.get({ signal: controller.signal }), { name: "AbortError" });
+});
