@@ -50,4 +50,4 @@ pytest:
 	$(BIN)/pytest -q -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) .leadmesh .mypy_cache .ruff_cache sdk/js/node_modules sdk/js/dist
+	rm -rf $(VENV) .leadmesh .mypy_cache .ruff_cache sdk/js/node_modules
