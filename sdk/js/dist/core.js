@@ -115,14 +115,15 @@ async function readBody(response, body, deadline, timeout) {
     catch (cause) {
         if (cause instanceof LeadmeshError)
             throw cause;
-        if (deadline.expired)
+        if (deadline.expired) {
             throw new APITimeoutError(`the answer did not arrive within ${timeout} ms`, { cause });
-        if (cause instanceof SyntaxError) {
-            throw new LeadmeshError(`the answer is not the JSON expected: ${cause.message}`, { status: response.status, cause });
         }
-        throw new APIConnectionError(`the answer broke off: ${cause instanceof Error ? cause.message : String(cause)}`, {
-            cause,
-        });
+        if (cause instanceof SyntaxError) {
+            const message = `the answer is not the JSON expected: ${cause.message}`;
+            throw new LeadmeshError(message, { status: response.status, cause });
+        }
+        const reason = cause instanceof Error ? cause.message : String(cause);
+        throw new APIConnectionError(`the answer broke off: ${reason}`, { cause });
     }
     finally {
         deadline.clear();

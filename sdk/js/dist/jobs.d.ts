@@ -13,7 +13,10 @@ export interface DownloadOptions extends RequestOptions {
 export declare class Jobs {
     private readonly transport;
     constructor(transport: Transport);
-    /** Every job of the account, newest first, fetching pages as the loop goes: `for await (const job of client.jobs.list())`. */
+    /**
+     * Every job of the account, newest first, fetching pages as the loop goes:
+     * `for await (const job of client.jobs.list())`.
+     */
     list(options?: ListOptions): AsyncGenerator<Job, void>;
     /** A job's state, row counts, progress and first row issues. */
     get(id: string, options?: RequestOptions): Promise<Job>;

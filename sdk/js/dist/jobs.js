@@ -7,7 +7,10 @@ export class Jobs {
     constructor(transport) {
         this.transport = transport;
     }
-    /** Every job of the account, newest first, fetching pages as the loop goes: `for await (const job of client.jobs.list())`. */
+    /**
+     * Every job of the account, newest first, fetching pages as the loop goes:
+     * `for await (const job of client.jobs.list())`.
+     */
     list(options = {}) {
         const { pageSize, ...request } = options;
         return everyItem(async (pageToken) => {

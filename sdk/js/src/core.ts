@@ -172,13 +172,15 @@ async function readBody<T>(
     return await body(response);
   } catch (cause) {
     if (cause instanceof LeadmeshError) throw cause;
-    if (deadline.expired) throw new APITimeoutError(`the answer did not arrive within ${timeout} ms`, { cause });
-    if (cause instanceof SyntaxError) {
-      throw new LeadmeshError(`the answer is not the JSON expected: ${cause.message}`, { status: response.status, cause });
+    if (deadline.expired) {
+      throw new APITimeoutError(`the answer did not arrive within ${timeout} ms`, { cause });
     }
-    throw new APIConnectionError(`the answer broke off: ${cause instanceof Error ? cause.message : String(cause)}`, {
-      cause,
-    });
+    if (cause instanceof SyntaxError) {
+      const message = `the answer is not the JSON expected: ${cause.message}`;
+      throw new LeadmeshError(message, { status: response.status, cause });
+    }
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new APIConnectionError(`the answer broke off: ${reason}`, { cause });
   } finally {
     deadline.clear();
   }

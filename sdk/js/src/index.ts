@@ -35,4 +35,29 @@ export {
 } from "./errors.js";
 export { SIGNATURE_HEADER, verifyWebhook } from "./webhooks.js";
 export { VERSION } from "./version.js";
-export type * from "./types.js";
+export type {
+  FieldGroup,
+  LeadInput,
+  CsvRowInput,
+  IcpPoints,
+  IntentSignalDetail,
+  Lead,
+  Degradation,
+  LeadMeta,
+  LeadAnswer,
+  CsvRow,
+  CsvRowAnswer,
+  JobStatus,
+  JobCounts,
+  RowIssue,
+  Job,
+  Criterion,
+  IcpExclusions,
+  IcpProfileInput,
+  IcpProfile,
+  WebEvent,
+  SignalsAnswer,
+  LedgerEntry,
+  Credits,
+  WebhookSecret,
+} from "./types.js";

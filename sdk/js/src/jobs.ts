@@ -20,7 +20,10 @@ export interface DownloadOptions extends RequestOptions {
 export class Jobs {
   constructor(private readonly transport: Transport) {}
 
-  /** Every job of the account, newest first, fetching pages as the loop goes: `for await (const job of client.jobs.list())`. */
+  /**
+   * Every job of the account, newest first, fetching pages as the loop goes:
+   * `for await (const job of client.jobs.list())`.
+   */
   list(options: ListOptions = {}): AsyncGenerator<Job, void> {
     const { pageSize, ...request } = options;
     return everyItem(async (pageToken) => {

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import DefaultLeadmesh, { Leadmesh, LeadmeshError, VERSION } from "../../dist/index.js";
 import { setting } from "../support.js";
 
-test("the default export is the client; key and base URL come from LEADMESH_API_KEY and LEADMESH_BASE_URL", async () => {
+test("the default export is the client; key and base URL from LEADMESH_API_KEY and LEADMESH_BASE_URL", async () => {
   assert.equal(DefaultLeadmesh, Leadmesh);
   const client = new Leadmesh();
   assert.equal(client.baseURL, setting("LEADMESH_BASE_URL"));
@@ -18,7 +18,8 @@ test("without a key anywhere the constructor says how to give one", () => {
   try {
     assert.throws(
       () => new Leadmesh(),
-      (error) => error instanceof LeadmeshError && error.code === "API_KEY_MISSING" && /LEADMESH_API_KEY/.test(error.message),
+      (error) =>
+        error instanceof LeadmeshError && error.code === "API_KEY_MISSING" && /LEADMESH_API_KEY/.test(error.message),
     );
   } finally {
     process.env.LEADMESH_API_KEY = saved;

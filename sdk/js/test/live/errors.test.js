@@ -40,7 +40,10 @@ test("402: a broke account is an InsufficientCreditsError with its balance", asy
 
 test("404: another account's or no record is a NotFoundError", async () => {
   const client = clientOf("OTHER");
-  await assert.rejects(client.enrichments.get("ev_doesnotexist"), is(NotFoundError, { status: 404, code: "ENRICHMENT_NOT_FOUND" }));
+  await assert.rejects(
+    client.enrichments.get("ev_doesnotexist"),
+    is(NotFoundError, { status: 404, code: "ENRICHMENT_NOT_FOUND" }),
+  );
   await assert.rejects(client.jobs.get("job_doesnotexist"), is(NotFoundError, { status: 404, code: "JOB_NOT_FOUND" }));
 });
 
