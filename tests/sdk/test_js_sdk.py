@@ -108,12 +108,12 @@ def test_the_committed_build_is_what_tsc_makes_of_the_sources(js_sdk: Path, tmp_
 @asynccontextmanager
 async def limited_gateway(mesh: Mesh) -> AsyncIterator[str]:
     """A second gateway in front of the same services whose enrich rate limit is 2 requests, then
-    one every 2 seconds."""
+    one every 4 seconds."""
     services = mesh.servers["batch_settings"]
     settings = GatewaySettings(
         **{name: getattr(services, name) for name in ADDRESSES},
         enrich_rate_burst=2,
-        enrich_rate_per_second=0.5,
+        enrich_rate_per_second=0.25,
     )
     port = free_port()
     server = uvicorn.Server(

@@ -84,7 +84,10 @@ test("a large file is a job polled to its end with progress; its signed webhook 
     assert.equal(lines(upload.csv).length, 21);
     assert.equal(await client.jobs.download(job.id), upload.csv);
 
-    while (deliveries.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let waited = 0; deliveries.length === 0; waited += 20) {
+      assert.ok(waited < 30_000, "no webhook delivery within 30 s");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     const [delivery] = deliveries;
     const header = delivery.headers["leadmesh-signature"];
     const payload = JSON.parse(delivery.body.toString("utf8"));
