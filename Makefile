@@ -6,18 +6,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test install lint typecheck proto proto-check pytest broker clean
+.PHONY: up test install lint typecheck proto proto-check pytest broker clean js-sdk
 
 up: install
 	$(BIN)/leadmesh up --demo
 
-test: install broker proto-check lint typecheck pytest
+test: install js-sdk broker proto-check lint typecheck pytest
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml sdk/python/pyproject.toml
 	scripts/bootstrap.sh "$(PYTHON)" "$(VENV)"
 	@touch $(STAMP)
+
+# The TypeScript SDK's build tools (sdk/js/package-lock.json), installed once; then its build and
+# tests (tests/sdk/test_js_sdk.py, in the pytest run) need no network.
+JS_SDK_STAMP := sdk/js/node_modules/.package-lock.json
+
+js-sdk: $(JS_SDK_STAMP)
+
+$(JS_SDK_STAMP): sdk/js/package-lock.json
+	cd sdk/js && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(JS_SDK_STAMP)
 
 broker:
 	scripts/ensure-broker.sh
@@ -40,4 +50,4 @@ pytest:
 	$(BIN)/pytest -q -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) .leadmesh .mypy_cache .ruff_cache
+	rm -rf $(VENV) .leadmesh .mypy_cache .ruff_cache sdk/js/node_modules
