@@ -26,6 +26,13 @@ import httpx
 from httpcore._backends.auto import AutoBackend
 
 from libs.errors import InvalidArgument, PermissionDenied
+from libs.http_decoding import (
+    ACCEPT_ENCODING,
+    MAX_BYTES_EXTENSION,
+    BoundedDecodingTransport,
+    ResponseTooLarge,
+    UnsupportedEncoding,
+)
 
 __all__ = [
     "FetchedPage",
@@ -33,6 +40,7 @@ __all__ = [
     "OutboundPolicy",
     "ResponseTooLarge",
     "UnsafeDestination",
+    "UnsupportedEncoding",
     "check_url",
     "fetch_limited",
     "guarded_client",
@@ -46,10 +54,6 @@ class UnsafeDestination(PermissionDenied):
     """A URL whose host is, or resolves to, an address we do not connect to."""
 
     default_reason = "UNSAFE_URL"
-
-
-class ResponseTooLarge(InvalidArgument):
-    default_reason = "RESPONSE_TOO_LARGE"
 
 
 # IPv6 prefixes that carry an IPv4 address in their last 32 bits (RFC 6052 NAT64 with a /96
@@ -194,10 +198,13 @@ def guarded_client(
     max_redirects: int = 5,
     follow_redirects: bool = True,
     limits: httpx.Limits | None = None,
+    max_response_bytes: int = 16 * 1024 * 1024,
     **client_options: Any,
 ) -> httpx.AsyncClient:
     """A long-lived client whose every connection obeys ``policy``; redirects are followed unless
-    ``follow_redirects`` is False (and each one is checked like the first request)."""
+    ``follow_redirects`` is False (and each one is checked like the first request). Every response
+    body, a redirect's too, is decoded within ``max_response_bytes`` (encoded and decoded) by
+    :class:`libs.http_decoding.BoundedDecodingTransport`; only gzip and deflate are asked for."""
     max_connections = client_options.pop("max_connections", 100)
     if limits is None:
         limits = httpx.Limits(
@@ -205,7 +212,7 @@ def guarded_client(
             max_keepalive_connections=20,
             keepalive_expiry=5.0,
         )
-    transport = httpx.AsyncHTTPTransport(retries=0)
+    transport = BoundedDecodingTransport(retries=0, max_bytes=max_response_bytes)
     transport._pool = httpcore.AsyncConnectionPool(  # the only way to give httpx a network backend
         ssl_context=httpx.create_ssl_context(),
         max_connections=limits.max_connections,
@@ -213,8 +220,11 @@ def guarded_client(
         keepalive_expiry=limits.keepalive_expiry,
         network_backend=GuardedBackend(policy),
     )
+    headers = httpx.Headers(client_options.pop("headers", None))
+    headers.setdefault("Accept-Encoding", ACCEPT_ENCODING)
     return httpx.AsyncClient(
         transport=transport,
+        headers=headers,
         timeout=timeout,
         follow_redirects=follow_redirects,
         max_redirects=max_redirects,
@@ -235,9 +245,14 @@ class FetchedPage:
 async def fetch_limited(
     client: httpx.AsyncClient, url: str, *, max_bytes: int, deadline: float
 ) -> FetchedPage:
-    """GETs ``url`` through ``client``, reading at most ``max_bytes`` within ``deadline`` seconds."""
+    """GETs ``url`` through ``client``, reading at most ``max_bytes`` within ``deadline`` seconds.
+
+    ``max_bytes`` bounds the bytes on the wire and the decoded ones, of every redirect hop too, when
+    ``client`` comes from :func:`guarded_client`; :class:`UnsupportedEncoding` refuses a body in
+    stacked or unknown encodings."""
     check_url(url)
-    async with asyncio.timeout(deadline), client.stream("GET", url) as response:
+    extensions = {MAX_BYTES_EXTENSION: max_bytes}
+    async with asyncio.timeout(deadline), client.stream("GET", url, extensions=extensions) as response:
         chunks, size = [], 0
         async for chunk in response.aiter_bytes():
             size += len(chunk)
