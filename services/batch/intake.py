@@ -47,7 +47,7 @@ from services.batch.columns import (
     detect_mapping,
     lead_from_cells,
 )
-from services.batch.csvfile import CsvRow, CsvTable, Utf8Spool
+from services.batch.csvfile import CsvRow, CsvTable, RowLimits, Utf8Spool
 from services.batch.jobs import row_issues
 from services.batch.repository import JobRepository, row_key
 from services.batch.settings import BatchSettings
@@ -100,9 +100,9 @@ def _override(options: pb.JobOptions) -> dict[str, str | None]:
     return {binding.input_field: binding.column or None for binding in options.mapping.bindings}
 
 
-def survey(path: Path, override: Mapping[str, str | None], max_rows: int) -> Upload:
+def survey(path: Path, override: Mapping[str, str | None], max_rows: int, limits: RowLimits) -> Upload:
     """First pass: mapping, row counts, the widest row and the first issues."""
-    with CsvTable.open(path) as table:
+    with CsvTable.open(path, limits) as table:
         mapping = apply_mapping_override(table.header, detect_mapping(table.header), override)
         if not mapping:
             raise InvalidArgument(
@@ -142,8 +142,10 @@ def _row_document(job_id: str, row: CsvRow, mapping: Mapping[str, int]) -> Docum
     return document
 
 
-def _row_batches(path: Path, job_id: str, mapping: Mapping[str, int]) -> Iterator[list[Document]]:
-    with CsvTable.open(path) as table:
+def _row_batches(
+    path: Path, job_id: str, mapping: Mapping[str, int], limits: RowLimits
+) -> Iterator[list[Document]]:
+    with CsvTable.open(path, limits) as table:
         batch: list[Document] = []
         for row in table.rows():
             batch.append(_row_document(job_id, row, mapping))
@@ -193,6 +195,7 @@ class Intake:
         self.publisher = publisher
         self.settings = settings
         self.spool_dir = settings.batch_spool_dir or Path(tempfile.gettempdir())
+        self.limits = RowLimits(settings.batch_max_columns, settings.batch_max_row_bytes)
 
     async def create(
         self, options: pb.JobOptions, body: AsyncIterator[bytes]
@@ -239,7 +242,8 @@ class Intake:
         path = self.spool_dir / f"{job_id}.csv"
         try:
             upload_print = _upload_print(options, await self._spool(path, body))
-            upload = await asyncio.to_thread(survey, path, _override(options), self.settings.batch_max_rows)
+            max_rows = self.settings.batch_max_rows
+            upload = await asyncio.to_thread(survey, path, _override(options), max_rows, self.limits)
             price = lead_cost(options.fields)
             reservation = await self._reserve(options.account_id, job_id, upload.usable * price)
             try:
@@ -306,7 +310,7 @@ class Intake:
         reservation: Document,
         upload_print: str,
     ) -> Document:
-        batches = _row_batches(path, job_id, upload.mapping)
+        batches = _row_batches(path, job_id, upload.mapping, self.limits)
         while (batch := await asyncio.to_thread(next, batches, None)) is not None:
             await self.repository.insert_rows(batch)
         chunk_rows = self.settings.batch_chunk_rows
@@ -324,6 +328,7 @@ class Intake:
             "mapping": upload.mapping,
             "fields": list(options.fields),
             "skip_icp": options.skip_icp,
+            "keep_formulas": options.keep_formulas,
             "webhook_url": options.webhook_url,
             "total_rows": upload.rows,
             "usable_rows": upload.usable,

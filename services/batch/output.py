@@ -1,5 +1,6 @@
 """The result CSV of a job, streamed page by page: every input row in order with its cells, then
-``row_id``, ``status`` and the enrichment columns; every cell escaped against formula injection."""
+``row_id``, ``status`` and the enrichment columns; every cell escaped against formula injection
+unless the upload asked to keep formulas (``keep_formulas``)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ async def result_csv(repository: JobRepository, job: Document) -> AsyncIterator[
     it was reached) is ``failed`` with empty enrichment columns. The next page is read from the
     store while this one is written out."""
     width, total = int(job["width"]), int(job["total_rows"])
-    yield write_csv([output_header(job["header"], width)]).encode()
+    escape = not job.get("keep_formulas", False)
+    yield write_csv([output_header(job["header"], width, escape)]).encode()
     starts = range(1, total + 1, PAGE_ROWS)
     if not starts:
         return
@@ -42,7 +44,7 @@ async def result_csv(repository: JobRepository, job: Document) -> AsyncIterator[
             for number, row in enumerate(rows, start=first):
                 result = results.get(row["_id"])
                 status, cells = (result["status"], result["cells"]) if result else (FAILED, empty_cells())
-                lines.append(output_row(row["cells"], width, [str(number), status, *cells]))
+                lines.append(output_row(row["cells"], width, [str(number), status, *cells], escape))
             yield write_csv(lines).encode()
     finally:
         ahead.cancel()

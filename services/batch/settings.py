@@ -38,3 +38,7 @@ class BatchSettings(CommonSettings):
     batch_webhook_max_attempts: int = Field(default=8, ge=1)
     batch_webhook_base_delay: float = Field(default=5.0, gt=0)
     batch_webhook_timeout: float = Field(default=10.0, gt=0)
+    # The most columns and bytes one row of an upload may have (a wider or longer row is refused,
+    # naming its line): every result row is padded to the widest row.
+    batch_max_columns: int = Field(default=500, ge=1)
+    batch_max_row_bytes: int = Field(default=65_536, ge=1_024)

@@ -1,0 +1,120 @@
+"""Uploads whose rows are too wide or too long are refused with a 422 naming the line, before any
+work or charge; result cells that a spreadsheet would run are escaped unless the upload asks not
+to (``escape_formulas=false``), on the synchronous path and on a job's result.csv alike."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from pymongo.asynchronous.database import AsyncDatabase
+
+from libs.mongo import Document
+from services.batch.csvfile import CsvError, CsvTable, RowLimits, Utf8Spool
+from tests.services.batch.test_csv_jobs import auth, batch_settings, parse, upload, wait_finished
+from tests.services.enrichment.mesh import Mesh, running_mesh
+
+LIMITS = {"batch_max_columns": 20, "batch_max_row_bytes": 2_048}
+INJECTIONS = ["\n=1+1", " =1+1", "\uff1d1+1", "+1 415 555 0101", "@SUM(A1)", "\t-2"]
+
+
+@pytest_asyncio.fixture
+async def mesh(db: AsyncDatabase[Document], amqp_url: str) -> AsyncIterator[Mesh]:
+    async with running_mesh(db, amqp_url, batch=batch_settings(**LIMITS), csv_sync_max_rows=8) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    ("row", "line", "what"),
+    [
+        ("," * 25, 3, "the row has 26 columns, more than the 20 allowed"),
+        ("x" * 3_000, 3, "the row is longer than 2,048 bytes"),
+        ('"' + "x\n" * 1_500 + '"', 3, "the row is longer than 2,048 bytes"),  # over several lines
+    ],
+)
+async def test_a_too_wide_or_too_long_row_is_a_422_naming_its_line_and_creates_nothing(
+    mesh: Mesh, row: str, line: int, what: str
+) -> None:
+    account, key = await mesh.new_account(credits=10)
+    body = f"email,notes\nana@techflow.io,ok\n{row}\nmike.chen@techflow.io,ok\n"
+    response = await upload(mesh, key, body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_CSV"
+    assert error["message"].startswith(f"line {line}: {what}")
+    assert (await mesh.http.get("/v1/jobs", headers=auth(key))).json()["jobs"] == []
+    assert await mesh.balance(account) == 10
+
+
+async def test_a_header_wider_than_the_limit_is_refused(mesh: Mesh) -> None:
+    _, key = await mesh.new_account(credits=10)
+    header = ",".join(["email", *(f"c{n}" for n in range(30))])
+    response = await upload(mesh, key, f"\n{header}\nana@techflow.io\n")
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["message"].startswith("line 2: the row has 31 columns")
+
+
+async def test_rows_within_the_limits_are_padded_to_the_widest_only(mesh: Mesh) -> None:
+    _, key = await mesh.new_account(credits=10)
+    response = await upload(mesh, key, "email\nana@techflow.io" + "," * 19 + "\nx@y.io\n")
+    assert response.status_code == 200, response.text
+    assert {len(row) for row in parse(response.text)} == {20 + 16}
+
+
+def _cells(text: str, column: str) -> list[str]:
+    rows = parse(text)
+    index = rows[0].index(column)
+    return [row[index] for row in rows[1:]]
+
+
+def _injection_file() -> str:
+    lines = "".join(f'ana{n}@techflow.io,"{value}"\n' for n, value in enumerate(INJECTIONS))
+    return "email,notes\n" + lines
+
+
+async def test_formula_cells_are_escaped_by_default_and_kept_when_asked(mesh: Mesh) -> None:
+    _, key = await mesh.new_account(credits=50)
+    escaped = await upload(mesh, key, _injection_file())
+    assert escaped.status_code == 200, escaped.text
+    assert _cells(escaped.text, "notes") == [f"'{value}" for value in INJECTIONS]
+    kept = await upload(mesh, key, _injection_file(), params={"escape_formulas": "false"})
+    assert kept.status_code == 200, kept.text
+    assert _cells(kept.text, "notes") == INJECTIONS
+    job = (await mesh.http.get(f"/v1/jobs/{kept.headers['X-Job-Id']}", headers=auth(key))).json()
+    assert job["escape_formulas"] is False
+
+
+async def test_a_job_result_keeps_formulas_when_asked_in_the_query(mesh: Mesh) -> None:
+    _, key = await mesh.new_account(credits=50)
+    body = _injection_file() + "".join(f"user{n}@techflow.io,x\n" for n in range(10))  # async: 16 rows
+    response = await mesh.http.post(
+        "/v1/enrich/csv?escape_formulas=false",
+        content=body.encode(),
+        headers=auth(key, **{"Content-Type": "text/csv"}),
+        timeout=60,
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["escape_formulas"] is False
+    await wait_finished(mesh, key, response.json()["job_id"])
+    result = await mesh.http.get(f"/v1/jobs/{response.json()['job_id']}/result.csv", headers=auth(key))
+    assert _cells(result.text, "notes")[: len(INJECTIONS)] == INJECTIONS
+
+
+async def test_escape_formulas_must_be_a_boolean(mesh: Mesh) -> None:
+    _, key = await mesh.new_account(credits=10)
+    response = await upload(mesh, key, _injection_file(), params={"escape_formulas": "maybe"})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "INVALID_OPTION"
+
+
+def test_a_megabyte_of_commas_is_never_split_into_cells(tmp_path: pathlib.Path) -> None:
+    """The row is refused after reading ``max_row_bytes`` of it, not after a million cells."""
+    path = tmp_path / "wide.csv"
+    spool = Utf8Spool(path)
+    spool.write(b"email\n" + b"," * 1_000_000 + b"\n")
+    spool.close()
+    with CsvTable.open(path, RowLimits(max_columns=500, max_row_bytes=65_536)) as table:
+        with pytest.raises(CsvError, match=r"^line 2: the row is longer than 65,536 bytes") as caught:
+            next(table.rows())
+    assert caught.value.metadata == {"line": "2", "max_row_bytes": "65536"}
