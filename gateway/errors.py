@@ -71,6 +71,7 @@ _REASON_TO_HTTP = {
     "UNSUPPORTED_ENCODING": 415,
     "INVALID_CSV": 422,
     "NO_MAPPED_COLUMNS": 422,
+    "WEBHOOK_PORT_NOT_ALLOWED": 422,
 }
 
 # What a client reads when the status did not come from our services.

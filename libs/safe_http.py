@@ -9,7 +9,8 @@ use). TLS still verifies the certificate against the host name. Loopback, privat
 network of the policy allows them; tests allow the loopback addresses of their own servers. An IPv6
 address that leads to an IPv4 one (IPv4-mapped or -compatible, 6to4, Teredo, NAT64) is judged by
 that IPv4 address too. ``OutboundPolicy.allows`` is the one test of "may we connect there", also
-for connections that are not HTTP (the verifier's mail hosts).
+for connections that are not HTTP (the verifier's mail hosts). A policy may also name the ports it
+reaches (webhooks: 80 and 443 unless the operator allows others); by default every port.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ __all__ = [
     "check_url",
     "fetch_limited",
     "guarded_client",
+    "parse_ports",
+    "url_port",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -89,15 +92,41 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address
     return found
 
 
+def parse_ports(specs: Iterable[str | int]) -> tuple[range, ...]:
+    """Ports from ``"443"`` or ``"8000-8999"`` entries; ValueError names a bad one."""
+    ranges = []
+    for spec in specs:
+        low, _, high = str(spec).strip().partition("-")
+        try:
+            first, last = int(low), int(high or low)
+        except ValueError:
+            raise ValueError(f"not a port or a port range: {spec!r}") from None
+        if not 1 <= first <= last <= 65_535:
+            raise ValueError(f"not a port or a port range within 1-65535: {spec!r}")
+        ranges.append(range(first, last + 1))
+    return tuple(ranges)
+
+
+def url_port(url: httpx.URL) -> int:
+    """The port ``url`` connects to (its scheme's when it names none)."""
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
 @dataclass(frozen=True)
 class OutboundPolicy:
-    """Public addresses are allowed; other addresses only inside ``allowed_networks``."""
+    """Public addresses are allowed; other addresses only inside ``allowed_networks``. Only the
+    ports of ``allowed_ports`` are reached, every port when it is None."""
 
     allowed_networks: tuple[IPNetwork, ...] = ()
+    allowed_ports: tuple[range, ...] | None = None
 
     @classmethod
-    def from_cidrs(cls, cidrs: Iterable[str]) -> OutboundPolicy:
-        return cls(tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs if cidr.strip()))
+    def from_cidrs(cls, cidrs: Iterable[str], ports: Iterable[str | int] | None = None) -> OutboundPolicy:
+        networks = tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs if cidr.strip())
+        return cls(networks, None if ports is None else parse_ports(ports))
+
+    def allows_port(self, port: int) -> bool:
+        return self.allowed_ports is None or any(port in ports for ports in self.allowed_ports)
 
     def allows(self, address: IPAddress | str) -> bool:
         """Whether we may connect to ``address`` (an IP address or its text; other text is refused).
@@ -156,6 +185,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         """Each checked address in resolver order, until one connects, within ``timeout``."""
+        if not self.policy.allows_port(port):
+            raise UnsafeDestination(f"port {port} of {host} is not one we connect to; not connecting")
         clock = asyncio.get_running_loop().time
         deadline = None if timeout is None else clock() + timeout
         *others, last = await self._checked_addresses(host, port, timeout)

@@ -91,7 +91,9 @@ async def _link(repository: JobRepository, settings: BatchSettings, amqp_url: st
     connection = await amqp.connect(amqp_url)
     publisher = await amqp.Publisher.open(connection)
     http = guarded_client(
-        OutboundPolicy.from_cidrs(settings.batch_webhook_allowed_networks),
+        OutboundPolicy.from_cidrs(
+            settings.batch_webhook_allowed_networks, settings.batch_webhook_allowed_ports
+        ),
         timeout=settings.batch_webhook_timeout,
         follow_redirects=False,
     )

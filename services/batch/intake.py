@@ -39,7 +39,7 @@ from libs.ids import new_id
 from libs.leads import lead_cost, validate_lead
 from libs.mongo import Document, utc_now
 from libs.protos import require_account
-from libs.safe_http import check_url
+from libs.safe_http import check_url, parse_ports, url_port
 from services.batch.columns import (
     RowLead,
     RowProblem,
@@ -156,7 +156,7 @@ def _row_batches(
             yield batch
 
 
-def _validate(options: pb.JobOptions) -> None:
+def _validate(options: pb.JobOptions, webhook_ports: tuple[range, ...]) -> None:
     require_account(options.account_id)
     for group in options.fields:
         if group == common.FIELD_GROUP_UNSPECIFIED or group not in common.FieldGroup.values():
@@ -171,11 +171,18 @@ def _validate(options: pb.JobOptions) -> None:
                 metadata={"field": "webhook_url"},
             )
         try:
-            check_url(options.webhook_url)
+            port = url_port(check_url(options.webhook_url))
         except InvalidArgument as error:
             raise InvalidArgument(
                 error.message, reason="INVALID_WEBHOOK_URL", metadata={"field": "webhook_url"}
             ) from None
+        if not any(port in ports for ports in webhook_ports):
+            raise InvalidArgument(
+                f"webhook_url uses port {port}; webhooks go to ports 80 and 443 only, unless the "
+                "operator allows others (LEADMESH_BATCH_WEBHOOK_ALLOWED_PORTS)",
+                reason="WEBHOOK_PORT_NOT_ALLOWED",
+                metadata={"field": "webhook_url"},
+            )
     if len(options.file_name) > 255 or len(options.request_id) > 255:
         raise InvalidArgument("file_name and request_id are at most 255 characters", reason="FIELD_TOO_LONG")
 
@@ -196,12 +203,13 @@ class Intake:
         self.settings = settings
         self.spool_dir = settings.batch_spool_dir or Path(tempfile.gettempdir())
         self.limits = RowLimits(settings.batch_max_columns, settings.batch_max_row_bytes)
+        self.webhook_ports = parse_ports(settings.batch_webhook_allowed_ports)
 
     async def create(
         self, options: pb.JobOptions, body: AsyncIterator[bytes]
     ) -> tuple[Document, list[pb.RowIssue]]:
         """The stored job and the first row issues; a retried request id answers its first job."""
-        _validate(options)
+        _validate(options, self.webhook_ports)
         job_id = new_id("job")
         if options.request_id:
             first = await self.repository.claim_request(options.account_id, options.request_id, job_id)

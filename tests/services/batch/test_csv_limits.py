@@ -11,12 +11,17 @@ import pytest
 import pytest_asyncio
 from pymongo.asynchronous.database import AsyncDatabase
 
+from leadmesh.batch.v1 import batch_service_pb2 as batch_pb
+from libs.errors import InvalidArgument
 from libs.mongo import Document
+from libs.safe_http import parse_ports
 from services.batch.csvfile import CsvError, CsvTable, RowLimits, Utf8Spool
+from services.batch.intake import _validate
 from tests.services.batch.test_csv_jobs import auth, batch_settings, parse, upload, wait_finished
 from tests.services.enrichment.mesh import Mesh, running_mesh
 
-LIMITS = {"batch_max_columns": 20, "batch_max_row_bytes": 2_048}
+# Small row limits, and webhooks to the default ports only.
+LIMITS = {"batch_max_columns": 20, "batch_max_row_bytes": 2_048, "batch_webhook_allowed_ports": ["80", "443"]}
 INJECTIONS = ["\n=1+1", " =1+1", "\uff1d1+1", "+1 415 555 0101", "@SUM(A1)", "\t-2"]
 
 
@@ -106,6 +111,38 @@ async def test_escape_formulas_must_be_a_boolean(mesh: Mesh) -> None:
     _, key = await mesh.new_account(credits=10)
     response = await upload(mesh, key, _injection_file(), params={"escape_formulas": "maybe"})
     assert response.status_code == 400 and response.json()["error"]["code"] == "INVALID_OPTION"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/hook", "https://hooks.example.com:8443/x"])
+async def test_a_webhook_to_another_port_than_80_or_443_is_a_422_at_creation(mesh: Mesh, url: str) -> None:
+    account, key = await mesh.new_account(credits=10)
+    response = await upload(mesh, key, "email\nana@techflow.io\n", params={"webhook_url": url})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "WEBHOOK_PORT_NOT_ALLOWED"
+    assert "LEADMESH_BATCH_WEBHOOK_ALLOWED_PORTS" in error["message"]
+    assert (await mesh.http.get("/v1/jobs", headers=auth(key))).json()["jobs"] == []
+    assert await mesh.balance(account) == 10
+
+
+@pytest.mark.parametrize(
+    ("url", "ports", "allowed"),
+    [
+        ("https://hooks.example.com/x", ["80", "443"], True),
+        ("http://hooks.example.com:80/x", ["80", "443"], True),
+        ("https://hooks.example.com:444/x", ["80", "443"], False),
+        ("https://hooks.example.com:8443/x", ["443", "8000-8999"], True),
+        ("http://hooks.example.com/x", ["443"], False),
+    ],
+)
+def test_webhook_ports_follow_the_operator_setting(url: str, ports: list[str], allowed: bool) -> None:
+    options = batch_pb.JobOptions(account_id="acct_a", webhook_url=url)
+    if allowed:
+        _validate(options, parse_ports(ports))
+    else:
+        with pytest.raises(InvalidArgument) as refused:
+            _validate(options, parse_ports(ports))
+        assert refused.value.reason == "WEBHOOK_PORT_NOT_ALLOWED"
 
 
 def test_a_megabyte_of_commas_is_never_split_into_cells(tmp_path: pathlib.Path) -> None:
