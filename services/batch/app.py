@@ -137,6 +137,7 @@ async def create_server(
         services={SERVICE_NAME: lambda server: pb_grpc.add_BatchServiceServicer_to_server(servicer, server)},
         readiness=[lambda: ping(db), broker_open],
         grace=settings.shutdown_grace,
+        max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
     )
     return Service(server, parts=[link], closers=[channels.close])
 

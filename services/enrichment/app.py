@@ -53,5 +53,6 @@ async def create_server(db: AsyncDatabase[Document], settings: EnrichmentSetting
         },
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
+        max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
     )
     return Service(server, closers=[channels.close])

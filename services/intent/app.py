@@ -132,5 +132,6 @@ async def create_server(
         services={SERVICE_NAME: lambda server: pb_grpc.add_IntentServiceServicer_to_server(servicer, server)},
         readiness=readiness,
         grace=settings.shutdown_grace,
+        max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
     )
     return Service(server, parts=parts, closers=closers)

@@ -103,6 +103,7 @@ async def create_server(
         },
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
+        max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
     )
     purge = Every(settings.providers_cache_purge_interval, resources.cache.purge_expired)
     return Service(server, parts=[purge], closers=[resources.close])
