@@ -1,4 +1,5 @@
-"""A company's homepage, fetched only from public addresses, within size and time limits."""
+"""A company's homepage, fetched only from public addresses, within size and time limits, and
+decoded off the event loop in the charset it names when that is a common web one (else UTF-8)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """A homepage is decoded in a charset we allow (else as UTF-8), off the event loop, and whatever it
 names, its outcome is stored: a page naming ``punycode`` (quadratic to decode) or ``idna`` (which
-raises) is read as UTF-8, answers within the call and is not fetched again on the next request."""
+raises) is read as UTF-8, answers within the call and is not fetched again on the next request.
+A homepage in stacked encodings is a stored failure, not a gigabyte in memory."""
 
 from __future__ import annotations
 
+import gzip
 import random
 
 import pytest
@@ -54,3 +56,16 @@ async def test_a_page_in_a_charset_we_do_not_allow_is_read_as_utf8_and_stored(
 )
 def test_only_web_charsets_are_honoured(content_type: str, charset: str) -> None:
     assert _charset(content_type) == charset
+
+
+async def test_a_homepage_in_stacked_encodings_is_a_stored_failure(intent: Intent, web: Web) -> None:
+    bomb = gzip.compress(gzip.compress(bytes(64 * 1024 * 1024)))
+    headers = {"Content-Type": "text/html", "Content-Encoding": "gzip, gzip"}
+    web.pages["/sites/idna/"] = Page("200 OK", headers, bomb)
+    request = pb.GetSignalsRequest(company_domain="idna.com", categories=[TECHNOLOGY])
+    response = await intent.stub.GetSignals(request, timeout=10)
+    assert list(response.company.signals) == []
+    stored = await intent.db["intent_companies"].find_one({"_id": "idna.com"})
+    assert stored is not None and stored["technology"]["status"] == "failed"
+    assert stored["technology"]["error"].startswith("bad_response:")
+    assert "stacked encodings" in stored["technology"]["error"]
