@@ -14,7 +14,7 @@ import csv
 import io
 import pathlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -195,11 +195,13 @@ def _lines_after(
 
 @dataclass(frozen=True)
 class CsvRow:
-    """One data row: its 1-based number among data rows, the physical line it starts on, its cells."""
+    """One data row: its 1-based number among data rows, the physical line it starts on, its cells
+    and its size in the file (bytes, line ends included)."""
 
     number: int
     line: int
     cells: list[str]
+    size: int = field(default=0, compare=False)
 
 
 class CsvTable:
@@ -236,7 +238,7 @@ class CsvTable:
                 return
             if cells:
                 number += 1
-                yield CsvRow(number=number, line=start, cells=cells)
+                yield CsvRow(number=number, line=start, cells=cells, size=reader.lines.row_bytes)
 
     def close(self) -> None:
         self._file.close()

@@ -71,6 +71,7 @@ class Upload:
     rows: int = 0
     usable: int = 0
     width: int = 0
+    longest: int = 0  # bytes of the longest row
     issues: list[pb.RowIssue] = field(default_factory=list)
 
 
@@ -121,6 +122,7 @@ def survey(path: Path, override: Mapping[str, str | None], max_rows: int, limits
                     metadata={"max_rows": str(max_rows)},
                 )
             upload.width = max(upload.width, len(row.cells))
+            upload.longest = max(upload.longest, row.size)
             lead = _lead(row, mapping)
             if isinstance(lead, str):
                 if len(upload.issues) < MAX_ISSUES:
@@ -333,6 +335,7 @@ class Intake:
             "file_name": options.file_name,
             "header": upload.header,
             "width": upload.width,
+            "longest_row": upload.longest,
             "mapping": upload.mapping,
             "fields": list(options.fields),
             "skip_icp": options.skip_icp,

@@ -17,6 +17,8 @@ from libs.mongo import Document
 from libs.safe_http import parse_ports
 from services.batch.csvfile import CsvError, CsvTable, RowLimits, Utf8Spool
 from services.batch.intake import _validate
+from services.batch.output import result_csv
+from services.batch.repository import JobRepository
 from tests.services.batch.test_csv_jobs import auth, batch_settings, parse, upload, wait_finished
 from tests.services.enrichment.mesh import Mesh, running_mesh
 
@@ -66,6 +68,25 @@ async def test_rows_within_the_limits_are_padded_to_the_widest_only(mesh: Mesh) 
     response = await upload(mesh, key, "email\nana@techflow.io" + "," * 19 + "\nx@y.io\n")
     assert response.status_code == 200, response.text
     assert {len(row) for row in parse(response.text)} == {20 + 16}
+
+
+async def test_result_pages_of_long_rows_hold_fewer_rows(mesh: Mesh, db: AsyncDatabase[Document]) -> None:
+    _, key = await mesh.new_account(credits=50)
+    notes = "n" * 1_500
+    body = "email,notes\n" + "".join(f"user{n}@techflow.io,{notes}\n" for n in range(16))
+    response = await upload(mesh, key, body)
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job_id"]
+    await wait_finished(mesh, key, job_id)
+    job = await db["batch_jobs"].find_one({"_id": job_id})
+    assert job is not None
+    longest = len("user10@techflow.io,") + len(notes) + 1
+    assert job["longest_row"] == longest
+    pieces = [piece async for piece in result_csv(JobRepository(db), job, page_bytes=4 * longest)]
+    assert len(pieces) == 1 + 16 // 4  # the header, then pages of 4 rows
+    assert all(len(piece) < 5 * longest for piece in pieces)
+    whole = await mesh.http.get(f"/v1/jobs/{job_id}/result.csv", headers=auth(key))
+    assert b"".join(pieces).decode() == whole.text
 
 
 def _cells(text: str, column: str) -> list[str]:
