@@ -63,6 +63,8 @@ class _Inflater:
         self.gzip = encoding != "deflate"
         self.raw_deflate = False  # deflate is meant to be zlib-wrapped; some servers send it raw
         self.started = False
+        self.finished = False  # the stream ended; what follows (padding, garbage) is dropped
+        self.held = b""
         self.engine = self._new()
 
     def _new(self) -> Any:
@@ -71,7 +73,16 @@ class _Inflater:
         return zlib.decompressobj(-zlib.MAX_WBITS if self.raw_deflate else zlib.MAX_WBITS)
 
     def feed(self, data: bytes) -> Iterator[bytes]:
-        while data:
+        while data and not self.finished:
+            if self.engine.eof:
+                data, self.held = self.held + data, b""
+                if len(data) < 2 and self.gzip and b"\x1f\x8b".startswith(data):
+                    self.held = data  # a next member's first byte: wait for the second
+                    return
+                if not (self.gzip and data.startswith(b"\x1f\x8b")):
+                    self.finished = True  # padding or garbage after the end: dropped, as httpx does
+                    return
+                self.engine = self._new()  # the next gzip member
             try:
                 piece = self.engine.decompress(data, _PIECE)
             except zlib.error:
@@ -81,10 +92,7 @@ class _Inflater:
                 self.engine = self._new()
                 continue
             self.started = True
-            data = self.engine.unconsumed_tail
-            if self.engine.eof and self.engine.unused_data:
-                data = self.engine.unused_data  # the next gzip member
-                self.engine = self._new()
+            data = self.engine.unused_data if self.engine.eof else self.engine.unconsumed_tail
             if piece:
                 yield piece
 

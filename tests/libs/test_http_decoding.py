@@ -153,3 +153,13 @@ async def test_the_client_limit_guards_plain_requests_too(site: Site) -> None:
     async with guarded_client(POLICY, max_response_bytes=LIMIT) as client:
         with pytest.raises(ResponseTooLarge):
             await client.get(f"http://{SITE}:{site.port}/bomb")
+
+
+def test_concatenated_members_are_decoded_and_trailing_padding_dropped() -> None:
+    from libs.http_decoding import _Inflater
+
+    data = gzip.compress(b"one ") + gzip.compress(b"two") + b"\x00" * 10
+    for size in (1, 2, 7, len(data)):  # every way the network may cut it
+        inflater = _Inflater("gzip")
+        pieces = [inflater.feed(data[n : n + size]) for n in range(0, len(data), size)]
+        assert b"".join(piece for feed in pieces for piece in feed) == b"one two"
