@@ -75,6 +75,7 @@ _REASON_TO_HTTP = {
     # Past LEADMESH_RECORD_RETENTION_DAYS: purged, not unknown.
     "ENRICHMENT_EXPIRED": 410,
     "JOB_EXPIRED": 410,
+    "WEBHOOK_PORT_NOT_ALLOWED": 422,
 }
 
 # What a client reads when the status did not come from our services.

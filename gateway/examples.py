@@ -311,6 +311,7 @@ CSV_JOB = {
     "mapping": {"email": "Email", "first_name": "First Name", "company_name": "Company"},
     "fields": [],
     "skip_icp": False,
+    "escape_formulas": True,
     "webhook_url": "https://example.com/hooks/leadmesh",
     "created_at": "2026-04-15T09:00:00Z",
     "started_at": "2026-04-15T09:00:01Z",
@@ -340,6 +341,12 @@ CSV_UPLOAD = {
                         "file": {"type": "string", "format": "binary", "description": "The CSV, UTF-8"},
                         "fields": {"type": "string", "description": "e.g. person,phone"},
                         "skip_icp": {"type": "boolean"},
+                        "escape_formulas": {
+                            "type": "boolean",
+                            "default": True,
+                            "description": "false keeps cells like =, +, -, @ as they are (CRM re-import); "
+                            "a spreadsheet opening the result may then run them",
+                        },
                         "webhook_url": {"type": "string"},
                         "mapping": {"type": "string", "description": "JSON: input field -> column"},
                     },

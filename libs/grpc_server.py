@@ -3,6 +3,11 @@
 Health service with real per-service status (readiness checks polled in the background), a
 ``liveness`` entry for the kubelet's liveness probe, reflection, the default interceptors, and a
 graceful stop: NOT_SERVING -> drain -> stop (the runner, ``libs.runner``, stops it on SIGTERM).
+
+One caller cannot take a server down with a flood or one huge message: at most
+``max_concurrent_rpcs`` calls run at once (more are refused at once with RESOURCE_EXHAUSTED), and
+a message larger than the service's entry in :data:`MESSAGE_LIMITS` is refused with
+RESOURCE_EXHAUSTED before it is parsed.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from grpc_reflection.v1alpha import reflection
 from libs.interceptors import default_interceptors
 from libs.periodic import Every
 
-__all__ = ["LIVENESS_SERVICE", "GrpcServer", "ReadinessCheck"]
+__all__ = ["LIVENESS_SERVICE", "MESSAGE_LIMITS", "GrpcServer", "MessageLimits", "ReadinessCheck"]
 
 log = logging.getLogger("leadmesh.server")
 
@@ -29,6 +34,37 @@ ReadinessCheck = Callable[[], Awaitable[bool]]
 # readiness checks say. The process is alive when its event loop answers a health check; an
 # outage of the store or the broker makes it unready, never restarted.
 LIVENESS_SERVICE = "liveness"
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class MessageLimits:
+    """The largest message a server takes in and sends out, in bytes."""
+
+    receive: int = 4 * MiB  # gRPC's own default
+    send: int = 4 * MiB
+
+
+# Per service, what its largest RPC needs (the item caps are the services' settings' defaults; a
+# raised cap may need a raised limit here). Clients (libs.channels) accept 64 MiB answers.
+MESSAGE_LIMITS: dict[str, MessageLimits] = {
+    # ChargeBatch/ChargeEach of 1,000 items, ledger pages of 100 entries.
+    "billing": MessageLimits(receive=4 * MiB, send=4 * MiB),
+    # CreateJob's chunks are 64 KiB; GetJobResult sends 256 KiB pieces; a job names its header
+    # (at most one 64 KiB row) and its first 100 row issues.
+    "batch": MessageLimits(receive=1 * MiB, send=4 * MiB),
+    # EnrichBatch: 1,000 leads of seven 320-character fields in; their full records out.
+    "enrichment": MessageLimits(receive=8 * MiB, send=64 * MiB),
+    # GetSignalsBatch: 1,000 domains in, their signals with evidence out; RecordEvents batches.
+    "intent": MessageLimits(receive=8 * MiB, send=64 * MiB),
+    # VerifyBatch: 50,000 addresses of up to 320 characters in, a verdict each out.
+    "verifier": MessageLimits(receive=32 * MiB, send=64 * MiB),
+    # LookupBatch: 20,000 leads in, their person and company records out.
+    "providers": MessageLimits(receive=64 * MiB, send=64 * MiB),
+    # ScoreBatch: 100,000 subjects in, a score with its signals each out.
+    "scoring": MessageLimits(receive=64 * MiB, send=64 * MiB),
+}
 
 
 @dataclass
@@ -51,6 +87,10 @@ class GrpcServer:
     drain_delay: float = 0.0
     check_interval: float = 5.0
     drained: Sequence[Callable[[], Awaitable[object]]] = ()
+    # Calls running at once (health checks included); None: no limit.
+    max_concurrent_rpcs: int | None = None
+    # None: the service's entry in MESSAGE_LIMITS (gRPC's defaults for a name not there).
+    message_limits: MessageLimits | None = None
     port: int = 0
     _server: grpc.aio.Server = field(init=False)
     _health: health.aio.HealthServicer = field(init=False)
@@ -59,9 +99,15 @@ class GrpcServer:
 
     async def start(self) -> int:
         """Binds, starts serving and returns the bound port (useful with ``host:0``)."""
+        limits = self.message_limits or MESSAGE_LIMITS.get(self.name, MessageLimits())
         self._server = grpc.aio.server(
             interceptors=default_interceptors(),
-            options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 * 1024 * 1024)],
+            options=[
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", limits.receive),
+                ("grpc.max_send_message_length", limits.send),
+            ],
+            maximum_concurrent_rpcs=self.max_concurrent_rpcs,
         )
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)

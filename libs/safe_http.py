@@ -9,7 +9,8 @@ use). TLS still verifies the certificate against the host name. Loopback, privat
 network of the policy allows them; tests allow the loopback addresses of their own servers. An IPv6
 address that leads to an IPv4 one (IPv4-mapped or -compatible, 6to4, Teredo, NAT64) is judged by
 that IPv4 address too. ``OutboundPolicy.allows`` is the one test of "may we connect there", also
-for connections that are not HTTP (the verifier's mail hosts).
+for connections that are not HTTP (the verifier's mail hosts). A policy may also name the ports it
+reaches (webhooks: 80 and 443 unless the operator allows others); by default every port.
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ import httpx
 from httpcore._backends.auto import AutoBackend
 
 from libs.errors import InvalidArgument, PermissionDenied
+from libs.http_decoding import (
+    ACCEPT_ENCODING,
+    MAX_BYTES_EXTENSION,
+    BoundedDecodingTransport,
+    ResponseTooLarge,
+    UnsupportedEncoding,
+)
 
 __all__ = [
     "FetchedPage",
@@ -33,9 +41,12 @@ __all__ = [
     "OutboundPolicy",
     "ResponseTooLarge",
     "UnsafeDestination",
+    "UnsupportedEncoding",
     "check_url",
     "fetch_limited",
     "guarded_client",
+    "parse_ports",
+    "url_port",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -46,10 +57,6 @@ class UnsafeDestination(PermissionDenied):
     """A URL whose host is, or resolves to, an address we do not connect to."""
 
     default_reason = "UNSAFE_URL"
-
-
-class ResponseTooLarge(InvalidArgument):
-    default_reason = "RESPONSE_TOO_LARGE"
 
 
 # IPv6 prefixes that carry an IPv4 address in their last 32 bits (RFC 6052 NAT64 with a /96
@@ -85,15 +92,41 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address
     return found
 
 
+def parse_ports(specs: Iterable[str | int]) -> tuple[range, ...]:
+    """Ports from ``"443"`` or ``"8000-8999"`` entries; ValueError names a bad one."""
+    ranges = []
+    for spec in specs:
+        low, _, high = str(spec).strip().partition("-")
+        try:
+            first, last = int(low), int(high or low)
+        except ValueError:
+            raise ValueError(f"not a port or a port range: {spec!r}") from None
+        if not 1 <= first <= last <= 65_535:
+            raise ValueError(f"not a port or a port range within 1-65535: {spec!r}")
+        ranges.append(range(first, last + 1))
+    return tuple(ranges)
+
+
+def url_port(url: httpx.URL) -> int:
+    """The port ``url`` connects to (its scheme's when it names none)."""
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
 @dataclass(frozen=True)
 class OutboundPolicy:
-    """Public addresses are allowed; other addresses only inside ``allowed_networks``."""
+    """Public addresses are allowed; other addresses only inside ``allowed_networks``. Only the
+    ports of ``allowed_ports`` are reached, every port when it is None."""
 
     allowed_networks: tuple[IPNetwork, ...] = ()
+    allowed_ports: tuple[range, ...] | None = None
 
     @classmethod
-    def from_cidrs(cls, cidrs: Iterable[str]) -> OutboundPolicy:
-        return cls(tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs if cidr.strip()))
+    def from_cidrs(cls, cidrs: Iterable[str], ports: Iterable[str | int] | None = None) -> OutboundPolicy:
+        networks = tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs if cidr.strip())
+        return cls(networks, None if ports is None else parse_ports(ports))
+
+    def allows_port(self, port: int) -> bool:
+        return self.allowed_ports is None or any(port in ports for ports in self.allowed_ports)
 
     def allows(self, address: IPAddress | str) -> bool:
         """Whether we may connect to ``address`` (an IP address or its text; other text is refused).
@@ -152,6 +185,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         """Each checked address in resolver order, until one connects, within ``timeout``."""
+        if not self.policy.allows_port(port):
+            raise UnsafeDestination(f"port {port} of {host} is not one we connect to; not connecting")
         clock = asyncio.get_running_loop().time
         deadline = None if timeout is None else clock() + timeout
         *others, last = await self._checked_addresses(host, port, timeout)
@@ -194,10 +229,13 @@ def guarded_client(
     max_redirects: int = 5,
     follow_redirects: bool = True,
     limits: httpx.Limits | None = None,
+    max_response_bytes: int = 16 * 1024 * 1024,
     **client_options: Any,
 ) -> httpx.AsyncClient:
     """A long-lived client whose every connection obeys ``policy``; redirects are followed unless
-    ``follow_redirects`` is False (and each one is checked like the first request)."""
+    ``follow_redirects`` is False (and each one is checked like the first request). Every response
+    body, a redirect's too, is decoded within ``max_response_bytes`` (encoded and decoded) by
+    :class:`libs.http_decoding.BoundedDecodingTransport`; only gzip and deflate are asked for."""
     max_connections = client_options.pop("max_connections", 100)
     if limits is None:
         limits = httpx.Limits(
@@ -205,7 +243,7 @@ def guarded_client(
             max_keepalive_connections=20,
             keepalive_expiry=5.0,
         )
-    transport = httpx.AsyncHTTPTransport(retries=0)
+    transport = BoundedDecodingTransport(retries=0, max_bytes=max_response_bytes)
     transport._pool = httpcore.AsyncConnectionPool(  # the only way to give httpx a network backend
         ssl_context=httpx.create_ssl_context(),
         max_connections=limits.max_connections,
@@ -213,8 +251,11 @@ def guarded_client(
         keepalive_expiry=limits.keepalive_expiry,
         network_backend=GuardedBackend(policy),
     )
+    headers = httpx.Headers(client_options.pop("headers", None))
+    headers.setdefault("Accept-Encoding", ACCEPT_ENCODING)
     return httpx.AsyncClient(
         transport=transport,
+        headers=headers,
         timeout=timeout,
         follow_redirects=follow_redirects,
         max_redirects=max_redirects,
@@ -235,9 +276,14 @@ class FetchedPage:
 async def fetch_limited(
     client: httpx.AsyncClient, url: str, *, max_bytes: int, deadline: float
 ) -> FetchedPage:
-    """GETs ``url`` through ``client``, reading at most ``max_bytes`` within ``deadline`` seconds."""
+    """GETs ``url`` through ``client``, reading at most ``max_bytes`` within ``deadline`` seconds.
+
+    ``max_bytes`` bounds the bytes on the wire and the decoded ones, of every redirect hop too, when
+    ``client`` comes from :func:`guarded_client`; :class:`UnsupportedEncoding` refuses a body in
+    stacked or unknown encodings."""
     check_url(url)
-    async with asyncio.timeout(deadline), client.stream("GET", url) as response:
+    extensions = {MAX_BYTES_EXTENSION: max_bytes}
+    async with asyncio.timeout(deadline), client.stream("GET", url, extensions=extensions) as response:
         chunks, size = [], 0
         async for chunk in response.aiter_bytes():
             size += len(chunk)

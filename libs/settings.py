@@ -56,6 +56,9 @@ class CommonSettings(MeshAddresses):
     home: Path = Field(default=Path(".leadmesh"))
     # Seconds a stopping gRPC server lets in-flight calls finish.
     shutdown_grace: float = Field(default=10.0, ge=0)
+    # Calls a gRPC server runs at once (health checks included); more are refused with
+    # RESOURCE_EXHAUSTED. Each process reads its own, so each server may have its own.
+    grpc_max_concurrent_rpcs: int = Field(default=1_000, ge=1)
     # Spans are exported over OTLP only when this standard variable is set.
     # The key of the hashes kept of erased people and of suppressed addresses (HMAC-SHA256); at
     # least 16 characters. `leadmesh up` makes one under the home; change it and they are lost.

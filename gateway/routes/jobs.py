@@ -4,11 +4,12 @@ and GET /v1/jobs/{id}/result.csv.
 The file comes as ``multipart/form-data`` (field ``file``) or as a raw ``text/csv`` body, and is
 streamed to the batch service as it arrives. Options are form fields or query parameters:
 ``fields``, ``skip_icp``, ``mapping`` (a JSON object: input field -> column header, or null to
-leave a field unmapped), and ``webhook_url``, which is a form field or, with a raw body, the
-``X-Webhook-Url`` header, never a query parameter (a 400: query strings land in access logs).
-Below ``csv_sync_max_rows`` data rows the answer is the enriched CSV itself; otherwise (or when
-the job outlasts ``csv_sync_timeout``) it is 202 with the job, to be polled at
-``GET /v1/jobs/{id}`` and fetched at ``/v1/jobs/{id}/result.csv``.
+leave a field unmapped), ``escape_formulas`` (default true; false keeps result cells that a
+spreadsheet would run as formulas as they are, for a CRM re-import), and ``webhook_url``, which is
+a form field or, with a raw body, the ``X-Webhook-Url`` header, never a query parameter (a 400:
+query strings land in access logs). Below ``csv_sync_max_rows`` data rows the answer is the
+enriched CSV itself; otherwise (or when the job outlasts ``csv_sync_timeout``) it is 202 with the
+job, to be polled at ``GET /v1/jobs/{id}`` and fetched at ``/v1/jobs/{id}/result.csv``.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def job_json(job: pb.Job, issues: list[pb.RowIssue] | None = None) -> dict[str, 
         "mapping": {binding.input_field: binding.column for binding in job.mapping.bindings},
         "fields": [_GROUP_NAMES[f] for f in job.fields if f in _GROUP_NAMES],
         "skip_icp": job.skip_icp,
+        "escape_formulas": not job.keep_formulas,
         "webhook_url": job.webhook_url or None,
         "created_at": _time(job.create_time, job.HasField("create_time")),
         "started_at": _time(job.start_time, job.HasField("start_time")),
@@ -139,6 +141,7 @@ def _options(
         request_id=f"key:{key}" if key else "",
         fields=_fields(source.get("fields", [])),
         skip_icp=_flag(one("skip_icp"), "skip_icp"),
+        keep_formulas=not _flag(one("escape_formulas") or "true", "escape_formulas"),
         webhook_url=(one("webhook_url") or "").strip(),
         mapping=_mapping(one("mapping")),
         file_name=file_name[:255],

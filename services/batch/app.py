@@ -102,7 +102,9 @@ async def _link(
     connection = await amqp.connect(amqp_url)
     publisher = await amqp.Publisher.open(connection)
     http = guarded_client(
-        OutboundPolicy.from_cidrs(settings.batch_webhook_allowed_networks),
+        OutboundPolicy.from_cidrs(
+            settings.batch_webhook_allowed_networks, settings.batch_webhook_allowed_ports
+        ),
         timeout=settings.batch_webhook_timeout,
         follow_redirects=False,
     )
@@ -152,6 +154,7 @@ async def create_server(
         },
         readiness=[lambda: ping(db), broker_open],
         grace=settings.shutdown_grace,
+        max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
     )
     retention = JobRetention(repository, settings.record_retention_days, settings.batch_spool_dir)
     purge = Every(settings.record_purge_interval, retention.purge)

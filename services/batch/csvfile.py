@@ -1,7 +1,8 @@
 """Uploaded CSV files: spooled to disk as checked UTF-8, read back row by row, written out safely.
 
 Memory stays flat: :class:`Utf8Spool` writes each chunk as it comes, :class:`CsvTable` streams
-rows from the file, and :func:`write_csv` renders a batch of output rows at a time. Line numbers
+rows from the file, each within :class:`RowLimits` (bytes and columns, checked before a row is
+split into cells), and :func:`write_csv` renders a batch of output rows at a time. Line numbers
 are physical lines (``\\r\\n``, ``\\n`` and a lone ``\\r`` each end one), as a user sees them in an
 editor, so an error can name the line to fix.
 """
@@ -13,7 +14,7 @@ import csv
 import io
 import pathlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -41,6 +42,7 @@ __all__ = [
     "CsvRow",
     "CsvTable",
     "RowLead",
+    "RowLimits",
     "RowProblem",
     "Utf8Spool",
     "apply_mapping_override",
@@ -72,7 +74,19 @@ OUTPUT_COLUMNS = (
 )
 
 FIELD_SIZE_LIMIT = 131_072
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# What makes a spreadsheet run a cell as a formula: one of these as its first non-blank character
+# (the full-width forms too, which some spreadsheets read as the ASCII ones) ...
+_FORMULA_TRIGGERS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+# ... or one of these as its very first character (OWASP, CSV injection).
+_CONTROL_PREFIXES = ("\t", "\r", "\n")
+
+
+@dataclass(frozen=True)
+class RowLimits:
+    """The most columns and bytes (UTF-8, line ends included) one row of an upload may have."""
+
+    max_columns: int = 500
+    max_row_bytes: int = 65_536
 
 
 class CsvError(InvalidArgument):
@@ -181,11 +195,13 @@ def _lines_after(
 
 @dataclass(frozen=True)
 class CsvRow:
-    """One data row: its 1-based number among data rows, the physical line it starts on, its cells."""
+    """One data row: its 1-based number among data rows, the physical line it starts on, its cells
+    and its size in the file (bytes, line ends included)."""
 
     number: int
     line: int
     cells: list[str]
+    size: int = field(default=0, compare=False)
 
 
 class CsvTable:
@@ -194,35 +210,35 @@ class CsvTable:
     :meth:`rows` starts again from the top each time it is called, so a file can be read twice.
     """
 
-    def __init__(self, file: io.TextIOWrapper, header: list[str]) -> None:
+    def __init__(self, file: io.TextIOWrapper, header: list[str], limits: RowLimits) -> None:
         self._file = file
         self.header = header
+        self.limits = limits
 
     @classmethod
-    def open(cls, path: pathlib.Path | str) -> CsvTable:
+    def open(cls, path: pathlib.Path | str, limits: RowLimits = RowLimits()) -> CsvTable:
         file = pathlib.Path(path).open(encoding="utf-8-sig", newline="")
         try:
-            reader = _reader(file)
-            header = [cell.strip() for cell in _header_cells(reader)]
+            header = [cell.strip() for cell in _header_cells(_Rows(file, limits))]
         except BaseException:
             file.close()
             raise
-        return cls(file, header)
+        return cls(file, header, limits)
 
     def rows(self) -> Iterator[CsvRow]:
         """Data rows in file order. Blank lines are skipped; a row of empty cells (``,,,``) is a row."""
         self._file.seek(0)
-        reader = _reader(self._file)
+        reader = _Rows(self._file, self.limits)
         _header_cells(reader)
         number = 0
         while True:
             start = reader.line_num + 1
-            cells = _next_cells(reader, start)
+            cells = reader.next_cells(start)
             if cells is None:
                 return
             if cells:
                 number += 1
-                yield CsvRow(number=number, line=start, cells=cells)
+                yield CsvRow(number=number, line=start, cells=cells, size=reader.lines.row_bytes)
 
     def close(self) -> None:
         self._file.close()
@@ -236,16 +252,70 @@ class CsvTable:
         self.close()
 
 
-def _reader(file: io.TextIOWrapper) -> Reader:
-    csv.field_size_limit(FIELD_SIZE_LIMIT)  # process-wide; the default, set again in case it was raised
-    return csv.reader(file)
+class _RowTooLong(Exception):
+    pass
 
 
-def _header_cells(reader: Reader) -> list[str]:
+class _Lines:
+    """The file's physical lines for ``csv.reader``; the lines of one row stop at ``max_bytes``
+    (read at most that far: a megabyte of commas never becomes a million cells)."""
+
+    def __init__(self, file: io.TextIOWrapper, max_bytes: int) -> None:
+        self.file, self.max_bytes, self.row_bytes = file, max_bytes, 0
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> str:
+        line = self.file.readline(self.max_bytes + 1 - self.row_bytes)  # characters: at most as many
+        if not line:
+            raise StopIteration
+        self.row_bytes += len(line) if line.isascii() else len(line.encode())
+        if self.row_bytes > self.max_bytes:
+            raise _RowTooLong
+        return line
+
+
+class _Rows:
+    """``csv.reader`` over :class:`_Lines`, each row checked against the limits."""
+
+    def __init__(self, file: io.TextIOWrapper, limits: RowLimits) -> None:
+        csv.field_size_limit(FIELD_SIZE_LIMIT)  # process-wide; the default, set again in case it was raised
+        self.lines = _Lines(file, limits.max_row_bytes)
+        self.reader: Reader = csv.reader(self.lines)
+        self.limits = limits
+
+    @property
+    def line_num(self) -> int:
+        return self.reader.line_num
+
+    def next_cells(self, start: int) -> list[str] | None:
+        """The next row (``[]`` for a blank line), or None at the end."""
+        self.lines.row_bytes = 0
+        try:
+            cells = _next_cells(self.reader, start)
+        except _RowTooLong:
+            limit = self.limits.max_row_bytes
+            raise CsvError(
+                f"line {start}: the row is longer than {limit:,} bytes (is a quote left open?)",
+                line=start,
+                metadata={"max_row_bytes": str(limit)},
+            ) from None
+        if cells is not None and len(cells) > self.limits.max_columns:
+            limit = self.limits.max_columns
+            raise CsvError(
+                f"line {start}: the row has {len(cells):,} columns, more than the {limit:,} allowed",
+                line=start,
+                metadata={"max_columns": str(limit)},
+            )
+        return cells
+
+
+def _header_cells(rows: _Rows) -> list[str]:
     """The first non-blank row; an empty file or a header of blank cells is a :class:`CsvError`."""
     while True:
-        start = reader.line_num + 1
-        cells = _next_cells(reader, start)
+        start = rows.line_num + 1
+        cells = rows.next_cells(start)
         if cells is None:
             raise CsvError("the file is empty")
         if cells:
@@ -274,20 +344,30 @@ def _next_cells(reader: Reader, start: int) -> list[str] | None:
 
 
 def escape_cell(value: str) -> str:
-    """`value`, with a leading ``'`` when a spreadsheet could run it as a formula (OWASP CSV injection)."""
-    return f"'{value}" if value.startswith(_FORMULA_PREFIXES) else value
+    """`value`, with a leading ``'`` when a spreadsheet could run it as a formula (OWASP CSV
+    injection): its first non-blank character is ``= + - @`` or a full-width form of one, or it
+    starts with a tab, CR or LF."""
+    if value.startswith(_CONTROL_PREFIXES) or value.lstrip()[:1] in _FORMULA_TRIGGERS:
+        return f"'{value}"
+    return value
 
 
-def output_header(header: Sequence[str], width: int) -> list[str]:
-    """The input header, named out to `width` columns (``column_<n>``), then :data:`OUTPUT_COLUMNS`."""
+def _escaped(cells: Iterable[str], escape: bool) -> list[str]:
+    return [escape_cell(cell) for cell in cells] if escape else list(cells)
+
+
+def output_header(header: Sequence[str], width: int, escape: bool = True) -> list[str]:
+    """The input header, named out to `width` columns (``column_<n>``), then :data:`OUTPUT_COLUMNS`;
+    escaped unless `escape` is False."""
     names = list(header) + [f"column_{n}" for n in range(len(header) + 1, width + 1)]
-    return [escape_cell(name) for name in (*names, *OUTPUT_COLUMNS)]
+    return _escaped((*names, *OUTPUT_COLUMNS), escape)
 
 
-def output_row(cells: Sequence[str], width: int, appended: Sequence[str]) -> list[str]:
-    """The input cells padded with ``""`` to `width` (never cut), then `appended`; all escaped."""
+def output_row(cells: Sequence[str], width: int, appended: Sequence[str], escape: bool = True) -> list[str]:
+    """The input cells padded with ``""`` to `width` (never cut), then `appended`; escaped unless
+    `escape` is False."""
     padded = list(cells) + [""] * (width - len(cells))
-    return [escape_cell(cell) for cell in (*padded, *appended)]
+    return _escaped((*padded, *appended), escape)
 
 
 def write_csv(rows: Iterable[Sequence[str]]) -> str:

@@ -39,7 +39,7 @@ from libs.ids import new_id
 from libs.leads import lead_cost, validate_lead
 from libs.mongo import Document, utc_now
 from libs.protos import require_account
-from libs.safe_http import check_url
+from libs.safe_http import check_url, parse_ports, url_port
 from services.batch.columns import (
     RowLead,
     RowProblem,
@@ -47,7 +47,7 @@ from services.batch.columns import (
     detect_mapping,
     lead_from_cells,
 )
-from services.batch.csvfile import CsvRow, CsvTable, Utf8Spool
+from services.batch.csvfile import CsvRow, CsvTable, RowLimits, Utf8Spool
 from services.batch.jobs import row_issues
 from services.batch.repository import JobRepository, row_key
 from services.batch.settings import BatchSettings
@@ -71,6 +71,7 @@ class Upload:
     rows: int = 0
     usable: int = 0
     width: int = 0
+    longest: int = 0  # bytes of the longest row
     issues: list[pb.RowIssue] = field(default_factory=list)
 
 
@@ -100,9 +101,9 @@ def _override(options: pb.JobOptions) -> dict[str, str | None]:
     return {binding.input_field: binding.column or None for binding in options.mapping.bindings}
 
 
-def survey(path: Path, override: Mapping[str, str | None], max_rows: int) -> Upload:
+def survey(path: Path, override: Mapping[str, str | None], max_rows: int, limits: RowLimits) -> Upload:
     """First pass: mapping, row counts, the widest row and the first issues."""
-    with CsvTable.open(path) as table:
+    with CsvTable.open(path, limits) as table:
         mapping = apply_mapping_override(table.header, detect_mapping(table.header), override)
         if not mapping:
             raise InvalidArgument(
@@ -121,6 +122,7 @@ def survey(path: Path, override: Mapping[str, str | None], max_rows: int) -> Upl
                     metadata={"max_rows": str(max_rows)},
                 )
             upload.width = max(upload.width, len(row.cells))
+            upload.longest = max(upload.longest, row.size)
             lead = _lead(row, mapping)
             if isinstance(lead, str):
                 if len(upload.issues) < MAX_ISSUES:
@@ -142,8 +144,10 @@ def _row_document(job_id: str, row: CsvRow, mapping: Mapping[str, int]) -> Docum
     return document
 
 
-def _row_batches(path: Path, job_id: str, mapping: Mapping[str, int]) -> Iterator[list[Document]]:
-    with CsvTable.open(path) as table:
+def _row_batches(
+    path: Path, job_id: str, mapping: Mapping[str, int], limits: RowLimits
+) -> Iterator[list[Document]]:
+    with CsvTable.open(path, limits) as table:
         batch: list[Document] = []
         for row in table.rows():
             batch.append(_row_document(job_id, row, mapping))
@@ -154,7 +158,7 @@ def _row_batches(path: Path, job_id: str, mapping: Mapping[str, int]) -> Iterato
             yield batch
 
 
-def _validate(options: pb.JobOptions) -> None:
+def _validate(options: pb.JobOptions, webhook_ports: tuple[range, ...]) -> None:
     require_account(options.account_id)
     for group in options.fields:
         if group == common.FIELD_GROUP_UNSPECIFIED or group not in common.FieldGroup.values():
@@ -169,11 +173,18 @@ def _validate(options: pb.JobOptions) -> None:
                 metadata={"field": "webhook_url"},
             )
         try:
-            check_url(options.webhook_url)
+            port = url_port(check_url(options.webhook_url))
         except InvalidArgument as error:
             raise InvalidArgument(
                 error.message, reason="INVALID_WEBHOOK_URL", metadata={"field": "webhook_url"}
             ) from None
+        if not any(port in ports for ports in webhook_ports):
+            raise InvalidArgument(
+                f"webhook_url uses port {port}; webhooks go to ports 80 and 443 only, unless the "
+                "operator allows others (LEADMESH_BATCH_WEBHOOK_ALLOWED_PORTS)",
+                reason="WEBHOOK_PORT_NOT_ALLOWED",
+                metadata={"field": "webhook_url"},
+            )
     if len(options.file_name) > 255 or len(options.request_id) > 255:
         raise InvalidArgument("file_name and request_id are at most 255 characters", reason="FIELD_TOO_LONG")
 
@@ -193,12 +204,14 @@ class Intake:
         self.publisher = publisher
         self.settings = settings
         self.spool_dir = settings.batch_spool_dir or Path(tempfile.gettempdir())
+        self.limits = RowLimits(settings.batch_max_columns, settings.batch_max_row_bytes)
+        self.webhook_ports = parse_ports(settings.batch_webhook_allowed_ports)
 
     async def create(
         self, options: pb.JobOptions, body: AsyncIterator[bytes]
     ) -> tuple[Document, list[pb.RowIssue]]:
         """The stored job and the first row issues; a retried request id answers its first job."""
-        _validate(options)
+        _validate(options, self.webhook_ports)
         job_id = new_id("job")
         if options.request_id:
             first = await self.repository.claim_request(options.account_id, options.request_id, job_id)
@@ -249,7 +262,8 @@ class Intake:
         path = self.spool_dir / f"{job_id}.csv"
         try:
             upload_print = _upload_print(options, await self._spool(path, body))
-            upload = await asyncio.to_thread(survey, path, _override(options), self.settings.batch_max_rows)
+            max_rows = self.settings.batch_max_rows
+            upload = await asyncio.to_thread(survey, path, _override(options), max_rows, self.limits)
             price = lead_cost(options.fields)
             reservation = await self._reserve(options.account_id, job_id, upload.usable * price)
             try:
@@ -316,7 +330,7 @@ class Intake:
         reservation: Document,
         upload_print: str,
     ) -> Document:
-        batches = _row_batches(path, job_id, upload.mapping)
+        batches = _row_batches(path, job_id, upload.mapping, self.limits)
         while (batch := await asyncio.to_thread(next, batches, None)) is not None:
             await self.repository.insert_rows(batch)
         chunk_rows = self.settings.batch_chunk_rows
@@ -331,9 +345,11 @@ class Intake:
             "file_name": options.file_name,
             "header": upload.header,
             "width": upload.width,
+            "longest_row": upload.longest,
             "mapping": upload.mapping,
             "fields": list(options.fields),
             "skip_icp": options.skip_icp,
+            "keep_formulas": options.keep_formulas,
             "webhook_url": options.webhook_url,
             "total_rows": upload.rows,
             "usable_rows": upload.usable,

@@ -89,6 +89,7 @@ def job_message(document: Document, live: Totals | None = None) -> pb.Job:
         ),
         fields=document["fields"],
         skip_icp=document["skip_icp"],
+        keep_formulas=document.get("keep_formulas", False),
         webhook_url=document.get("webhook_url", ""),
         file_name=document.get("file_name", ""),
         error=document.get("error", ""),

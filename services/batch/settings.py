@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
+from libs.safe_http import parse_ports
 from libs.settings import CommonSettings
 
 __all__ = ["BatchSettings"]
@@ -40,6 +41,18 @@ class BatchSettings(CommonSettings):
     webhook_secret_grace: float = Field(default=86_400.0, ge=0)
     # Networks webhooks may reach besides public addresses (tests: loopback).
     batch_webhook_allowed_networks: list[str] = Field(default_factory=list)
+    # Ports webhooks may reach: "443" or "8000-8999" entries.
+    batch_webhook_allowed_ports: list[str] = Field(default_factory=lambda: ["80", "443"])
     batch_webhook_max_attempts: int = Field(default=8, ge=1)
     batch_webhook_base_delay: float = Field(default=5.0, gt=0)
     batch_webhook_timeout: float = Field(default=10.0, gt=0)
+    # The most columns and bytes one row of an upload may have (a wider or longer row is refused,
+    # naming its line): every result row is padded to the widest row.
+    batch_max_columns: int = Field(default=500, ge=1)
+    batch_max_row_bytes: int = Field(default=65_536, ge=1_024)
+
+    @field_validator("batch_webhook_allowed_ports")
+    @classmethod
+    def _ports(cls, value: list[str]) -> list[str]:
+        parse_ports(value)
+        return value

@@ -39,6 +39,7 @@ async def create_server(db: AsyncDatabase[Document], settings: BillingSettings, 
         },
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
+        max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
         drained=[repository.postings.settled],
     )
     return Service(server, parts=[Every(settings.recovery_interval, ledger.recover)])

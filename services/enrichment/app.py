@@ -58,6 +58,7 @@ async def create_server(db: AsyncDatabase[Document], settings: EnrichmentSetting
         },
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
+        max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
     )
     retention = Every(settings.record_purge_interval, pipeline.purge_expired)
     return Service(server, parts=[retention], closers=[channels.close])

@@ -138,5 +138,6 @@ async def create_server(
         },
         readiness=readiness,
         grace=settings.shutdown_grace,
+        max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
     )
     return Service(server, parts=parts, closers=closers)

@@ -118,6 +118,7 @@ async def create_server(
         },
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
+        max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
     )
     purge = Every(settings.providers_cache_purge_interval, resources.cache.purge_expired)
     reload = Every(settings.providers_suppression_refresh, resources.suppressions.reload)

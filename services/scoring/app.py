@@ -34,5 +34,6 @@ async def create_server(db: AsyncDatabase[Document], settings: ScoringSettings, 
         },
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
+        max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
     )
     return Service(server)

@@ -88,6 +88,7 @@ async def create_server(
         },
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
+        max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
     )
     purge = Every(settings.verifier_purge_interval, verifier.cache.purge_expired)
     return Service(server, parts=[purge], closers=[verifier.close])

@@ -179,3 +179,21 @@ async def test_redirects_are_not_followed_when_asked_not_to(site: Site) -> None:
     async with guarded_client(POLICY, follow_redirects=False) as client:
         page = await fetch_limited(client, f"http://{SITE}:{site.port}/to-home", max_bytes=10_000, deadline=5)
     assert (page.status_code, site.hits) == (301, ["/to-home"])
+
+
+async def test_a_port_outside_the_policy_is_refused_before_connecting(site: Site) -> None:
+    web_ports = OutboundPolicy.from_cidrs([f"{SITE}/32"], ports=["80", "443"])
+    async with guarded_client(web_ports) as client:
+        with pytest.raises(UnsafeDestination, match=f"port {site.port}"):
+            await fetch_limited(client, f"http://{SITE}:{site.port}/", max_bytes=10_000, deadline=5)
+    assert site.hits == []
+    opened = OutboundPolicy.from_cidrs([f"{SITE}/32"], ports=["80", "443", f"{site.port - 1}-{site.port}"])
+    async with guarded_client(opened) as client:
+        page = await fetch_limited(client, f"http://{SITE}:{site.port}/", max_bytes=10_000, deadline=5)
+    assert page.status_code == 200
+
+
+@pytest.mark.parametrize("spec", ["0", "65536", "abc", "90-80", ""])
+def test_a_bad_port_entry_is_refused(spec: str) -> None:
+    with pytest.raises(ValueError, match="not a port"):
+        OutboundPolicy.from_cidrs([], ports=[spec])

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import httpx
 
 from libs.normalize import normalize_domain
-from libs.safe_http import ResponseTooLarge, UnsafeDestination, fetch_limited
+from libs.safe_http import ResponseTooLarge, UnsafeDestination, UnsupportedEncoding, fetch_limited
 from services.intent.domain.hiring import JobPosting
 from services.intent.sources.errors import FetchFailed
 
@@ -147,6 +147,8 @@ class JobBoards:
             raise FetchFailed(
                 "too_large", f"{board} board {handle!r} is larger than {self.max_bytes} bytes"
             ) from None
+        except UnsupportedEncoding as exc:
+            raise FetchFailed("bad_response", exc.message) from None
         except (httpx.HTTPError, TimeoutError, OSError) as exc:
             raise FetchFailed("unreachable", f"{board} board {handle!r}: {type(exc).__name__}") from None
         if page.status_code == 404:

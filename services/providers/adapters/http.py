@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from libs.safe_http import UnsafeDestination
+from libs.safe_http import ResponseTooLarge, UnsafeDestination, UnsupportedEncoding
 from libs.telemetry import meter
 from services.providers.adapters.resilience import BreakerState, CircuitBreaker, retry_after_seconds
 
@@ -131,6 +131,10 @@ class HttpCaller:
             except UnsafeDestination as refused:
                 log.warning("provider address refused", extra={"provider": self.name, "error": str(refused)})
                 raise CallFailed("FORBIDDEN_ADDRESS") from None
+            except (ResponseTooLarge, UnsupportedEncoding) as refused:
+                refusal = {"provider": self.name, "error": refused.message}
+                log.warning("provider answer refused", extra=refusal)
+                raise CallFailed("MALFORMED_RESPONSE") from None
             except httpx.HTTPError as error:
                 log.info("provider unreachable", extra={"provider": self.name, "error": type(error).__name__})
                 raise CallFailed("UNREACHABLE") from None

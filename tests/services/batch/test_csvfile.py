@@ -553,12 +553,20 @@ def test_an_empty_row() -> None:
 # ---------------------------------------------------------------- output
 
 
-@pytest.mark.parametrize("value", ["=1+1", "+1 555 0100", "-2", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("x")'])
+@pytest.mark.parametrize(
+    "value",
+    [
+        *("=1+1", "+1 555 0100", "-2", "@SUM(A1)", "\tx", "\rx", "\nx", '=HYPERLINK("x")'),
+        *("\n=1", " =1+1", "\u3000=1", "\xa0@x", "\uff1d1+1", "\uff0b1", "\uff0d2", "\uff20SUM(A1)", " \t-1"),
+    ],
+)
 def test_dangerous_prefixes_are_escaped(value: str) -> None:
     assert escape_cell(value) == "'" + value
 
 
-@pytest.mark.parametrize("value", ["", "Ann", "ann@acme.com", "1+1", "a=b", " =x", "'quoted"])
+@pytest.mark.parametrize(
+    "value", ["", " ", "Ann", "ann@acme.com", "1+1", "a=b", " x=1", "'quoted", "\uff41=b"]
+)
 def test_harmless_values_are_unchanged(value: str) -> None:
     assert escape_cell(value) == value
 

@@ -25,6 +25,8 @@ HOMEPAGES = {
     "slowco.com": "/sites/slowco/",
     "loopback-redirect.com": "/sites/to-loopback/",
     "metadata-redirect.com": "/sites/to-metadata/",
+    "punycode.com": "/sites/punycode/",  # the charset tests serve these two
+    "idna.com": "/sites/idna/",
 }
 
 

@@ -85,12 +85,18 @@ class JobOptions(_message.Message):
     WEBHOOK_URL_FIELD_NUMBER: _builtins.int
     MAPPING_FIELD_NUMBER: _builtins.int
     FILE_NAME_FIELD_NUMBER: _builtins.int
+    KEEP_FORMULAS_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     request_id: _builtins.str
     """Idempotency key of the upload."""
     skip_icp: _builtins.bool
     webhook_url: _builtins.str
     file_name: _builtins.str
+    keep_formulas: _builtins.bool
+    """Leaves result cells that start like a spreadsheet formula (=, +, -, @, their full-width forms,
+    or a leading tab, CR or LF) as they are, without the leading ' added by default: for files
+    re-imported into a CRM. A spreadsheet opening such a file may run those cells.
+    """
     @_builtins.property
     def fields(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.FieldGroup.ValueType]: ...
     @_builtins.property
@@ -107,10 +113,11 @@ class JobOptions(_message.Message):
         webhook_url: _builtins.str = ...,
         mapping: Global___ColumnMapping | None = ...,
         file_name: _builtins.str = ...,
+        keep_formulas: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["mapping", b"mapping"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "fields", b"fields", "file_name", b"file_name", "mapping", b"mapping", "request_id", b"request_id", "skip_icp", b"skip_icp", "webhook_url", b"webhook_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "fields", b"fields", "file_name", b"file_name", "keep_formulas", b"keep_formulas", "mapping", b"mapping", "request_id", b"request_id", "skip_icp", b"skip_icp", "webhook_url", b"webhook_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -243,6 +250,7 @@ class Job(_message.Message):
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
     ERROR_REASON_FIELD_NUMBER: _builtins.int
+    KEEP_FORMULAS_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     account_id: _builtins.str
     state: Global___Job.State.ValueType
@@ -257,6 +265,8 @@ class Job(_message.Message):
     error: _builtins.str
     """Why a failed job failed: a human message and its stable reason (e.g. "INSUFFICIENT_CREDITS")."""
     error_reason: _builtins.str
+    keep_formulas: _builtins.bool
+    """See JobOptions.keep_formulas."""
     @_builtins.property
     def counts(self) -> Global___RowCounts: ...
     @_builtins.property
@@ -290,10 +300,11 @@ class Job(_message.Message):
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
         error_reason: _builtins.str = ...,
+        keep_formulas: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["counts", b"counts", "create_time", b"create_time", "end_time", b"end_time", "mapping", b"mapping", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "counts", b"counts", "create_time", b"create_time", "credits_reserved", b"credits_reserved", "credits_used", b"credits_used", "end_time", b"end_time", "error", b"error", "error_reason", b"error_reason", "fields", b"fields", "file_name", b"file_name", "job_id", b"job_id", "mapping", b"mapping", "progress", b"progress", "skip_icp", b"skip_icp", "start_time", b"start_time", "state", b"state", "total_rows", b"total_rows", "webhook_url", b"webhook_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "counts", b"counts", "create_time", b"create_time", "credits_reserved", b"credits_reserved", "credits_used", b"credits_used", "end_time", b"end_time", "error", b"error", "error_reason", b"error_reason", "fields", b"fields", "file_name", b"file_name", "job_id", b"job_id", "keep_formulas", b"keep_formulas", "mapping", b"mapping", "progress", b"progress", "skip_icp", b"skip_icp", "start_time", b"start_time", "state", b"state", "total_rows", b"total_rows", "webhook_url", b"webhook_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
