@@ -145,6 +145,7 @@ async def test_typescript_sdk_against_the_mesh(
         batch_max_rows=60,
         batch_max_attempts=2,
         batch_webhook_allowed_networks=["127.0.0.0/8"],
+        batch_webhook_allowed_ports=["1024-65535"],  # the test receivers' ports
         batch_webhook_base_delay=0.2,
         webhook_secret="sdk-test-master-secret",
     )

@@ -33,6 +33,7 @@ def batch_settings() -> BatchSettings:
         batch_max_rows=200,
         batch_max_attempts=2,
         batch_webhook_allowed_networks=["127.0.0.0/8"],
+        batch_webhook_allowed_ports=["1024-65535"],  # the test receivers' ports
         batch_webhook_base_delay=0.2,
         webhook_secret="test-master-secret",
     )

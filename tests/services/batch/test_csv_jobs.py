@@ -38,7 +38,7 @@ def batch_settings(**overrides: Any) -> BatchSettings:
         "batch_max_rows": 60,
         "batch_max_attempts": 2,
         "batch_webhook_allowed_networks": ["127.0.0.0/8"],
-        "batch_webhook_allowed_ports": ["1024-65535"],  # the test receivers' free ports
+        "batch_webhook_allowed_ports": ["80", "443", "1024-65535"],  # and the test receivers' ports
         "batch_webhook_base_delay": 0.2,
         "webhook_secret": "csv-jobs-test-master-secret-0123456789",
         **overrides,
