@@ -85,12 +85,15 @@ class JobOptions(_message.Message):
     WEBHOOK_URL_FIELD_NUMBER: _builtins.int
     MAPPING_FIELD_NUMBER: _builtins.int
     FILE_NAME_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     request_id: _builtins.str
     """Idempotency key of the upload."""
     skip_icp: _builtins.bool
     webhook_url: _builtins.str
     file_name: _builtins.str
+    sandbox: _builtins.bool
+    """Test mode (an `lm_test_` key): free, enriched from the sandbox directory, kept apart."""
     @_builtins.property
     def fields(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.FieldGroup.ValueType]: ...
     @_builtins.property
@@ -107,10 +110,11 @@ class JobOptions(_message.Message):
         webhook_url: _builtins.str = ...,
         mapping: Global___ColumnMapping | None = ...,
         file_name: _builtins.str = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["mapping", b"mapping"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "fields", b"fields", "file_name", b"file_name", "mapping", b"mapping", "request_id", b"request_id", "skip_icp", b"skip_icp", "webhook_url", b"webhook_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "fields", b"fields", "file_name", b"file_name", "mapping", b"mapping", "request_id", b"request_id", "sandbox", b"sandbox", "skip_icp", b"skip_icp", "webhook_url", b"webhook_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -243,6 +247,7 @@ class Job(_message.Message):
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
     ERROR_REASON_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     account_id: _builtins.str
     state: Global___Job.State.ValueType
@@ -257,6 +262,8 @@ class Job(_message.Message):
     error: _builtins.str
     """Why a failed job failed: a human message and its stable reason (e.g. "INSUFFICIENT_CREDITS")."""
     error_reason: _builtins.str
+    sandbox: _builtins.bool
+    """A test-mode job (JobOptions.sandbox)."""
     @_builtins.property
     def counts(self) -> Global___RowCounts: ...
     @_builtins.property
@@ -290,10 +297,11 @@ class Job(_message.Message):
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
         error_reason: _builtins.str = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["counts", b"counts", "create_time", b"create_time", "end_time", b"end_time", "mapping", b"mapping", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "counts", b"counts", "create_time", b"create_time", "credits_reserved", b"credits_reserved", "credits_used", b"credits_used", "end_time", b"end_time", "error", b"error", "error_reason", b"error_reason", "fields", b"fields", "file_name", b"file_name", "job_id", b"job_id", "mapping", b"mapping", "progress", b"progress", "skip_icp", b"skip_icp", "start_time", b"start_time", "state", b"state", "total_rows", b"total_rows", "webhook_url", b"webhook_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "counts", b"counts", "create_time", b"create_time", "credits_reserved", b"credits_reserved", "credits_used", b"credits_used", "end_time", b"end_time", "error", b"error", "error_reason", b"error_reason", "fields", b"fields", "file_name", b"file_name", "job_id", b"job_id", "mapping", b"mapping", "progress", b"progress", "sandbox", b"sandbox", "skip_icp", b"skip_icp", "start_time", b"start_time", "state", b"state", "total_rows", b"total_rows", "webhook_url", b"webhook_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -331,17 +339,21 @@ class GetJobRequest(_message.Message):
 
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     JOB_ID_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     job_id: _builtins.str
+    sandbox: _builtins.bool
+    """Look among test-mode jobs (live ones otherwise)."""
     def __init__(
         self,
         *,
         account_id: _builtins.str = ...,
         job_id: _builtins.str = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "job_id", b"job_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "job_id", b"job_id", "sandbox", b"sandbox"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -379,17 +391,21 @@ class WatchJobRequest(_message.Message):
 
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     JOB_ID_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     job_id: _builtins.str
+    sandbox: _builtins.bool
+    """Look among test-mode jobs (live ones otherwise)."""
     def __init__(
         self,
         *,
         account_id: _builtins.str = ...,
         job_id: _builtins.str = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "job_id", b"job_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "job_id", b"job_id", "sandbox", b"sandbox"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -422,19 +438,23 @@ class ListJobsRequest(_message.Message):
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     page_size: _builtins.int
     page_token: _builtins.str
+    sandbox: _builtins.bool
+    """List test-mode jobs (live ones otherwise)."""
     def __init__(
         self,
         *,
         account_id: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "page_size", b"page_size", "page_token", b"page_token", "sandbox", b"sandbox"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -471,17 +491,21 @@ class CancelJobRequest(_message.Message):
 
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     JOB_ID_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     job_id: _builtins.str
+    sandbox: _builtins.bool
+    """Look among test-mode jobs (live ones otherwise)."""
     def __init__(
         self,
         *,
         account_id: _builtins.str = ...,
         job_id: _builtins.str = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "job_id", b"job_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "job_id", b"job_id", "sandbox", b"sandbox"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -513,17 +537,21 @@ class GetJobResultRequest(_message.Message):
 
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     JOB_ID_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     job_id: _builtins.str
+    sandbox: _builtins.bool
+    """Look among test-mode jobs (live ones otherwise)."""
     def __init__(
         self,
         *,
         account_id: _builtins.str = ...,
         job_id: _builtins.str = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "job_id", b"job_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "job_id", b"job_id", "sandbox", b"sandbox"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -130,7 +130,10 @@ class GetSignalsBatchRequest(_message.Message):
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     COMPANY_DOMAINS_FIELD_NUMBER: _builtins.int
     CATEGORIES_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
+    sandbox: _builtins.bool
+    """Test mode (an `lm_test_` key): answered from the sandbox directory, nothing outside contacted."""
     @_builtins.property
     def company_domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -141,10 +144,11 @@ class GetSignalsBatchRequest(_message.Message):
         account_id: _builtins.str = ...,
         company_domains: _abc.Iterable[_builtins.str] | None = ...,
         categories: _abc.Iterable[_common_pb2.IntentCategory.ValueType] | None = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "categories", b"categories", "company_domains", b"company_domains"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "categories", b"categories", "company_domains", b"company_domains", "sandbox", b"sandbox"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -26,33 +26,33 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from leadmesh.common.v1 import common_pb2 as leadmesh_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-leadmesh/providers/v1/providers_service.proto\x12\x15leadmesh.providers.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fleadmesh/common/v1/common.proto\"~\n\rLookupOptions\x12.\n\x06\x66ields\x18\x01 \x03(\x0e\x32\x1e.leadmesh.common.v1.FieldGroup\x12\x0f\n\x07refresh\x18\x02 \x01(\x08\x12\x16\n\x0eprovider_order\x18\x03 \x03(\t\x12\x14\n\x0cmax_contacts\x18\x04 \x01(\x05\"\xf8\x02\n\x0fProviderAttempt\x12\x10\n\x08provider\x18\x01 \x01(\t\x12?\n\x07outcome\x18\x02 \x01(\x0e\x32..leadmesh.providers.v1.ProviderAttempt.Outcome\x12+\n\x08\x64uration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xd4\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n\x0fOUTCOME_MATCHED\x10\x01\x12\x14\n\x10OUTCOME_NO_MATCH\x10\x02\x12\x1a\n\x16OUTCOME_LOW_CONFIDENCE\x10\x03\x12\x11\n\rOUTCOME_ERROR\x10\x04\x12\x13\n\x0fOUTCOME_TIMEOUT\x10\x05\x12\x18\n\x14OUTCOME_CIRCUIT_OPEN\x10\x06\x12\x12\n\x0eOUTCOME_CACHED\x10\x07\x12\x13\n\x0fOUTCOME_SKIPPED\x10\x08\"\xa9\x02\n\x0cLookupResult\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12*\n\x06person\x18\x02 \x01(\x0b\x32\x1a.leadmesh.common.v1.Person\x12,\n\x07\x63ompany\x18\x03 \x01(\x0b\x32\x1b.leadmesh.common.v1.Company\x12,\n\x08\x63ontacts\x18\x04 \x03(\x0b\x32\x1a.leadmesh.common.v1.Person\x12\x19\n\x11providers_queried\x18\x05 \x01(\x05\x12\x19\n\x11providers_matched\x18\x06 \x01(\x05\x12\x12\n\nconfidence\x18\x07 \x01(\x01\x12\x38\n\x08\x61ttempts\x18\x08 \x03(\x0b\x32&.leadmesh.providers.v1.ProviderAttempt\"\x87\x01\n\rLookupRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12+\n\x04lead\x18\x02 \x01(\x0b\x32\x1d.leadmesh.common.v1.LeadInput\x12\x35\n\x07options\x18\x03 \x01(\x0b\x32$.leadmesh.providers.v1.LookupOptions\"E\n\x0eLookupResponse\x12\x33\n\x06result\x18\x01 \x01(\x0b\x32#.leadmesh.providers.v1.LookupResult\"\x8d\x01\n\x12LookupBatchRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12,\n\x05leads\x18\x02 \x03(\x0b\x32\x1d.leadmesh.common.v1.LeadInput\x12\x35\n\x07options\x18\x03 \x01(\x0b\x32$.leadmesh.providers.v1.LookupOptions\"K\n\x13LookupBatchResponse\x12\x34\n\x07results\x18\x01 \x03(\x0b\x32#.leadmesh.providers.v1.LookupResult\"\xe7\x01\n\x13\x46indContactsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63ompany_domain\x18\x02 \x01(\t\x12\x14\n\x0c\x63ompany_name\x18\x03 \x01(\t\x12\x32\n\x0bseniorities\x18\x04 \x03(\x0e\x32\x1d.leadmesh.common.v1.Seniority\x12\x33\n\x0b\x64\x65partments\x18\x05 \x03(\x0e\x32\x1e.leadmesh.common.v1.Department\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"\x8b\x01\n\x14\x46indContactsResponse\x12,\n\x07\x63ompany\x18\x01 \x01(\x0b\x32\x1b.leadmesh.common.v1.Company\x12,\n\x08\x63ontacts\x18\x02 \x03(\x0b\x32\x1a.leadmesh.common.v1.Person\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t2\xb8\x02\n\x10ProvidersService\x12U\n\x06Lookup\x12$.leadmesh.providers.v1.LookupRequest\x1a%.leadmesh.providers.v1.LookupResponse\x12\x64\n\x0bLookupBatch\x12).leadmesh.providers.v1.LookupBatchRequest\x1a*.leadmesh.providers.v1.LookupBatchResponse\x12g\n\x0c\x46indContacts\x12*.leadmesh.providers.v1.FindContactsRequest\x1a+.leadmesh.providers.v1.FindContactsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-leadmesh/providers/v1/providers_service.proto\x12\x15leadmesh.providers.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fleadmesh/common/v1/common.proto\"\x8f\x01\n\rLookupOptions\x12.\n\x06\x66ields\x18\x01 \x03(\x0e\x32\x1e.leadmesh.common.v1.FieldGroup\x12\x0f\n\x07refresh\x18\x02 \x01(\x08\x12\x16\n\x0eprovider_order\x18\x03 \x03(\t\x12\x14\n\x0cmax_contacts\x18\x04 \x01(\x05\x12\x0f\n\x07sandbox\x18\x05 \x01(\x08\"\xf8\x02\n\x0fProviderAttempt\x12\x10\n\x08provider\x18\x01 \x01(\t\x12?\n\x07outcome\x18\x02 \x01(\x0e\x32..leadmesh.providers.v1.ProviderAttempt.Outcome\x12+\n\x08\x64uration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xd4\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n\x0fOUTCOME_MATCHED\x10\x01\x12\x14\n\x10OUTCOME_NO_MATCH\x10\x02\x12\x1a\n\x16OUTCOME_LOW_CONFIDENCE\x10\x03\x12\x11\n\rOUTCOME_ERROR\x10\x04\x12\x13\n\x0fOUTCOME_TIMEOUT\x10\x05\x12\x18\n\x14OUTCOME_CIRCUIT_OPEN\x10\x06\x12\x12\n\x0eOUTCOME_CACHED\x10\x07\x12\x13\n\x0fOUTCOME_SKIPPED\x10\x08\"\xa9\x02\n\x0cLookupResult\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12*\n\x06person\x18\x02 \x01(\x0b\x32\x1a.leadmesh.common.v1.Person\x12,\n\x07\x63ompany\x18\x03 \x01(\x0b\x32\x1b.leadmesh.common.v1.Company\x12,\n\x08\x63ontacts\x18\x04 \x03(\x0b\x32\x1a.leadmesh.common.v1.Person\x12\x19\n\x11providers_queried\x18\x05 \x01(\x05\x12\x19\n\x11providers_matched\x18\x06 \x01(\x05\x12\x12\n\nconfidence\x18\x07 \x01(\x01\x12\x38\n\x08\x61ttempts\x18\x08 \x03(\x0b\x32&.leadmesh.providers.v1.ProviderAttempt\"\x87\x01\n\rLookupRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12+\n\x04lead\x18\x02 \x01(\x0b\x32\x1d.leadmesh.common.v1.LeadInput\x12\x35\n\x07options\x18\x03 \x01(\x0b\x32$.leadmesh.providers.v1.LookupOptions\"E\n\x0eLookupResponse\x12\x33\n\x06result\x18\x01 \x01(\x0b\x32#.leadmesh.providers.v1.LookupResult\"\x8d\x01\n\x12LookupBatchRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12,\n\x05leads\x18\x02 \x03(\x0b\x32\x1d.leadmesh.common.v1.LeadInput\x12\x35\n\x07options\x18\x03 \x01(\x0b\x32$.leadmesh.providers.v1.LookupOptions\"K\n\x13LookupBatchResponse\x12\x34\n\x07results\x18\x01 \x03(\x0b\x32#.leadmesh.providers.v1.LookupResult\"\xe7\x01\n\x13\x46indContactsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63ompany_domain\x18\x02 \x01(\t\x12\x14\n\x0c\x63ompany_name\x18\x03 \x01(\t\x12\x32\n\x0bseniorities\x18\x04 \x03(\x0e\x32\x1d.leadmesh.common.v1.Seniority\x12\x33\n\x0b\x64\x65partments\x18\x05 \x03(\x0e\x32\x1e.leadmesh.common.v1.Department\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"\x8b\x01\n\x14\x46indContactsResponse\x12,\n\x07\x63ompany\x18\x01 \x01(\x0b\x32\x1b.leadmesh.common.v1.Company\x12,\n\x08\x63ontacts\x18\x02 \x03(\x0b\x32\x1a.leadmesh.common.v1.Person\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t2\xb8\x02\n\x10ProvidersService\x12U\n\x06Lookup\x12$.leadmesh.providers.v1.LookupRequest\x1a%.leadmesh.providers.v1.LookupResponse\x12\x64\n\x0bLookupBatch\x12).leadmesh.providers.v1.LookupBatchRequest\x1a*.leadmesh.providers.v1.LookupBatchResponse\x12g\n\x0c\x46indContacts\x12*.leadmesh.providers.v1.FindContactsRequest\x1a+.leadmesh.providers.v1.FindContactsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'leadmesh.providers.v1.providers_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LOOKUPOPTIONS']._serialized_start=137
-  _globals['_LOOKUPOPTIONS']._serialized_end=263
-  _globals['_PROVIDERATTEMPT']._serialized_start=266
-  _globals['_PROVIDERATTEMPT']._serialized_end=642
-  _globals['_PROVIDERATTEMPT_OUTCOME']._serialized_start=430
-  _globals['_PROVIDERATTEMPT_OUTCOME']._serialized_end=642
-  _globals['_LOOKUPRESULT']._serialized_start=645
-  _globals['_LOOKUPRESULT']._serialized_end=942
-  _globals['_LOOKUPREQUEST']._serialized_start=945
-  _globals['_LOOKUPREQUEST']._serialized_end=1080
-  _globals['_LOOKUPRESPONSE']._serialized_start=1082
-  _globals['_LOOKUPRESPONSE']._serialized_end=1151
-  _globals['_LOOKUPBATCHREQUEST']._serialized_start=1154
-  _globals['_LOOKUPBATCHREQUEST']._serialized_end=1295
-  _globals['_LOOKUPBATCHRESPONSE']._serialized_start=1297
-  _globals['_LOOKUPBATCHRESPONSE']._serialized_end=1372
-  _globals['_FINDCONTACTSREQUEST']._serialized_start=1375
-  _globals['_FINDCONTACTSREQUEST']._serialized_end=1606
-  _globals['_FINDCONTACTSRESPONSE']._serialized_start=1609
-  _globals['_FINDCONTACTSRESPONSE']._serialized_end=1748
-  _globals['_PROVIDERSSERVICE']._serialized_start=1751
-  _globals['_PROVIDERSSERVICE']._serialized_end=2063
+  _globals['_LOOKUPOPTIONS']._serialized_start=138
+  _globals['_LOOKUPOPTIONS']._serialized_end=281
+  _globals['_PROVIDERATTEMPT']._serialized_start=284
+  _globals['_PROVIDERATTEMPT']._serialized_end=660
+  _globals['_PROVIDERATTEMPT_OUTCOME']._serialized_start=448
+  _globals['_PROVIDERATTEMPT_OUTCOME']._serialized_end=660
+  _globals['_LOOKUPRESULT']._serialized_start=663
+  _globals['_LOOKUPRESULT']._serialized_end=960
+  _globals['_LOOKUPREQUEST']._serialized_start=963
+  _globals['_LOOKUPREQUEST']._serialized_end=1098
+  _globals['_LOOKUPRESPONSE']._serialized_start=1100
+  _globals['_LOOKUPRESPONSE']._serialized_end=1169
+  _globals['_LOOKUPBATCHREQUEST']._serialized_start=1172
+  _globals['_LOOKUPBATCHREQUEST']._serialized_end=1313
+  _globals['_LOOKUPBATCHRESPONSE']._serialized_start=1315
+  _globals['_LOOKUPBATCHRESPONSE']._serialized_end=1390
+  _globals['_FINDCONTACTSREQUEST']._serialized_start=1393
+  _globals['_FINDCONTACTSREQUEST']._serialized_end=1624
+  _globals['_FINDCONTACTSRESPONSE']._serialized_start=1627
+  _globals['_FINDCONTACTSRESPONSE']._serialized_end=1766
+  _globals['_PROVIDERSSERVICE']._serialized_start=1769
+  _globals['_PROVIDERSSERVICE']._serialized_end=2081
 # @@protoc_insertion_point(module_scope)
