@@ -401,4 +401,5 @@ async def webhook_secret(request: Request, caller: CurrentCaller) -> Any:
         "secret": got.secret,
         "header": "Leadmesh-Signature",
         "scheme": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.' + body)>",
+        "livemode": not caller.test_mode,
     }

@@ -5,7 +5,8 @@ fetch, with no HTTP request and nothing stored.
 Hiring signals come from the company's openings, technology signals from its homepage (a
 competitor the account named in its ICP shows as ``uses_competitor``). A lapsed sandbox company
 or a domain outside the sandbox has no signals. First-party web activity is not part of the
-sandbox (it is the account's own, live, data). The world's clock is the start of the current UTC
+sandbox (it is the account's own, live, data): a test key's events are checked and counted, never
+stored. The world's clock is the start of the current UTC
 day, so a company's answer is the same all day.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from libs.errors import InvalidArgument
-from libs.mongo import Document
+from libs.mongo import Document, utc_now
 from libs.normalize import normalize_domain
 from services.demo_world.sandbox import Sandbox, sandbox
 from services.demo_world.sites import GREENHOUSE, board_document, homepage, openings
@@ -24,13 +25,15 @@ from services.intent.domain import (
     Category,
     Signal,
     TechnologyCatalog,
+    WebEventInput,
     current_signals,
     extract_page,
     merge_sightings,
     technology_signals,
+    validate_events,
 )
 from services.intent.domain.hiring import hiring_signals
-from services.intent.intent_signals import CompanyView, IntentPolicy
+from services.intent.intent_signals import CompanyView, EventsAnswer, IntentPolicy
 from services.intent.sources.boards import parse_greenhouse, parse_lever
 
 __all__ = ["SandboxSignals"]
@@ -69,6 +72,11 @@ class SandboxSignals:
                 CompanyView(domain, current_signals(signals, now, self.policy.half_lives, categories))
             )
         return views
+
+    def check_events(self, events: Sequence[WebEventInput]) -> EventsAnswer:
+        """What recording ``events`` would answer; nothing is stored."""
+        accepted, rejected = validate_events(events, utc_now(), self.policy.max_events)
+        return EventsAnswer(len(accepted), rejected)
 
     def _known(self, world: Sandbox) -> dict[str, Document]:
         """The sandbox's companies that publish anything (a lapsed domain does not), by domain."""

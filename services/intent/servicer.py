@@ -117,6 +117,8 @@ class IntentServicer(pb_grpc.IntentServiceServicer):
     async def RecordEvents(
         self, request: pb.RecordEventsRequest, context: Context
     ) -> pb.RecordEventsResponse:
+        if request.sandbox:
+            return _answer(self.sandbox.check_events([_event(e) for e in request.events]))
         body = pb.RecordEventsRequest(events=request.events).SerializeToString(deterministic=True)
         answer = await self.signals.record_events(
             request.account_id,

@@ -17,10 +17,12 @@ import pytest_asyncio
 from pymongo.asynchronous.database import AsyncDatabase
 
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
+from leadmesh.intent.v1 import intent_service_pb2 as intent_pb
 from libs.mongo import Document
 from services.demo_world.sandbox import Sandbox, sandbox
 from services.demo_world.sites import openings
 from services.providers.config import parse_config
+from tests.gateway.stack import Stack
 from tests.services.batch.test_csv_jobs import batch_settings
 from tests.services.enrichment.mesh import Mesh, running_mesh
 from tests.services.providers.fake_vendors import FakeVendors, running_vendors, vendor_config
@@ -220,3 +222,28 @@ async def test_a_csv_job_with_a_test_key_is_free_and_kept_apart(
         "/v1/enrich/csv", content=text.encode(), headers=auth(live, **{"Content-Type": "text/csv"})
     )
     assert refused.status_code == 402, refused.text
+
+
+async def test_a_test_keys_web_events_are_checked_and_never_recorded(stack: Stack) -> None:
+    account, live = await stack.new_account()
+    created = await stack.billing.CreateApiKey(
+        billing_pb.CreateApiKeyRequest(account_id=account, mode=billing_pb.API_KEY_MODE_TEST)
+    )
+    now = datetime.now(UTC).isoformat()
+    events = [
+        {"domain": "acme.com", "type": "pricing_page_view", "occurred_at": now},
+        {"domain": "acme.com", "type": "hover"},
+    ]
+    for key, mode in ((created.api_key_secret, False), (live, True)):
+        response = await stack.http.post(
+            "/v1/signals/events", json={"events": events}, headers=auth(key, **{"Idempotency-Key": "e1"})
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["livemode"] is mode and body["accepted"] == 1
+        assert [r["reason"] for r in body["rejected"]] == ["unknown_type"]
+        got = await stack.intent.GetSignals(
+            intent_pb.GetSignalsRequest(account_id=account, company_domain="acme.com"), timeout=5
+        )
+        # Only the live call feeds the account's signals (the test call came first).
+        assert [s.name for s in got.company.signals] == (["pricing_page_view"] if mode else [])

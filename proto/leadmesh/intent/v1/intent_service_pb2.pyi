@@ -228,9 +228,14 @@ class RecordEventsRequest(_message.Message):
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     EVENTS_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     request_id: _builtins.str
     """Idempotency key of the call (AIP-155): a retry with the same id records nothing twice."""
+    sandbox: _builtins.bool
+    """Test mode (an `lm_test_` key): the events are checked and counted, never stored (they would
+    feed the account's live signals).
+    """
     @_builtins.property
     def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___WebEvent]:
         """At most 1,000."""
@@ -241,10 +246,11 @@ class RecordEventsRequest(_message.Message):
         account_id: _builtins.str = ...,
         events: _abc.Iterable[Global___WebEvent] | None = ...,
         request_id: _builtins.str = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "events", b"events", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "events", b"events", "request_id", b"request_id", "sandbox", b"sandbox"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
