@@ -23,9 +23,11 @@ from services.demo_world.sandbox import Sandbox, sandbox
 from services.demo_world.sites import openings
 from services.providers.config import parse_config
 from tests.gateway.stack import Stack
+from tests.services.batch.receiver import Receiver
 from tests.services.batch.test_csv_jobs import batch_settings
 from tests.services.enrichment.mesh import Mesh, running_mesh
 from tests.services.providers.fake_vendors import FakeVendors, running_vendors, vendor_config
+from tests.waiting import eventually
 
 
 @pytest_asyncio.fixture
@@ -194,11 +196,20 @@ async def test_a_csv_job_with_a_test_key_is_free_and_kept_apart(
     text += "".join(f"{examples[kind]},{employer(world, examples[kind])},{kind}\r\n" for kind in examples)
     text += "jane.doe@initech.com,initech.com,outside\r\n"
     nothing = outbound(mesh, vendors)
-    response = await mesh.http.post(
-        "/v1/enrich/csv",
-        content=text.encode(),
-        headers=auth(test, **{"Content-Type": "text/csv", "X-File-Name": "sandbox.csv"}),
-    )
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        response = await mesh.http.post(
+            "/v1/enrich/csv",
+            files={"file": ("sandbox.csv", text.encode(), "text/csv")},
+            data={"webhook_url": receiver.url()},
+            headers=auth(test),
+        )
+        await eventually(lambda: receiver.requests)
+    finally:
+        await receiver.stop()
+    hook = json.loads(receiver.requests[0].body)  # the customer's own endpoint is told, as for a live job
+    assert hook["livemode"] is False and hook["credits_used"] == 0 and hook["state"] == "succeeded"
     assert response.status_code == 200, response.text
     assert response.headers["X-Livemode"] == "false" and response.headers["X-Credits-Used"] == "0"
     got = rows(response.text)
