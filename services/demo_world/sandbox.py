@@ -15,7 +15,7 @@ import functools
 from services.demo_world.world import MailPlan, verdict_examples
 from services.providers.demo import DemoDirectory, demo_directory
 
-__all__ = ["SANDBOX_COMPANIES", "SANDBOX_PEOPLE", "SANDBOX_SEED", "Sandbox", "sandbox"]
+__all__ = ["SANDBOX_COMPANIES", "SANDBOX_PEOPLE", "SANDBOX_SEED", "Sandbox", "sandbox", "sandbox_world"]
 
 SANDBOX_SEED = 4242
 SANDBOX_COMPANIES = 200
@@ -32,10 +32,11 @@ class Sandbox:
 
 
 @functools.cache
-def _built() -> Sandbox:
+def sandbox_world() -> Sandbox:
+    """The sandbox (built once per process, in about half a second)."""
     return Sandbox(demo_directory(SANDBOX_SEED, SANDBOX_COMPANIES, SANDBOX_PEOPLE))
 
 
 async def sandbox() -> Sandbox:
     """The sandbox, built off the event loop the first time."""
-    return await asyncio.to_thread(_built)
+    return await asyncio.to_thread(sandbox_world)

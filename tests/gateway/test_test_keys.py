@@ -110,6 +110,12 @@ async def test_a_test_key_enriches_from_the_sandbox_for_free_without_going_outsi
         assert lead["first_name"] and lead["company_domain"].endswith(".example")
         assert isinstance(lead["icp_score"], int)
         assert body["meta"]["credits_used"] == 0 and response.headers["X-Credits-Remaining"] == "0"
+    # A person of a company whose domain has lapsed: the address does not resolve.
+    lapsed = next(
+        e for p in world.directory.people if (e := str(p.get("email"))).split("@")[-1] in world.plan.lapsed
+    )
+    response = await mesh.http.post("/v1/enrich/lead", json={"email": lapsed}, headers=auth(test))
+    assert response.json()["lead"]["email_status"] == "invalid", response.text
     # A company alone: its contacts, and the hiring signals its job board shows.
     domain = hiring_company(world)
     response = await mesh.http.post(
