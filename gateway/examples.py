@@ -20,6 +20,7 @@ __all__ = [
     "EVENTS_ANSWER",
     "EVENTS_REQUESTS",
     "HEALTH",
+    "ICP_ANSWER",
     "ICP_PROFILE",
     "ICP_PROFILE_IN",
     "ICP_VERSIONS",
@@ -292,7 +293,8 @@ ICP_PROFILE_IN: dict[str, Any] = {
     "intent_boost_max": 15,
 }
 ICP_PROFILE = {**ICP_PROFILE_IN, "version": 2, "is_default": False, "created_at": "2026-04-01T08:00:00Z"}
-ICP_VERSIONS = {"versions": [ICP_PROFILE], "next_page_token": None}
+ICP_ANSWER = {**ICP_PROFILE, "livemode": True}
+ICP_VERSIONS = {"versions": [ICP_PROFILE], "next_page_token": None, "livemode": True}
 
 EVENTS_REQUESTS = {
     "events": {

@@ -264,3 +264,14 @@ async def test_a_test_keys_web_events_are_checked_and_never_recorded(stack: Stac
         )
         # Only the live call feeds the account's signals (the test call came first).
         assert [s.name for s in got.company.signals] == (["pricing_page_view"] if mode else [])
+
+
+async def test_the_account_answers_say_which_kind_of_key_asked(stack: Stack) -> None:
+    account, live = await stack.new_account()
+    created = await stack.billing.CreateApiKey(
+        billing_pb.CreateApiKeyRequest(account_id=account, mode=billing_pb.API_KEY_MODE_TEST)
+    )
+    for key, mode in ((created.api_key_secret, False), (live, True)):
+        for path in ("/v1/icp", "/v1/icp/versions", "/v1/credits"):
+            response = await stack.http.get(path, headers=auth(key))
+            assert response.status_code == 200 and response.json()["livemode"] is mode, (path, response.text)
