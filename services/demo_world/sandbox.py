@@ -39,4 +39,6 @@ def sandbox_world() -> Sandbox:
 
 async def sandbox() -> Sandbox:
     """The sandbox, built off the event loop the first time."""
+    if sandbox_world.cache_info().currsize:
+        return sandbox_world()
     return await asyncio.to_thread(sandbox_world)
