@@ -20,6 +20,7 @@ __all__ = [
     "EVENTS_ANSWER",
     "EVENTS_REQUESTS",
     "HEALTH",
+    "ICP_ANSWER",
     "ICP_PROFILE",
     "ICP_PROFILE_IN",
     "ICP_VERSIONS",
@@ -141,6 +142,7 @@ LEAD_ANSWERS: dict[str, dict[str, Any]] = {
             "status": "completed",
             "lead": _SEED_LEAD,
             "meta": _meta(credits_used=11),
+            "livemode": True,
         },
     },
     "company_only": {
@@ -151,6 +153,7 @@ LEAD_ANSWERS: dict[str, dict[str, Any]] = {
             "lead": {**_EMPTY_LEAD, **_TECHFLOW},
             "contacts": [_SEED_LEAD],
             "meta": _meta(),
+            "livemode": True,
         },
     },
     "not_found": {
@@ -160,6 +163,24 @@ LEAD_ANSWERS: dict[str, dict[str, Any]] = {
             "status": "not_found",
             "lead": _EMPTY_LEAD,
             "meta": _meta(credits_used=0, providers_matched=0, confidence=0.0, icp_profile_version=None),
+            "livemode": True,
+        },
+    },
+    "test_key": {
+        "summary": "A test key (`lm_test_...`): from the sandbox directory, free, livemode false",
+        "value": {
+            "id": "ev_t3st0k1",
+            "status": "completed",
+            "lead": {
+                **_SEED_LEAD,
+                "email": "aaron.franklin@hoffmanand.example",
+                "first_name": "Aaron",
+                "last_name": "Franklin",
+                "company_name": "Hoffman and Sons",
+                "company_domain": "hoffmanand.example",
+            },
+            "meta": _meta(credits_used=0, providers_queried=1, providers_matched=1),
+            "livemode": False,
         },
     },
 }
@@ -209,6 +230,7 @@ CSV_ROW_ANSWERS: dict[str, dict[str, Any]] = {
                 "row_number": 1,
                 "total_rows": 500,
             },
+            "livemode": True,
         },
     },
 }
@@ -246,6 +268,7 @@ CREDITS = {
         }
     ],
     "next_page_token": None,
+    "livemode": True,
 }
 
 ICP_PROFILE_IN: dict[str, Any] = {
@@ -270,7 +293,8 @@ ICP_PROFILE_IN: dict[str, Any] = {
     "intent_boost_max": 15,
 }
 ICP_PROFILE = {**ICP_PROFILE_IN, "version": 2, "is_default": False, "created_at": "2026-04-01T08:00:00Z"}
-ICP_VERSIONS = {"versions": [ICP_PROFILE], "next_page_token": None}
+ICP_ANSWER = {**ICP_PROFILE, "livemode": True}
+ICP_VERSIONS = {"versions": [ICP_PROFILE], "next_page_token": None, "livemode": True}
 
 EVENTS_REQUESTS = {
     "events": {
@@ -287,7 +311,11 @@ EVENTS_REQUESTS = {
         },
     }
 }
-EVENTS_ANSWER = {"accepted": 1, "rejected": [{"index": 1, "reason": "unknown_type", "message": "..."}]}
+EVENTS_ANSWER = {
+    "accepted": 1,
+    "rejected": [{"index": 1, "reason": "unknown_type", "message": "..."}],
+    "livemode": True,
+}
 
 CSV_FILE = "email,first_name,last_name,company\njane@acme.com,Jane,Doe,Acme\n,Mike,Chen,techflow.io\n"
 CSV_RESULT = (
@@ -318,12 +346,14 @@ CSV_JOB = {
     "completed_at": None,
     "error": None,
     "result_url": "/v1/jobs/job_5h2k8d1/result.csv",
+    "livemode": True,
 }
 
 WEBHOOK_SECRET = {
     "secret": "whsec_3f9a...",
     "header": "Leadmesh-Signature",
     "scheme": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.' + body)>",
+    "livemode": True,
 }
 
 JOB_ISSUES = {"row_issues": [{"row": 7, "line": 8, "reason": "no usable identifier"}]}

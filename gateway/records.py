@@ -32,6 +32,7 @@ from libs.vocabulary import (
 )
 
 __all__ = [
+    "LIVEMODE_FIELD",
     "CsvRowAnswer",
     "LeadAnswer",
     "csv_row_json",
@@ -97,6 +98,11 @@ DEMO_FIELD = Field(
     "`leadmesh up --demo`): the data comes from the built-in demo world (`.example` domains), not "
     "from real providers and mail servers; false otherwise."
 )
+LIVEMODE_FIELD = Field(
+    description="Always present. False for an answer to a test key (`lm_test_...`): made in the "
+    "sandbox (the demo directory under `.example`, nothing outside contacted), free, and kept "
+    "apart from live data; true for a live key."
+)
 
 
 class Meta(_Shape):
@@ -124,6 +130,7 @@ class LeadAnswer(_Shape):
         default=None, description="Only for a company alone (no person): its best-fit contacts by ICP score"
     )
     meta: Meta
+    livemode: bool = LIVEMODE_FIELD
 
 
 class CsvRow(_Shape):
@@ -158,6 +165,7 @@ class CsvRowAnswer(_Shape):
     status: Literal["completed", "not_found"]
     csv_row: CsvRow
     meta: CsvRowMeta
+    livemode: bool = LIVEMODE_FIELD
 
 
 # The JSON
@@ -241,6 +249,7 @@ def record_json(record: pb.EnrichmentRecord, demo: bool) -> dict[str, Any]:
         "status": _status(record),
         "lead": lead_json(record.lead),
         "meta": _meta(record, demo),
+        "livemode": not record.sandbox,
     }
     if record.company_only or record.contacts:  # records stored before company_only: contacts
         body["contacts"] = [lead_json(contact) for contact in record.contacts]
@@ -283,4 +292,5 @@ def csv_row_json(
             "degraded": meta["degraded"],
             "demo": demo,
         },
+        "livemode": not record.sandbox,
     }

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from gateway import examples
 from gateway.auth import CurrentCaller
+from gateway.records import LIVEMODE_FIELD
 from leadmesh.billing.v1 import billing_service_pb2 as pb
 
 router = APIRouter(prefix="/v1", tags=["credits"])
@@ -48,6 +49,7 @@ class Credits(BaseModel):
     free_tier: FreeTier
     ledger: list[LedgerEntry]
     next_page_token: str | None
+    livemode: bool = LIVEMODE_FIELD
 
 
 @router.get(
@@ -97,4 +99,5 @@ async def get_credits(
             for e in ledger.entries
         ],
         next_page_token=ledger.next_page_token or None,
+        livemode=not caller.test_mode,
     )

@@ -92,8 +92,10 @@ def _company(value: str | None) -> tuple[str, str]:
     return ("", domain) if domain else (text, "")
 
 
-def _options(fields: list[FieldName] | None, **extra: Any) -> pb.EnrichOptions:
-    return pb.EnrichOptions(fields=sorted({FIELD_GROUPS[f] for f in fields or ()}), **extra)
+def _options(caller: Caller, fields: list[FieldName] | None, **extra: Any) -> pb.EnrichOptions:
+    """The options of a call; a test key's go to the sandbox."""
+    groups = sorted({FIELD_GROUPS[f] for f in fields or ()})
+    return pb.EnrichOptions(fields=groups, sandbox=caller.test_mode, **extra)
 
 
 IdempotencyKey = Annotated[
@@ -161,7 +163,7 @@ async def enrich_lead(
         linkedin_url=(body.linkedin_url or "").strip(),
     )
     options = _options(
-        body.fields, skip_icp=body.skip_icp, refresh=body.refresh, max_contacts=body.max_contacts or 0
+        caller, body.fields, skip_icp=body.skip_icp, refresh=body.refresh, max_contacts=body.max_contacts or 0
     )
     answer = await _enrich(request, caller, idempotency_key, lead, options)
     return _answer(response, answer, record_json(answer.record, _demo(request)))
@@ -190,7 +192,7 @@ async def enrich_csv_row(
         company_domain=company_domain,
         linkedin_url=(body.linkedin_url or "").strip(),
     )
-    answer = await _enrich(request, caller, idempotency_key, lead, _options(body.fields))
+    answer = await _enrich(request, caller, idempotency_key, lead, _options(caller, body.fields))
     row = csv_row_json(answer.record, body.row_number, body.total_rows, body.row_ref, _demo(request))
     return _answer(response, answer, row)
 
@@ -209,7 +211,7 @@ async def get_enrichment(
     mesh = request.app.state.mesh
     got, balance = await asyncio.gather(
         mesh.enrichment.GetEnrichment(
-            pb.GetEnrichmentRequest(account_id=caller.account_id, id=enrichment_id)
+            pb.GetEnrichmentRequest(account_id=caller.account_id, id=enrichment_id, sandbox=caller.test_mode)
         ),
         mesh.billing.GetBalance(billing_pb.GetBalanceRequest(account_id=caller.account_id)),
     )

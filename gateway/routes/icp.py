@@ -15,8 +15,9 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from gateway import examples
-from gateway.auth import CurrentCaller
+from gateway.auth import Caller, CurrentCaller
 from gateway.errors import ApiError
+from gateway.records import LIVEMODE_FIELD
 from leadmesh.scoring.v1 import scoring_service_pb2 as pb
 from libs.vocabulary import CompanySize, Department, Seniority, to_proto
 from libs.vocabulary import RevenueRange as Revenue
@@ -118,9 +119,17 @@ class IcpProfileOut(IcpProfileIn):
     created_at: datetime
 
 
+class IcpProfileAnswer(IcpProfileOut):
+    """The profile as GET and PUT answer it. The profile is the account's, shared by its live and
+    test keys; ``livemode`` says which kind of key asked."""
+
+    livemode: bool = LIVEMODE_FIELD
+
+
 class IcpProfileVersions(BaseModel):
     versions: list[IcpProfileOut]
     next_page_token: str | None
+    livemode: bool = LIVEMODE_FIELD
 
 
 def _to_proto(body: IcpProfileIn) -> pb.IcpProfile:
@@ -200,6 +209,10 @@ def _from_proto(profile: pb.IcpProfile) -> IcpProfileOut:
     )
 
 
+def _answer(profile: pb.IcpProfile, caller: Caller) -> IcpProfileAnswer:
+    return IcpProfileAnswer(**dict(_from_proto(profile)), livemode=not caller.test_mode)
+
+
 def _expected_version(if_match: str | None) -> int:
     """The version an ``If-Match`` ETag names; 0 without one."""
     if if_match is None or if_match.strip() == "*":
@@ -216,28 +229,28 @@ def _etag(response: Response, profile: pb.IcpProfile) -> None:
 
 @router.get(
     "/icp",
-    response_model=IcpProfileOut,
+    response_model=IcpProfileAnswer,
     summary="Your ICP profile (current or a given version)",
-    responses={200: examples.json_example(examples.ICP_PROFILE)},
+    responses={200: examples.json_example(examples.ICP_ANSWER)},
 )
 async def get_icp(
     request: Request,
     response: Response,
     caller: CurrentCaller,
     version: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="A past version")] = None,
-) -> IcpProfileOut:
+) -> IcpProfileAnswer:
     reply = await request.app.state.mesh.scoring.GetIcpProfile(
         pb.GetIcpProfileRequest(account_id=caller.account_id, version=version or 0)
     )
     _etag(response, reply.profile)
-    return _from_proto(reply.profile)
+    return _answer(reply.profile, caller)
 
 
 @router.put(
     "/icp",
-    response_model=IcpProfileOut,
+    response_model=IcpProfileAnswer,
     summary="Replace your ICP profile (stores a new version)",
-    responses={200: examples.json_example(examples.ICP_PROFILE)},
+    responses={200: examples.json_example(examples.ICP_ANSWER)},
 )
 async def put_icp(
     request: Request,
@@ -248,7 +261,7 @@ async def put_icp(
         Body(openapi_examples={"profile": {"summary": "A whole profile", "value": examples.ICP_PROFILE_IN}}),
     ],
     if_match: Annotated[str | None, Header(description='Expected current version, e.g. "3"')] = None,
-) -> IcpProfileOut:
+) -> IcpProfileAnswer:
     reply = await request.app.state.mesh.scoring.UpdateIcpProfile(
         pb.UpdateIcpProfileRequest(
             account_id=caller.account_id,
@@ -257,7 +270,7 @@ async def put_icp(
         )
     )
     _etag(response, reply.profile)
-    return _from_proto(reply.profile)
+    return _answer(reply.profile, caller)
 
 
 @router.get(
@@ -282,4 +295,5 @@ async def list_icp_versions(
     return IcpProfileVersions(
         versions=[_from_proto(profile) for profile in reply.profiles],
         next_page_token=reply.next_page_token or None,
+        livemode=not caller.test_mode,
     )

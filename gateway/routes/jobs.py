@@ -79,6 +79,7 @@ def job_json(job: pb.Job, issues: list[pb.RowIssue] | None = None) -> dict[str, 
         "completed_at": _time(job.end_time, job.HasField("end_time") and job.state in TERMINAL),
         "error": {"code": job.error_reason, "message": job.error} if job.error else None,
         "result_url": f"/v1/jobs/{job.job_id}/result.csv",
+        "livemode": not job.sandbox,
     }
     if issues is not None:
         body["row_issues"] = [
@@ -251,6 +252,7 @@ async def enrich_csv(
     try:
         with uploads.hold(caller.account_id):  # until the file is received and stored
             options, pieces = await _source(request, idempotency_key, caller.account_id, form)
+            options.sandbox = caller.test_mode
             created: pb.CreateJobResponse = await batch.CreateJob(
                 _requests(options, pieces, failure), timeout=settings.csv_upload_timeout
             )
@@ -278,7 +280,7 @@ async def _wait(request: Request, account_id: str, job: pb.Job, timeout: float) 
     if job.state in TERMINAL:
         return job
     stream = request.app.state.mesh.batch.WatchJob(
-        pb.WatchJobRequest(account_id=account_id, job_id=job.job_id), timeout=timeout
+        pb.WatchJobRequest(account_id=account_id, job_id=job.job_id, sandbox=job.sandbox), timeout=timeout
     )
     try:
         async for update in stream:
@@ -299,7 +301,8 @@ async def _result_response(request: Request, account_id: str, job: pb.Job) -> St
     with an empty body."""
     settings: GatewaySettings = request.app.state.settings
     stream = request.app.state.mesh.batch.GetJobResult(
-        pb.GetJobResultRequest(account_id=account_id, job_id=job.job_id), timeout=settings.csv_result_timeout
+        pb.GetJobResultRequest(account_id=account_id, job_id=job.job_id, sandbox=job.sandbox),
+        timeout=settings.csv_result_timeout,
     )
     pieces = stream.__aiter__()
     try:
@@ -329,6 +332,7 @@ async def _result_response(request: Request, account_id: str, job: pb.Job) -> St
             "X-Job-Status": _STATES.get(job.state, ""),
             "X-Credits-Used": str(job.credits_used),
             "X-Rows-Total": str(job.total_rows),
+            "X-Livemode": "false" if job.sandbox else "true",
             "X-Column-Mapping": json.dumps(
                 {binding.input_field: binding.column for binding in job.mapping.bindings}, ensure_ascii=True
             ),
@@ -351,9 +355,18 @@ async def list_jobs(
     page_token: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Any:
     listed = await request.app.state.mesh.batch.ListJobs(
-        pb.ListJobsRequest(account_id=caller.account_id, page_size=page_size, page_token=page_token or "")
+        pb.ListJobsRequest(
+            account_id=caller.account_id,
+            page_size=page_size,
+            page_token=page_token or "",
+            sandbox=caller.test_mode,
+        )
     )
-    return {"jobs": [job_json(job) for job in listed.jobs], "next_page_token": listed.next_page_token or None}
+    return {
+        "jobs": [job_json(job) for job in listed.jobs],
+        "next_page_token": listed.next_page_token or None,
+        "livemode": not caller.test_mode,
+    }
 
 
 @router.get(
@@ -363,7 +376,7 @@ async def list_jobs(
 )
 async def get_job(request: Request, caller: CurrentCaller, job_id: JobId) -> Any:
     got = await request.app.state.mesh.batch.GetJob(
-        pb.GetJobRequest(account_id=caller.account_id, job_id=job_id)
+        pb.GetJobRequest(account_id=caller.account_id, job_id=job_id, sandbox=caller.test_mode)
     )
     return job_json(got.job, list(got.row_issues))
 
@@ -375,7 +388,7 @@ async def get_job(request: Request, caller: CurrentCaller, job_id: JobId) -> Any
 )
 async def cancel_job(request: Request, caller: CurrentCaller, job_id: JobId) -> Any:
     cancelled = await request.app.state.mesh.batch.CancelJob(
-        pb.CancelJobRequest(account_id=caller.account_id, job_id=job_id)
+        pb.CancelJobRequest(account_id=caller.account_id, job_id=job_id, sandbox=caller.test_mode)
     )
     return job_json(cancelled.job)
 
@@ -387,6 +400,6 @@ async def cancel_job(request: Request, caller: CurrentCaller, job_id: JobId) -> 
 )
 async def job_result(request: Request, caller: CurrentCaller, job_id: JobId) -> Response:
     got = await request.app.state.mesh.batch.GetJob(
-        pb.GetJobRequest(account_id=caller.account_id, job_id=job_id)
+        pb.GetJobRequest(account_id=caller.account_id, job_id=job_id, sandbox=caller.test_mode)
     )
     return await _result_response(request, caller.account_id, got.job)

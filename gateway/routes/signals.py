@@ -4,7 +4,8 @@ Each event names a company (``domain``, or a visitor ``email`` whose domain is u
 ``type`` and when it happened. The answer says how many were accepted and, for each rejected one,
 its index and why; the intent service decides (the gateway passes the time through as text so
 that an unparseable time rejects only its own event). At most 1,000 events per call. With an
-``Idempotency-Key`` a retried call records nothing twice.
+``Idempotency-Key`` a retried call records nothing twice. A test key's events are checked and
+counted, never recorded.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gateway import examples
 from gateway.auth import CurrentCaller
 from gateway.errors import ApiError
+from gateway.records import LIVEMODE_FIELD
 from leadmesh.intent.v1 import intent_service_pb2 as pb
 
 router = APIRouter(prefix="/v1", tags=["signals"])
@@ -83,6 +85,7 @@ class RejectedEvent(BaseModel):
 class RecordEventsResult(BaseModel):
     accepted: int = Field(description="Events recorded")
     rejected: list[RejectedEvent]
+    livemode: bool = LIVEMODE_FIELD
 
 
 @router.post(
@@ -108,6 +111,7 @@ async def record_events(
         pb.RecordEventsRequest(
             account_id=caller.account_id,
             request_id=idempotency_key or "",
+            sandbox=caller.test_mode,
             events=[
                 pb.WebEvent(
                     domain=event.domain or "",
@@ -123,4 +127,5 @@ async def record_events(
     return RecordEventsResult(
         accepted=answer.accepted_count,
         rejected=[RejectedEvent(index=r.index, reason=r.reason, message=r.message) for r in answer.rejected],
+        livemode=not caller.test_mode,
     )

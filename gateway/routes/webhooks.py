@@ -33,7 +33,12 @@ async def webhook_secret(request: Request, caller: CurrentCaller) -> Any:
     got = await request.app.state.mesh.batch.GetWebhookSecret(
         pb.GetWebhookSecretRequest(account_id=caller.account_id)
     )
-    return {"secret": got.secret, "header": "Leadmesh-Signature", "scheme": SCHEME}
+    return {
+        "secret": got.secret,
+        "header": "Leadmesh-Signature",
+        "scheme": SCHEME,
+        "livemode": not caller.test_mode,
+    }
 
 
 @router.post(
@@ -51,4 +56,5 @@ async def rotate_webhook_secret(request: Request, caller: CurrentCaller) -> Any:
         "header": "Leadmesh-Signature",
         "scheme": SCHEME,
         "previous_secret_expires_at": until.isoformat().replace("+00:00", "Z"),
+        "livemode": not caller.test_mode,
     }

@@ -94,6 +94,7 @@ def job_message(document: Document, live: Totals | None = None) -> pb.Job:
         file_name=document.get("file_name", ""),
         error=document.get("error", ""),
         error_reason=document.get("error_reason", ""),
+        sandbox=bool(document.get("sandbox", False)),
     )
     for name in ("create_time", "start_time", "end_time"):
         stamp = _timestamp(document.get(name))

@@ -33,9 +33,10 @@ class JobLifecycle:
         self.repository = repository
         self.watch_interval = watch_interval
 
-    async def find(self, account_id: str, job_id: str) -> Document:
-        """The stored job; ``JOB_NOT_FOUND`` when the account has none of that id."""
-        job = await self.repository.get_job(account_id, job_id) if job_id else None
+    async def find(self, account_id: str, job_id: str, sandbox: bool = False) -> Document:
+        """The stored job; ``JOB_NOT_FOUND`` when the account has none of that id in that mode
+        (a test key's jobs are not a live key's, and the other way round)."""
+        job = await self.repository.get_job(account_id, job_id, sandbox) if job_id else None
         if job is None:
             raise NotFound(f"job {job_id!r} not found", reason="JOB_NOT_FOUND")
         return job
@@ -47,17 +48,19 @@ class JobLifecycle:
             return job_message(job, None)
         return job_message(job, totals(await self.repository.chunks_of(job["_id"], int(job["chunks"]))))
 
-    async def get(self, account_id: str, job_id: str) -> tuple[pb.Job, list[pb.RowIssue]]:
+    async def get(
+        self, account_id: str, job_id: str, sandbox: bool = False
+    ) -> tuple[pb.Job, list[pb.RowIssue]]:
         """The job and the first row issues found in its file."""
-        job = await self.find(account_id, job_id)
+        job = await self.find(account_id, job_id, sandbox)
         return await self.view(job), row_issues(job)
 
-    async def watch(self, account_id: str, job_id: str) -> AsyncIterator[pb.Job]:
+    async def watch(self, account_id: str, job_id: str, sandbox: bool = False) -> AsyncIterator[pb.Job]:
         """The job now and again each time it changes, until it has ended for good (finalized,
         or cancelled)."""
         last: pb.Job | None = None
         while True:
-            job = await self.find(account_id, job_id)
+            job = await self.find(account_id, job_id, sandbox)
             message = await self.view(job)
             if message != last:
                 yield message
@@ -66,32 +69,34 @@ class JobLifecycle:
                 return
             await asyncio.sleep(self.watch_interval)
 
-    async def page(self, account_id: str, requested_size: int, token: str) -> tuple[list[pb.Job], str]:
+    async def page(
+        self, account_id: str, requested_size: int, token: str, sandbox: bool = False
+    ) -> tuple[list[pb.Job], str]:
         """One page of the account's jobs, newest first, and the token of the next page ("" after
         the last)."""
         size = page_size(requested_size)
         before = decode_page_token(token) if token else None
-        found = await self.repository.list_jobs(account_id, size + 1, before)
+        found = await self.repository.list_jobs(account_id, size + 1, before, sandbox)
         jobs = [await self.view(job) for job in found[:size]]
         return jobs, encode_page_token(found[size - 1]["_id"]) if len(found) > size else ""
 
-    async def cancel(self, account_id: str, job_id: str) -> pb.Job:
+    async def cancel(self, account_id: str, job_id: str, sandbox: bool = False) -> pb.Job:
         """Cancels a queued or running job; ``JOB_FINISHED`` when it has already ended."""
-        job = await self.find(account_id, job_id)
+        job = await self.find(account_id, job_id, sandbox)
         cancelled = await self.repository.update_job(
             job["_id"], {"state": "cancelled", "end_time": utc_now()}, states=ACTIVE
         )
         if cancelled is None:
-            current = await self.find(account_id, job_id)
+            current = await self.find(account_id, job_id, sandbox)
             raise FailedPrecondition(
                 f"job {job['_id']} has already {current['state']}", reason="JOB_FINISHED"
             )
         return await self.view(cancelled)
 
-    async def result(self, account_id: str, job_id: str) -> AsyncIterator[bytes]:
+    async def result(self, account_id: str, job_id: str, sandbox: bool = False) -> AsyncIterator[bytes]:
         """The result CSV in pieces (:mod:`services.batch.output`); ``JOB_NOT_FINISHED`` while
         the job is queued or running."""
-        job = await self.find(account_id, job_id)
+        job = await self.find(account_id, job_id, sandbox)
         if job.get("purged"):
             raise NotFound(
                 f"the result of job {job['_id']} is past the retention period and was deleted",

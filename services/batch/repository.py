@@ -47,6 +47,12 @@ def _row_ids(job_id: str, first: int, count: int) -> dict[str, Any]:
     return {"$in": [row_key(job_id, row) for row in range(first, first + count)]}
 
 
+def _mode(sandbox: bool) -> Any:
+    """The query on a job's ``sandbox`` flag: test-mode jobs, or live ones (jobs stored before
+    test mode have no flag and are live)."""
+    return True if sandbox else {"$ne": True}
+
+
 def _only_duplicates(error: BulkWriteError) -> bool:
     return all(e.get("code") == _DUPLICATE_KEY for e in error.details.get("writeErrors", []))
 
@@ -89,14 +95,17 @@ class JobRepository:
     async def insert_job(self, document: Document) -> None:
         await self.jobs.insert_one(document)
 
-    async def get_job(self, account_id: str, job_id: str) -> Document | None:
-        return await self.jobs.find_one({"_id": job_id, "account_id": account_id})
+    async def get_job(self, account_id: str, job_id: str, sandbox: bool = False) -> Document | None:
+        """The account's job of that id, if it is of the mode asked for (test or live)."""
+        return await self.jobs.find_one({"_id": job_id, "account_id": account_id, "sandbox": _mode(sandbox)})
 
     async def job(self, job_id: str) -> Document | None:
         return await self.jobs.find_one({"_id": job_id})
 
-    async def list_jobs(self, account_id: str, limit: int, before: str | None) -> list[Document]:
-        query: Document = {"account_id": account_id}
+    async def list_jobs(
+        self, account_id: str, limit: int, before: str | None, sandbox: bool = False
+    ) -> list[Document]:
+        query: Document = {"account_id": account_id, "sandbox": _mode(sandbox)}
         if before:
             query["_id"] = {"$lt": before}
         cursor = self.jobs.find(query).sort("_id", -1).limit(limit)

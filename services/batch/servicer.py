@@ -49,7 +49,7 @@ class BatchServicer(pb_grpc.BatchServiceServicer):
 
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.GetJobResponse:
         require_account(request.account_id)
-        job, issues = await self.jobs.get(request.account_id, request.job_id)
+        job, issues = await self.jobs.get(request.account_id, request.job_id, request.sandbox)
         return pb.GetJobResponse(job=job, row_issues=issues)
 
     async def GetWebhookSecret(
@@ -69,22 +69,26 @@ class BatchServicer(pb_grpc.BatchServiceServicer):
         self, request: pb.WatchJobRequest, context: Context
     ) -> AsyncIterator[pb.WatchJobResponse]:
         require_account(request.account_id)
-        async for job in self.jobs.watch(request.account_id, request.job_id):
+        async for job in self.jobs.watch(request.account_id, request.job_id, request.sandbox):
             yield pb.WatchJobResponse(job=job)
 
     async def ListJobs(self, request: pb.ListJobsRequest, context: Context) -> pb.ListJobsResponse:
         require_account(request.account_id)
-        jobs, token = await self.jobs.page(request.account_id, request.page_size, request.page_token)
+        jobs, token = await self.jobs.page(
+            request.account_id, request.page_size, request.page_token, request.sandbox
+        )
         return pb.ListJobsResponse(jobs=jobs, next_page_token=token)
 
     async def CancelJob(self, request: pb.CancelJobRequest, context: Context) -> pb.CancelJobResponse:
         require_account(request.account_id)
-        return pb.CancelJobResponse(job=await self.jobs.cancel(request.account_id, request.job_id))
+        return pb.CancelJobResponse(
+            job=await self.jobs.cancel(request.account_id, request.job_id, request.sandbox)
+        )
 
     async def GetJobResult(
         self, request: pb.GetJobResultRequest, context: Context
     ) -> AsyncIterator[pb.GetJobResultResponse]:
         require_account(request.account_id)
-        async for piece in self.jobs.result(request.account_id, request.job_id):
+        async for piece in self.jobs.result(request.account_id, request.job_id, request.sandbox):
             for start in range(0, len(piece), RESULT_PIECE):
                 yield pb.GetJobResultResponse(chunk=piece[start : start + RESULT_PIECE])

@@ -137,6 +137,8 @@ def job_payload(job: pb.Job) -> dict[str, Any]:
         "created_at": job.create_time.ToJsonString() if job.HasField("create_time") else None,
         "completed_at": job.end_time.ToJsonString() if job.HasField("end_time") else None,
         "error": job.error or None,
+        # False for a test key's job (enriched in the sandbox, free).
+        "livemode": not job.sandbox,
     }
 
 

@@ -133,7 +133,9 @@ class ChunkWorker:
                 enrichment_pb.EnrichBatchRequest(
                     account_id=job["account_id"],
                     items=items,
-                    options=enrichment_pb.EnrichOptions(fields=job["fields"], skip_icp=job["skip_icp"]),
+                    options=enrichment_pb.EnrichOptions(
+                        fields=job["fields"], skip_icp=job["skip_icp"], sandbox=bool(job.get("sandbox"))
+                    ),
                     reservation_id=job.get("reservation_id", ""),
                     skip_charge=True,
                     skip_store=True,  # the rows' results are the job's records

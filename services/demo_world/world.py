@@ -39,7 +39,15 @@ from services.demo_world.sites import GREENHOUSE, board_document, homepage, open
 from services.demo_world.web import Page, Web
 from services.providers.demo import DEMO_TLD, DISPOSABLE_DOMAIN, ROLE_MAILBOXES, DemoDirectory
 
-__all__ = ["MAX_COMPANIES", "MX_HOST", "VERDICT_KINDS", "DemoWorld", "MailPlan", "loopback_host"]
+__all__ = [
+    "MAX_COMPANIES",
+    "MX_HOST",
+    "VERDICT_KINDS",
+    "DemoWorld",
+    "MailPlan",
+    "loopback_host",
+    "verdict_examples",
+]
 
 MX_HOST = f"mx.mail.{DEMO_TLD}"
 VERDICT_KINDS = ("valid", "invalid", "risky", "catch-all", "disposable", "role-based", "unknown")
@@ -183,27 +191,32 @@ class DemoWorld:
     @property
     def examples(self) -> dict[str, str]:
         """One listed address per email verdict kind the verifier gives against this world."""
-        plan = self.plan
-        people = sorted(str(p["email"]).lower() for p in self.directory.people if p.get("email"))
+        return verdict_examples(self.directory, self.plan)
 
-        def first(addresses: Iterable[str], what: str) -> str:
-            for address in addresses:
-                return address
-            raise LookupError(f"this directory has no {what}")
 
-        def domain(address: str) -> str:
-            return address.rpartition("@")[2]
+def verdict_examples(directory: DemoDirectory, plan: MailPlan) -> dict[str, str]:
+    """One listed address per email verdict kind the verifier gives against the world of
+    ``directory`` (mailboxes as ``plan`` has them)."""
+    people = sorted(str(p["email"]).lower() for p in directory.people if p.get("email"))
 
-        regular = [a for a in people if domain(a) not in plan.catch_all | plan.greylisting | plan.lapsed]
-        personal = [
-            a for a in regular if domain(a) != DISPOSABLE_DOMAIN and a.split("@")[0] not in ROLE_MAILBOXES
-        ]
-        return {
-            "valid": first((a for a in personal if a in plan.mailboxes - plan.full), "mailbox"),
-            "invalid": first(sorted(plan.gone), "former employee"),
-            "risky": first(sorted(plan.full), "full mailbox"),
-            "catch-all": first((a for a in people if domain(a) in plan.catch_all), "catch-all domain"),
-            "disposable": first((a for a in regular if domain(a) == DISPOSABLE_DOMAIN), "disposable address"),
-            "role-based": first((a for a in regular if a.split("@")[0] in ROLE_MAILBOXES), "team address"),
-            "unknown": first((a for a in people if domain(a) in plan.greylisting), "greylisting domain"),
-        }
+    def first(addresses: Iterable[str], what: str) -> str:
+        for address in addresses:
+            return address
+        raise LookupError(f"this directory has no {what}")
+
+    def domain(address: str) -> str:
+        return address.rpartition("@")[2]
+
+    regular = [a for a in people if domain(a) not in plan.catch_all | plan.greylisting | plan.lapsed]
+    personal = [
+        a for a in regular if domain(a) != DISPOSABLE_DOMAIN and a.split("@")[0] not in ROLE_MAILBOXES
+    ]
+    return {
+        "valid": first((a for a in personal if a in plan.mailboxes - plan.full), "mailbox"),
+        "invalid": first(sorted(plan.gone), "former employee"),
+        "risky": first(sorted(plan.full), "full mailbox"),
+        "catch-all": first((a for a in people if domain(a) in plan.catch_all), "catch-all domain"),
+        "disposable": first((a for a in regular if domain(a) == DISPOSABLE_DOMAIN), "disposable address"),
+        "role-based": first((a for a in regular if a.split("@")[0] in ROLE_MAILBOXES), "team address"),
+        "unknown": first((a for a in people if domain(a) in plan.greylisting), "greylisting domain"),
+    }

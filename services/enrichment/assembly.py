@@ -68,6 +68,7 @@ def build_record(
         state=pb.EnrichmentRecord.STATE_COMPLETED if result.found else pb.EnrichmentRecord.STATE_NOT_FOUND,
         input=lead,
         company_only=is_company_only(lead),
+        sandbox=options.sandbox,
         meta=pb.EnrichmentMeta(
             credits_used=price,
             providers_queried=result.providers_queried,

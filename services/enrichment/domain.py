@@ -39,8 +39,9 @@ class Degradation:
 
 
 def cost(options: pb.EnrichOptions) -> int:
-    """Credits of one enriched lead: 11 when the phone is asked for, else 1."""
-    return lead_cost(options.fields)
+    """Credits of one enriched lead: 11 when the phone is asked for, else 1; in test mode
+    (``sandbox``) nothing."""
+    return 0 if options.sandbox else lead_cost(options.fields)
 
 
 def confidence(providers_confidence: float, degradations: Iterable[Degradation]) -> float:

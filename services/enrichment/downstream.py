@@ -151,7 +151,7 @@ class Joined:
     ) -> list[intent_pb.CompanySignals | None]:
         """Each domain's signals (None: the service returned none for it), in order."""
         header = intent_pb.GetSignalsBatchRequest(
-            account_id=request.account_id, categories=request.categories
+            account_id=request.account_id, categories=request.categories, sandbox=request.sandbox
         )
         return await _joined(self._signals, _key(header), list(request.company_domains), timeout)
 

@@ -72,8 +72,9 @@ class Pipeline:
         and answered with the first record (the record's key)."""
         budget = Budget(context, self.settings.enrichment_reserve_seconds)
         request_print = fingerprint(lead, options)
+        stored_id = stored_request_id(request_id, options)
         stored, lookups = await asyncio.gather(
-            _none() if new_request_id else self.repository.by_request(account_id, request_id),
+            _none() if new_request_id else self.repository.by_request(account_id, stored_id),
             self.stages.lookup(account_id, [lead], options, budget),
         )
         if stored is not None:
@@ -99,7 +100,7 @@ class Pipeline:
         record = build_record(
             self.clock(), account_id, lead, lookups[0], 0, stages, options, price, record_id
         )
-        kept = await self.repository.insert(request_id, request_print, record)
+        kept = await self.repository.insert(stored_id, request_print, record)
         if kept.fingerprint != request_print:  # a request with another body stored it meanwhile
             raise key_reused()
         return EnrichedOne(kept.record, balance, replayed=kept.record.id != record.id)
@@ -113,7 +114,7 @@ class Pipeline:
         extra = self.settings.enrichment_batch_seconds_per_lead * max(0, len(items) - 1)
         budget = Budget(context, self.settings.enrichment_reserve_seconds, extra)
         account_id, options = request.account_id, request.options
-        keys = [item.charge_key or new_id("req") for item in items]
+        keys = [stored_request_id(item.charge_key or new_id("req"), options) for item in items]
         leads = [item.lead for item in items]
         known = [] if request.skip_store else [k for k in keys if k]
         stored, lookups = await asyncio.gather(
@@ -160,9 +161,9 @@ class Pipeline:
             await self.repository.insert_many(rows)
         return [(items[i].index, records[i]) for i in range(len(items))]
 
-    async def get(self, account_id: str, record_id: str) -> pb.EnrichmentRecord | None:
-        """A stored record of the account."""
-        return await self.repository.get(account_id, record_id)
+    async def get(self, account_id: str, record_id: str, sandbox: bool = False) -> pb.EnrichmentRecord | None:
+        """A stored record of the account, among its test-mode records with ``sandbox``."""
+        return await self.repository.get(account_id, record_id, sandbox)
 
     def expired(self, record_id: str) -> bool:
         """Whether a record of this id would be past the retention period (so purged, not unknown)."""
@@ -178,3 +179,9 @@ class Pipeline:
 
 async def _none() -> None:
     return None
+
+
+def stored_request_id(request_id: str, options: pb.EnrichOptions) -> str:
+    """The id a record is stored under: test-mode requests have their own (a test key's
+    Idempotency-Key never answers a live record, nor the other way round)."""
+    return f"test:{request_id}" if options.sandbox else request_id

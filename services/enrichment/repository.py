@@ -45,6 +45,7 @@ def _document(request_id: str, fingerprint: str, record: pb.EnrichmentRecord) ->
         "account_id": record.account_id,
         "request_id": request_id,
         "fingerprint": fingerprint,
+        "sandbox": record.sandbox,
         "record": record.SerializeToString(),
         "create_time": utc_now(),
     }
@@ -69,8 +70,11 @@ class RecordRepository:
         deleted = await self.records.delete_many({"create_time": {"$lt": before}})
         return deleted.deleted_count
 
-    async def get(self, account_id: str, record_id: str) -> pb.EnrichmentRecord | None:
-        document = await self.records.find_one({"record_id": record_id, "account_id": account_id})
+    async def get(self, account_id: str, record_id: str, sandbox: bool = False) -> pb.EnrichmentRecord | None:
+        """The record, if it is the account's and of the mode asked for (test or live)."""
+        mode = True if sandbox else {"$ne": True}  # records stored before test mode are live
+        query = {"record_id": record_id, "account_id": account_id, "sandbox": mode}
+        document = await self.records.find_one(query)
         return None if document is None else _stored(document).record
 
     async def by_request(self, account_id: str, request_id: str) -> StoredRecord | None:

@@ -70,7 +70,9 @@ class EnrichmentServicer(pb_grpc.EnrichmentServiceServicer):
         self, request: pb.GetEnrichmentRequest, context: Context
     ) -> pb.GetEnrichmentResponse:
         require_account(request.account_id)
-        record = await self.pipeline.get(request.account_id, request.id) if request.id else None
+        record = (
+            await self.pipeline.get(request.account_id, request.id, request.sandbox) if request.id else None
+        )
         if record is None and self.pipeline.expired(request.id):
             raise NotFound(
                 f"enrichment {request.id!r} is past the retention period and was deleted",

@@ -125,6 +125,7 @@ class StageCalls:
                 refresh=options.refresh,
                 # More candidates than returned, so that the ICP ranking has a choice.
                 max_contacts=min(MAX_CONTACTS, max(wanted * 4, 20)),
+                sandbox=options.sandbox,
             ),
         )
         try:
@@ -175,7 +176,7 @@ class StageCalls:
     async def _intent_then_score(
         self, account_id: str, stages: Stages, options: pb.EnrichOptions, budget: Budget
     ) -> None:
-        await self._intent(account_id, stages, budget)
+        await self._intent(account_id, stages, options, budget)
         if not options.skip_icp:
             await self._score(account_id, stages, budget)
 
@@ -188,7 +189,7 @@ class StageCalls:
         if not items:
             return
         request = verifier_pb.VerifyBatchRequest(
-            items=items, options=verifier_pb.VerifyOptions(refresh=options.refresh)
+            items=items, options=verifier_pb.VerifyOptions(refresh=options.refresh, sandbox=options.sandbox)
         )
         verdicts = await _guarded(
             "verifier",
@@ -211,14 +212,18 @@ class StageCalls:
                     email=s.person.email, status=common.EMAIL_STATUS_UNKNOWN, reason="verifier unavailable"
                 )
 
-    async def _intent(self, account_id: str, stages: Stages, budget: Budget) -> None:
+    async def _intent(
+        self, account_id: str, stages: Stages, options: pb.EnrichOptions, budget: Budget
+    ) -> None:
         domains = sorted({s.company.domain for s in stages.subjects if s.company.domain})
         if not domains:
             return
         companies = await _guarded(
             "intent",
             self.joined.signals(
-                intent_pb.GetSignalsBatchRequest(account_id=account_id, company_domains=domains),
+                intent_pb.GetSignalsBatchRequest(
+                    account_id=account_id, company_domains=domains, sandbox=options.sandbox
+                ),
                 budget.timeout(self.settings.enrichment_intent_timeout, budget.reserve),
             ),
             stages.degradations,

@@ -13,6 +13,7 @@ from libs.channels import downstream_timeout
 from libs.protos import timestamp
 from services.intent.domain import Category, CurrentSignal, Source, WebEventInput
 from services.intent.intent_signals import CompanyView, EventsAnswer, IntentSignals
+from services.intent.sandbox import SandboxSignals
 
 __all__ = ["CATEGORY_TO_PROTO", "SOURCE_TO_PROTO", "IntentServicer"]
 
@@ -89,6 +90,7 @@ def _answer(answer: EventsAnswer) -> pb.RecordEventsResponse:
 class IntentServicer(pb_grpc.IntentServiceServicer):
     def __init__(self, signals: IntentSignals, first_fetch_wait: float, refresh_wait: float):
         self.signals = signals
+        self.sandbox = SandboxSignals(signals.catalog, signals.competitors, signals.policy)
         self.first_fetch_wait = first_fetch_wait
         self.refresh_wait = refresh_wait
 
@@ -104,7 +106,7 @@ class IntentServicer(pb_grpc.IntentServiceServicer):
     async def GetSignalsBatch(
         self, request: pb.GetSignalsBatchRequest, context: Context
     ) -> pb.GetSignalsBatchResponse:
-        views = await self.signals.companies(
+        views = await (self.sandbox if request.sandbox else self.signals).companies(
             request.account_id,
             list(request.company_domains),
             _categories(request.categories),
@@ -115,6 +117,8 @@ class IntentServicer(pb_grpc.IntentServiceServicer):
     async def RecordEvents(
         self, request: pb.RecordEventsRequest, context: Context
     ) -> pb.RecordEventsResponse:
+        if request.sandbox:
+            return _answer(self.sandbox.check_events([_event(e) for e in request.events]))
         body = pb.RecordEventsRequest(events=request.events).SerializeToString(deterministic=True)
         answer = await self.signals.record_events(
             request.account_id,

@@ -107,7 +107,7 @@ async def create_server(
     audit = ErasureAudit(db)
     servicer = ProvidersServicer(lookup, resources.suppressions, audit)
     privacy = privacy_service(
-        db, declared(lookup.repository), before=suppress_first(resources.suppressions, audit)
+        db, declared(DirectoryRepository(db)), before=suppress_first(resources.suppressions, audit)
     )
     server = GrpcServer(
         name="providers",

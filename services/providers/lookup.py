@@ -30,7 +30,7 @@ from services.providers.domain.models import (
 )
 from services.providers.domain.ports import Provider
 from services.providers.domain.waterfall import LookupRequest, Waterfall
-from services.providers.repository import DirectoryRepository
+from services.providers.repository import DirectoryReads
 from services.providers.suppressions import SuppressionList
 
 __all__ = ["ContactsPage", "ProviderLookup", "default_order"]
@@ -109,7 +109,7 @@ class ProviderLookup:
         providers: Sequence[Provider],
         order: Sequence[str],
         waterfall: Waterfall,
-        repository: DirectoryRepository,
+        repository: DirectoryReads,
         max_batch: int = 20000,
         suppressions: SuppressionList | None = None,
     ):

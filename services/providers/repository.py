@@ -12,7 +12,7 @@ import hashlib
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -27,6 +27,7 @@ __all__ = [
     "EMBEDDED_CONTACTS",
     "POINT_QUERIES",
     "TOP_CONTACTS",
+    "DirectoryReads",
     "DirectoryRepository",
     "company_document",
     "person_document",
@@ -52,6 +53,29 @@ CHUNK = 5000
 
 
 _NO_CONTACTS = {"contacts": 0}
+
+
+class DirectoryReads(Protocol):
+    """The reads lookups make: of :class:`DirectoryRepository`, or of the test-mode sandbox
+    (:class:`services.providers.sandbox.SandboxDirectory`)."""
+
+    async def people_by(self, key: str, values: Iterable[str]) -> list[Document]: ...
+
+    async def companies_by(
+        self, key: str, values: Iterable[str], contacts: bool = True
+    ) -> list[Document]: ...
+
+    async def contacts_page(
+        self,
+        field: str,
+        value: str,
+        after_rank: str | None,
+        limit: int,
+        seniorities: Sequence[str] = (),
+        departments: Sequence[str] = (),
+    ) -> list[Document]: ...
+
+    async def provider_order(self, account_id: str) -> list[str]: ...
 
 
 def _id(prefix: str, key: str) -> str:

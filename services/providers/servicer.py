@@ -22,6 +22,7 @@ from services.providers.domain.models import COMPANY_FIELDS, PERSON_FIELDS, Fiel
 from services.providers.domain.waterfall import DEFAULT_GROUPS, LookupRequest
 from services.providers.lookup import ProviderLookup
 from services.providers.privacy import ErasureAudit
+from services.providers.sandbox import sandbox_lookup
 from services.providers.suppressions import SuppressionList
 from services.providers.wire import Convert, Encoder, RecordKind
 
@@ -126,6 +127,10 @@ class ProvidersServicer(pb_grpc.ProvidersServiceServicer):
         self.suppressions = suppressions
         self.audit = audit
 
+    async def _lookup(self, options: pb.LookupOptions) -> ProviderLookup:
+        """The sandbox's lookup for a test-mode call (no vendor, no cache), else the service's."""
+        return await sandbox_lookup() if options.sandbox else self.lookup
+
     async def Lookup(self, request: pb.LookupRequest, context: Context) -> pb.LookupResponse:
         lead = _lead(request.lead)
         if not lead.identifiable:
@@ -137,7 +142,8 @@ class ProvidersServicer(pb_grpc.ProvidersServiceServicer):
                 reason="LEAD_UNIDENTIFIABLE",
             )
         options = _request(request.options, context)
-        results = await self.lookup.lookup(
+        lookup = await self._lookup(request.options)
+        results = await lookup.lookup(
             request.account_id, [lead], options, list(request.options.provider_order)
         )
         return _encoder().single_response(results[0])
@@ -145,7 +151,8 @@ class ProvidersServicer(pb_grpc.ProvidersServiceServicer):
     async def LookupBatch(self, request: pb.LookupBatchRequest, context: Context) -> pb.LookupBatchResponse:
         leads = [_lead(lead) for lead in request.leads]
         options = _request(request.options, context)
-        results = await self.lookup.lookup(
+        lookup = await self._lookup(request.options)
+        results = await lookup.lookup(
             request.account_id, leads, options, list(request.options.provider_order)
         )
         return _encoder().batch_response(results)

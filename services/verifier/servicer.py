@@ -13,6 +13,7 @@ from leadmesh.verifier.v1 import verifier_service_pb2 as pb
 from leadmesh.verifier.v1 import verifier_service_pb2_grpc as pb_grpc
 from libs.errors import InvalidArgument
 from services.verifier.domain import Check, EmailStatus, Verdict, VerifyOptions
+from services.verifier.sandbox import SandboxVerifier
 from services.verifier.verification import EmailVerifier
 
 __all__ = ["VerifierServicer", "verdict_to_proto"]
@@ -81,14 +82,18 @@ def _options(options: pb.VerifyOptions) -> VerifyOptions:
 class VerifierServicer(pb_grpc.VerifierServiceServicer):
     def __init__(self, verifier: EmailVerifier, max_batch_items: int) -> None:
         self.verifier = verifier
+        self.sandbox = SandboxVerifier(verifier.lists, verifier.policy.hints)
         self.max_batch_items = max_batch_items
 
     async def Verify(self, request: pb.VerifyRequest, context: Context) -> pb.VerifyResponse:
         if not request.email.strip():
             raise InvalidArgument("email is required", reason="EMAIL_REQUIRED")
-        verdict = await self.verifier.verify(
-            request.email, _options(request.options), context.time_remaining()
-        )
+        if request.options.sandbox:
+            verdict = await self.sandbox.verify(request.email)
+        else:
+            verdict = await self.verifier.verify(
+                request.email, _options(request.options), context.time_remaining()
+            )
         return pb.VerifyResponse(verdict=verdict_to_proto(verdict))
 
     async def VerifyBatch(
@@ -101,6 +106,10 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
                 metadata={"max_items": str(self.max_batch_items)},
             )
         items = [(item.index, item.email) for item in request.items]
-        results = self.verifier.verify_batch(items, _options(request.options), context.time_remaining())
+        results = (
+            self.sandbox.verify_batch(items)
+            if request.options.sandbox
+            else self.verifier.verify_batch(items, _options(request.options), context.time_remaining())
+        )
         async for index, verdict in results:
             yield pb.VerifyBatchResponse(index=index, verdict=verdict_to_proto(verdict))

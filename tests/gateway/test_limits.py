@@ -95,7 +95,7 @@ async def test_a_chunked_body_within_the_limit_goes_through(stack: Stack) -> Non
     assert 0.75 * MIB < len(body) < MIB
     response = await stack.http.post("/v1/signals/events", content=chunks(body), headers=auth(key))
     assert response.status_code == 200, response.text
-    assert response.json() == {"accepted": 400, "rejected": []}
+    assert response.json() == {"accepted": 400, "rejected": [], "livemode": True}
     assert await recorded(stack, account_id) == 400
 
 

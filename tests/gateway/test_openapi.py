@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from gateway.records import CsvRowAnswer, LeadAnswer
 from gateway.routes.credits import Credits
 from gateway.routes.enrich import CsvRowBody, LeadBody
-from gateway.routes.icp import IcpProfileIn, IcpProfileOut, IcpProfileVersions
+from gateway.routes.icp import IcpProfileAnswer, IcpProfileIn, IcpProfileVersions
 from gateway.routes.signals import RecordEventsBody, RecordEventsResult
 from tests.gateway.stack import Stack
 
@@ -24,8 +24,8 @@ MODELS: dict[tuple[str, str], tuple[type[BaseModel] | None, type[BaseModel]]] = 
     ("get", "/v1/enrichments/{enrichment_id}"): (None, LeadAnswer),
     ("post", "/v1/enrich/csv_row"): (CsvRowBody, CsvRowAnswer),
     ("get", "/v1/credits"): (None, Credits),
-    ("get", "/v1/icp"): (None, IcpProfileOut),
-    ("put", "/v1/icp"): (IcpProfileIn, IcpProfileOut),
+    ("get", "/v1/icp"): (None, IcpProfileAnswer),
+    ("put", "/v1/icp"): (IcpProfileIn, IcpProfileAnswer),
     ("get", "/v1/icp/versions"): (None, IcpProfileVersions),
     ("post", "/v1/signals/events"): (RecordEventsBody, RecordEventsResult),
 }

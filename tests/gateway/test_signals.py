@@ -84,7 +84,7 @@ async def test_a_retry_with_the_same_idempotency_key_records_nothing_twice(stack
     events = [{"domain": "acme.com", "type": "docs_view", "occurred_at": when()}] * 3
     first = await post(stack, key, events, **{"Idempotency-Key": "upload-7"})
     again = await post(stack, key, events, **{"Idempotency-Key": "upload-7"})
-    assert first.json() == again.json() == {"accepted": 3, "rejected": []}
+    assert first.json() == again.json() == {"accepted": 3, "rejected": [], "livemode": True}
     assert (await signals(stack, account_id))["docs_view"].count == 3
     reused = await post(stack, key, events[:1], **{"Idempotency-Key": "upload-7"})
     assert reused.status_code == 409

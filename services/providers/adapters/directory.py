@@ -19,7 +19,7 @@ from services.providers.domain.models import (
     Wanted,
 )
 from services.providers.domain.ports import Answer
-from services.providers.repository import DirectoryRepository
+from services.providers.repository import DirectoryReads
 
 __all__ = ["DirectoryProvider", "MatchConfidence"]
 
@@ -77,7 +77,7 @@ class DirectoryProvider:
 
     def __init__(
         self,
-        repository: DirectoryRepository,
+        repository: DirectoryReads,
         timeout: float = 10.0,
         confidence: MatchConfidence | None = None,
     ):

@@ -257,6 +257,7 @@ async def test_failed_deliveries_come_back_later_and_later_until_one_succeeds(
             "created_at": "2023-11-14T22:13:20Z",
             "completed_at": "2023-11-14T22:23:20Z",
             "error": None,
+            "livemode": True,
         }
     assert timestamps == sorted(timestamps) and timestamps[-1] > timestamps[0]  # each attempt signed anew
     first_gap = receiver.requests[1].at - receiver.requests[0].at

@@ -34,6 +34,7 @@ from services.enrichment.settings import EnrichmentSettings
 from services.intent.app import create_server as create_intent
 from services.intent.settings import IntentSettings
 from services.providers.app import create_server as create_providers
+from services.providers.config import ProvidersConfig
 from services.scoring.app import create_server as create_scoring
 from services.scoring.settings import ScoringSettings
 from services.verifier.app import create_server as create_verifier
@@ -107,10 +108,13 @@ async def running_mesh(
     batch: BatchSettings | None = None,
     batch_worker: bool = True,
     enrichment_settings: dict[str, Any] | None = None,
+    providers_config: ProvidersConfig | None = None,
     **gateway: Any,
 ) -> AsyncIterator[Mesh]:
     """With ``batch`` (and ``amqp_url``), also the batch server and, unless ``batch_worker`` is
-    false, one in-process batch worker; ``enrichment_settings`` override the pipeline's."""
+    false, one in-process batch worker; ``enrichment_settings`` override the pipeline's,
+    ``providers_config`` gives providers vendors. The loopback mail farm, DNS and web server are
+    ``servers["mail"]``, ``servers["dns"]`` and ``servers["web"]``."""
     async with AsyncExitStack() as stack:
         farm, dns = await start_mail()
         stack.push_async_callback(farm.stop)
@@ -129,7 +133,10 @@ async def running_mesh(
         )
         billing_addr = await serve(billing)
         providers = await create_providers(
-            db, make_settings(shutdown_grace=0.5, privacy_hash_secret=PRIVACY_SECRET), "127.0.0.1:0"
+            db,
+            make_settings(shutdown_grace=0.5, privacy_hash_secret=PRIVACY_SECRET),
+            "127.0.0.1:0",
+            providers_config,
         )
         providers_addr = await serve(providers)
         verifier = await create_verifier(
@@ -182,7 +189,7 @@ async def running_mesh(
         )
         enrichment_addr = await serve(enrichment)
         addresses["enrichment_addr"] = enrichment_addr
-        servers: dict[str, Any] = {}
+        servers: dict[str, Any] = {"mail": farm, "dns": dns, "web": web}
         if batch is not None:
             assert amqp_url, "CSV jobs need the broker"
             batch_settings = batch.model_copy(update=addresses)

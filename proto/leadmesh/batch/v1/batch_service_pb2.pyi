@@ -86,6 +86,7 @@ class JobOptions(_message.Message):
     MAPPING_FIELD_NUMBER: _builtins.int
     FILE_NAME_FIELD_NUMBER: _builtins.int
     KEEP_FORMULAS_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     request_id: _builtins.str
     """Idempotency key of the upload."""
@@ -97,6 +98,8 @@ class JobOptions(_message.Message):
     or a leading tab, CR or LF) as they are, without the leading ' added by default: for files
     re-imported into a CRM. A spreadsheet opening such a file may run those cells.
     """
+    sandbox: _builtins.bool
+    """Test mode (an `lm_test_` key): free, enriched from the sandbox directory, kept apart."""
     @_builtins.property
     def fields(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.FieldGroup.ValueType]: ...
     @_builtins.property
@@ -114,10 +117,11 @@ class JobOptions(_message.Message):
         mapping: Global___ColumnMapping | None = ...,
         file_name: _builtins.str = ...,
         keep_formulas: _builtins.bool = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["mapping", b"mapping"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "fields", b"fields", "file_name", b"file_name", "keep_formulas", b"keep_formulas", "mapping", b"mapping", "request_id", b"request_id", "skip_icp", b"skip_icp", "webhook_url", b"webhook_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "fields", b"fields", "file_name", b"file_name", "keep_formulas", b"keep_formulas", "mapping", b"mapping", "request_id", b"request_id", "sandbox", b"sandbox", "skip_icp", b"skip_icp", "webhook_url", b"webhook_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -251,6 +255,7 @@ class Job(_message.Message):
     END_TIME_FIELD_NUMBER: _builtins.int
     ERROR_REASON_FIELD_NUMBER: _builtins.int
     KEEP_FORMULAS_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     account_id: _builtins.str
     state: Global___Job.State.ValueType
@@ -267,6 +272,8 @@ class Job(_message.Message):
     error_reason: _builtins.str
     keep_formulas: _builtins.bool
     """See JobOptions.keep_formulas."""
+    sandbox: _builtins.bool
+    """A test-mode job (JobOptions.sandbox)."""
     @_builtins.property
     def counts(self) -> Global___RowCounts: ...
     @_builtins.property
@@ -301,10 +308,11 @@ class Job(_message.Message):
         end_time: _timestamp_pb2.Timestamp | None = ...,
         error_reason: _builtins.str = ...,
         keep_formulas: _builtins.bool = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["counts", b"counts", "create_time", b"create_time", "end_time", b"end_time", "mapping", b"mapping", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "counts", b"counts", "create_time", b"create_time", "credits_reserved", b"credits_reserved", "credits_used", b"credits_used", "end_time", b"end_time", "error", b"error", "error_reason", b"error_reason", "fields", b"fields", "file_name", b"file_name", "job_id", b"job_id", "keep_formulas", b"keep_formulas", "mapping", b"mapping", "progress", b"progress", "skip_icp", b"skip_icp", "start_time", b"start_time", "state", b"state", "total_rows", b"total_rows", "webhook_url", b"webhook_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "counts", b"counts", "create_time", b"create_time", "credits_reserved", b"credits_reserved", "credits_used", b"credits_used", "end_time", b"end_time", "error", b"error", "error_reason", b"error_reason", "fields", b"fields", "file_name", b"file_name", "job_id", b"job_id", "keep_formulas", b"keep_formulas", "mapping", b"mapping", "progress", b"progress", "sandbox", b"sandbox", "skip_icp", b"skip_icp", "start_time", b"start_time", "state", b"state", "total_rows", b"total_rows", "webhook_url", b"webhook_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -342,17 +350,21 @@ class GetJobRequest(_message.Message):
 
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     JOB_ID_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     job_id: _builtins.str
+    sandbox: _builtins.bool
+    """Look among test-mode jobs (live ones otherwise)."""
     def __init__(
         self,
         *,
         account_id: _builtins.str = ...,
         job_id: _builtins.str = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "job_id", b"job_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "job_id", b"job_id", "sandbox", b"sandbox"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -390,17 +402,21 @@ class WatchJobRequest(_message.Message):
 
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     JOB_ID_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     job_id: _builtins.str
+    sandbox: _builtins.bool
+    """Look among test-mode jobs (live ones otherwise)."""
     def __init__(
         self,
         *,
         account_id: _builtins.str = ...,
         job_id: _builtins.str = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "job_id", b"job_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "job_id", b"job_id", "sandbox", b"sandbox"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -433,19 +449,23 @@ class ListJobsRequest(_message.Message):
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     page_size: _builtins.int
     page_token: _builtins.str
+    sandbox: _builtins.bool
+    """List test-mode jobs (live ones otherwise)."""
     def __init__(
         self,
         *,
         account_id: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "page_size", b"page_size", "page_token", b"page_token", "sandbox", b"sandbox"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -482,17 +502,21 @@ class CancelJobRequest(_message.Message):
 
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     JOB_ID_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     job_id: _builtins.str
+    sandbox: _builtins.bool
+    """Look among test-mode jobs (live ones otherwise)."""
     def __init__(
         self,
         *,
         account_id: _builtins.str = ...,
         job_id: _builtins.str = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "job_id", b"job_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "job_id", b"job_id", "sandbox", b"sandbox"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -524,17 +548,21 @@ class GetJobResultRequest(_message.Message):
 
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     JOB_ID_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     job_id: _builtins.str
+    sandbox: _builtins.bool
+    """Look among test-mode jobs (live ones otherwise)."""
     def __init__(
         self,
         *,
         account_id: _builtins.str = ...,
         job_id: _builtins.str = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "job_id", b"job_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "job_id", b"job_id", "sandbox", b"sandbox"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

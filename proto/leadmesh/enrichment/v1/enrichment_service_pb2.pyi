@@ -31,10 +31,15 @@ class EnrichOptions(_message.Message):
     SKIP_ICP_FIELD_NUMBER: _builtins.int
     REFRESH_FIELD_NUMBER: _builtins.int
     MAX_CONTACTS_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     skip_icp: _builtins.bool
     refresh: _builtins.bool
     max_contacts: _builtins.int
     """Company-only leads: how many best-fit contacts to return (default 5)."""
+    sandbox: _builtins.bool
+    """Test mode (an `lm_test_` key): every stage answers from the sandbox directory, nothing is
+    charged, and the record is kept apart from live ones.
+    """
     @_builtins.property
     def fields(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.FieldGroup.ValueType]:
         """Empty means person, company and email (1 credit). Phone costs 11."""
@@ -46,10 +51,11 @@ class EnrichOptions(_message.Message):
         skip_icp: _builtins.bool = ...,
         refresh: _builtins.bool = ...,
         max_contacts: _builtins.int = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "max_contacts", b"max_contacts", "refresh", b"refresh", "skip_icp", b"skip_icp"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "max_contacts", b"max_contacts", "refresh", b"refresh", "sandbox", b"sandbox", "skip_icp", b"skip_icp"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -195,6 +201,7 @@ class EnrichmentRecord(_message.Message):
     CONTACTS_FIELD_NUMBER: _builtins.int
     META_FIELD_NUMBER: _builtins.int
     COMPANY_ONLY_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """"ev_..."."""
     account_id: _builtins.str
@@ -203,6 +210,8 @@ class EnrichmentRecord(_message.Message):
     """The lead named a company and no person (no email, name or LinkedIn URL): it is answered
     by `contacts`, even when none were found.
     """
+    sandbox: _builtins.bool
+    """Made in test mode (EnrichOptions.sandbox): free, from the sandbox directory."""
     @_builtins.property
     def input(self) -> _common_pb2.LeadInput: ...
     @_builtins.property
@@ -224,10 +233,11 @@ class EnrichmentRecord(_message.Message):
         contacts: _abc.Iterable[Global___EnrichedLead] | None = ...,
         meta: Global___EnrichmentMeta | None = ...,
         company_only: _builtins.bool = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["input", b"input", "lead", b"lead", "meta", b"meta"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "company_only", b"company_only", "contacts", b"contacts", "id", b"id", "input", b"input", "lead", b"lead", "meta", b"meta", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "company_only", b"company_only", "contacts", b"contacts", "id", b"id", "input", b"input", "lead", b"lead", "meta", b"meta", "sandbox", b"sandbox", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -422,17 +432,21 @@ class GetEnrichmentRequest(_message.Message):
 
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     ID_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     id: _builtins.str
+    sandbox: _builtins.bool
+    """Look among test-mode records (live ones otherwise)."""
     def __init__(
         self,
         *,
         account_id: _builtins.str = ...,
         id: _builtins.str = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "id", b"id", "sandbox", b"sandbox"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

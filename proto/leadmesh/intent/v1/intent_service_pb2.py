@@ -26,37 +26,37 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from leadmesh.common.v1 import common_pb2 as leadmesh_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'leadmesh/intent/v1/intent_service.proto\x12\x12leadmesh.intent.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fleadmesh/common/v1/common.proto\"\xc8\x01\n\x0e\x43ompanySignals\x12\x16\n\x0e\x63ompany_domain\x18\x01 \x01(\t\x12\x31\n\x07signals\x18\x02 \x03(\x0b\x32 .leadmesh.common.v1.IntentSignal\x12\x39\n\x0fpending_sources\x18\x03 \x03(\x0e\x32 .leadmesh.intent.v1.IntentSource\x12\x30\n\x0crefresh_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"w\n\x11GetSignalsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63ompany_domain\x18\x02 \x01(\t\x12\x36\n\ncategories\x18\x03 \x03(\x0e\x32\".leadmesh.common.v1.IntentCategory\"I\n\x12GetSignalsResponse\x12\x33\n\x07\x63ompany\x18\x01 \x01(\x0b\x32\".leadmesh.intent.v1.CompanySignals\"}\n\x16GetSignalsBatchRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63ompany_domains\x18\x02 \x03(\t\x12\x36\n\ncategories\x18\x03 \x03(\x0e\x32\".leadmesh.common.v1.IntentCategory\"P\n\x17GetSignalsBatchResponse\x12\x35\n\tcompanies\x18\x01 \x03(\x0b\x32\".leadmesh.intent.v1.CompanySignals\"\x93\x01\n\x08WebEvent\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x31\n\roccurred_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x1a\n\x12occurred_time_text\x18\x06 \x01(\t\"k\n\x13RecordEventsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12,\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x1c.leadmesh.intent.v1.WebEvent\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"?\n\rRejectedEvent\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"c\n\x14RecordEventsResponse\x12\x16\n\x0e\x61\x63\x63\x65pted_count\x18\x01 \x01(\x05\x12\x33\n\x08rejected\x18\x02 \x03(\x0b\x32!.leadmesh.intent.v1.RejectedEvent\"o\n\x0eRefreshRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63ompany_domain\x18\x02 \x01(\t\x12\x31\n\x07sources\x18\x03 \x03(\x0e\x32 .leadmesh.intent.v1.IntentSource\"F\n\x0fRefreshResponse\x12\x33\n\x07\x63ompany\x18\x01 \x01(\x0b\x32\".leadmesh.intent.v1.CompanySignals*\x85\x01\n\x0cIntentSource\x12\x1d\n\x19INTENT_SOURCE_UNSPECIFIED\x10\x00\x12\x18\n\x14INTENT_SOURCE_HIRING\x10\x01\x12\x1c\n\x18INTENT_SOURCE_TECHNOLOGY\x10\x02\x12\x1e\n\x1aINTENT_SOURCE_WEB_ACTIVITY\x10\x03\x32\x8f\x03\n\rIntentService\x12[\n\nGetSignals\x12%.leadmesh.intent.v1.GetSignalsRequest\x1a&.leadmesh.intent.v1.GetSignalsResponse\x12j\n\x0fGetSignalsBatch\x12*.leadmesh.intent.v1.GetSignalsBatchRequest\x1a+.leadmesh.intent.v1.GetSignalsBatchResponse\x12\x61\n\x0cRecordEvents\x12\'.leadmesh.intent.v1.RecordEventsRequest\x1a(.leadmesh.intent.v1.RecordEventsResponse\x12R\n\x07Refresh\x12\".leadmesh.intent.v1.RefreshRequest\x1a#.leadmesh.intent.v1.RefreshResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'leadmesh/intent/v1/intent_service.proto\x12\x12leadmesh.intent.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fleadmesh/common/v1/common.proto\"\xc8\x01\n\x0e\x43ompanySignals\x12\x16\n\x0e\x63ompany_domain\x18\x01 \x01(\t\x12\x31\n\x07signals\x18\x02 \x03(\x0b\x32 .leadmesh.common.v1.IntentSignal\x12\x39\n\x0fpending_sources\x18\x03 \x03(\x0e\x32 .leadmesh.intent.v1.IntentSource\x12\x30\n\x0crefresh_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"w\n\x11GetSignalsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63ompany_domain\x18\x02 \x01(\t\x12\x36\n\ncategories\x18\x03 \x03(\x0e\x32\".leadmesh.common.v1.IntentCategory\"I\n\x12GetSignalsResponse\x12\x33\n\x07\x63ompany\x18\x01 \x01(\x0b\x32\".leadmesh.intent.v1.CompanySignals\"\x8e\x01\n\x16GetSignalsBatchRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63ompany_domains\x18\x02 \x03(\t\x12\x36\n\ncategories\x18\x03 \x03(\x0e\x32\".leadmesh.common.v1.IntentCategory\x12\x0f\n\x07sandbox\x18\x04 \x01(\x08\"P\n\x17GetSignalsBatchResponse\x12\x35\n\tcompanies\x18\x01 \x03(\x0b\x32\".leadmesh.intent.v1.CompanySignals\"\x93\x01\n\x08WebEvent\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x31\n\roccurred_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x1a\n\x12occurred_time_text\x18\x06 \x01(\t\"|\n\x13RecordEventsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12,\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x1c.leadmesh.intent.v1.WebEvent\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x0f\n\x07sandbox\x18\x04 \x01(\x08\"?\n\rRejectedEvent\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"c\n\x14RecordEventsResponse\x12\x16\n\x0e\x61\x63\x63\x65pted_count\x18\x01 \x01(\x05\x12\x33\n\x08rejected\x18\x02 \x03(\x0b\x32!.leadmesh.intent.v1.RejectedEvent\"o\n\x0eRefreshRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63ompany_domain\x18\x02 \x01(\t\x12\x31\n\x07sources\x18\x03 \x03(\x0e\x32 .leadmesh.intent.v1.IntentSource\"F\n\x0fRefreshResponse\x12\x33\n\x07\x63ompany\x18\x01 \x01(\x0b\x32\".leadmesh.intent.v1.CompanySignals*\x85\x01\n\x0cIntentSource\x12\x1d\n\x19INTENT_SOURCE_UNSPECIFIED\x10\x00\x12\x18\n\x14INTENT_SOURCE_HIRING\x10\x01\x12\x1c\n\x18INTENT_SOURCE_TECHNOLOGY\x10\x02\x12\x1e\n\x1aINTENT_SOURCE_WEB_ACTIVITY\x10\x03\x32\x8f\x03\n\rIntentService\x12[\n\nGetSignals\x12%.leadmesh.intent.v1.GetSignalsRequest\x1a&.leadmesh.intent.v1.GetSignalsResponse\x12j\n\x0fGetSignalsBatch\x12*.leadmesh.intent.v1.GetSignalsBatchRequest\x1a+.leadmesh.intent.v1.GetSignalsBatchResponse\x12\x61\n\x0cRecordEvents\x12\'.leadmesh.intent.v1.RecordEventsRequest\x1a(.leadmesh.intent.v1.RecordEventsResponse\x12R\n\x07Refresh\x12\".leadmesh.intent.v1.RefreshRequest\x1a#.leadmesh.intent.v1.RefreshResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'leadmesh.intent.v1.intent_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_INTENTSOURCE']._serialized_start=1348
-  _globals['_INTENTSOURCE']._serialized_end=1481
+  _globals['_INTENTSOURCE']._serialized_start=1383
+  _globals['_INTENTSOURCE']._serialized_end=1516
   _globals['_COMPANYSIGNALS']._serialized_start=130
   _globals['_COMPANYSIGNALS']._serialized_end=330
   _globals['_GETSIGNALSREQUEST']._serialized_start=332
   _globals['_GETSIGNALSREQUEST']._serialized_end=451
   _globals['_GETSIGNALSRESPONSE']._serialized_start=453
   _globals['_GETSIGNALSRESPONSE']._serialized_end=526
-  _globals['_GETSIGNALSBATCHREQUEST']._serialized_start=528
-  _globals['_GETSIGNALSBATCHREQUEST']._serialized_end=653
-  _globals['_GETSIGNALSBATCHRESPONSE']._serialized_start=655
-  _globals['_GETSIGNALSBATCHRESPONSE']._serialized_end=735
-  _globals['_WEBEVENT']._serialized_start=738
-  _globals['_WEBEVENT']._serialized_end=885
-  _globals['_RECORDEVENTSREQUEST']._serialized_start=887
-  _globals['_RECORDEVENTSREQUEST']._serialized_end=994
-  _globals['_REJECTEDEVENT']._serialized_start=996
-  _globals['_REJECTEDEVENT']._serialized_end=1059
-  _globals['_RECORDEVENTSRESPONSE']._serialized_start=1061
-  _globals['_RECORDEVENTSRESPONSE']._serialized_end=1160
-  _globals['_REFRESHREQUEST']._serialized_start=1162
-  _globals['_REFRESHREQUEST']._serialized_end=1273
-  _globals['_REFRESHRESPONSE']._serialized_start=1275
-  _globals['_REFRESHRESPONSE']._serialized_end=1345
-  _globals['_INTENTSERVICE']._serialized_start=1484
-  _globals['_INTENTSERVICE']._serialized_end=1883
+  _globals['_GETSIGNALSBATCHREQUEST']._serialized_start=529
+  _globals['_GETSIGNALSBATCHREQUEST']._serialized_end=671
+  _globals['_GETSIGNALSBATCHRESPONSE']._serialized_start=673
+  _globals['_GETSIGNALSBATCHRESPONSE']._serialized_end=753
+  _globals['_WEBEVENT']._serialized_start=756
+  _globals['_WEBEVENT']._serialized_end=903
+  _globals['_RECORDEVENTSREQUEST']._serialized_start=905
+  _globals['_RECORDEVENTSREQUEST']._serialized_end=1029
+  _globals['_REJECTEDEVENT']._serialized_start=1031
+  _globals['_REJECTEDEVENT']._serialized_end=1094
+  _globals['_RECORDEVENTSRESPONSE']._serialized_start=1096
+  _globals['_RECORDEVENTSRESPONSE']._serialized_end=1195
+  _globals['_REFRESHREQUEST']._serialized_start=1197
+  _globals['_REFRESHREQUEST']._serialized_end=1308
+  _globals['_REFRESHRESPONSE']._serialized_start=1310
+  _globals['_REFRESHRESPONSE']._serialized_end=1380
+  _globals['_INTENTSERVICE']._serialized_start=1519
+  _globals['_INTENTSERVICE']._serialized_end=1918
 # @@protoc_insertion_point(module_scope)

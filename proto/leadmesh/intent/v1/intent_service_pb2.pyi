@@ -130,7 +130,10 @@ class GetSignalsBatchRequest(_message.Message):
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     COMPANY_DOMAINS_FIELD_NUMBER: _builtins.int
     CATEGORIES_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
+    sandbox: _builtins.bool
+    """Test mode (an `lm_test_` key): answered from the sandbox directory, nothing outside contacted."""
     @_builtins.property
     def company_domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -141,10 +144,11 @@ class GetSignalsBatchRequest(_message.Message):
         account_id: _builtins.str = ...,
         company_domains: _abc.Iterable[_builtins.str] | None = ...,
         categories: _abc.Iterable[_common_pb2.IntentCategory.ValueType] | None = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "categories", b"categories", "company_domains", b"company_domains"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "categories", b"categories", "company_domains", b"company_domains", "sandbox", b"sandbox"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -224,9 +228,14 @@ class RecordEventsRequest(_message.Message):
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     EVENTS_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     request_id: _builtins.str
     """Idempotency key of the call (AIP-155): a retry with the same id records nothing twice."""
+    sandbox: _builtins.bool
+    """Test mode (an `lm_test_` key): the events are checked and counted, never stored (they would
+    feed the account's live signals).
+    """
     @_builtins.property
     def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___WebEvent]:
         """At most 1,000."""
@@ -237,10 +246,11 @@ class RecordEventsRequest(_message.Message):
         account_id: _builtins.str = ...,
         events: _abc.Iterable[Global___WebEvent] | None = ...,
         request_id: _builtins.str = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "events", b"events", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "events", b"events", "request_id", b"request_id", "sandbox", b"sandbox"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -27,55 +27,55 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from leadmesh.common.v1 import common_pb2 as leadmesh_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-leadmesh/providers/v1/providers_service.proto\x12\x15leadmesh.providers.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fleadmesh/common/v1/common.proto\"~\n\rLookupOptions\x12.\n\x06\x66ields\x18\x01 \x03(\x0e\x32\x1e.leadmesh.common.v1.FieldGroup\x12\x0f\n\x07refresh\x18\x02 \x01(\x08\x12\x16\n\x0eprovider_order\x18\x03 \x03(\t\x12\x14\n\x0cmax_contacts\x18\x04 \x01(\x05\"\xf8\x02\n\x0fProviderAttempt\x12\x10\n\x08provider\x18\x01 \x01(\t\x12?\n\x07outcome\x18\x02 \x01(\x0e\x32..leadmesh.providers.v1.ProviderAttempt.Outcome\x12+\n\x08\x64uration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xd4\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n\x0fOUTCOME_MATCHED\x10\x01\x12\x14\n\x10OUTCOME_NO_MATCH\x10\x02\x12\x1a\n\x16OUTCOME_LOW_CONFIDENCE\x10\x03\x12\x11\n\rOUTCOME_ERROR\x10\x04\x12\x13\n\x0fOUTCOME_TIMEOUT\x10\x05\x12\x18\n\x14OUTCOME_CIRCUIT_OPEN\x10\x06\x12\x12\n\x0eOUTCOME_CACHED\x10\x07\x12\x13\n\x0fOUTCOME_SKIPPED\x10\x08\"\xbd\x02\n\x0cLookupResult\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12*\n\x06person\x18\x02 \x01(\x0b\x32\x1a.leadmesh.common.v1.Person\x12,\n\x07\x63ompany\x18\x03 \x01(\x0b\x32\x1b.leadmesh.common.v1.Company\x12,\n\x08\x63ontacts\x18\x04 \x03(\x0b\x32\x1a.leadmesh.common.v1.Person\x12\x19\n\x11providers_queried\x18\x05 \x01(\x05\x12\x19\n\x11providers_matched\x18\x06 \x01(\x05\x12\x12\n\nconfidence\x18\x07 \x01(\x01\x12\x38\n\x08\x61ttempts\x18\x08 \x03(\x0b\x32&.leadmesh.providers.v1.ProviderAttempt\x12\x12\n\nsuppressed\x18\t \x01(\x08\"\x87\x01\n\rLookupRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12+\n\x04lead\x18\x02 \x01(\x0b\x32\x1d.leadmesh.common.v1.LeadInput\x12\x35\n\x07options\x18\x03 \x01(\x0b\x32$.leadmesh.providers.v1.LookupOptions\"E\n\x0eLookupResponse\x12\x33\n\x06result\x18\x01 \x01(\x0b\x32#.leadmesh.providers.v1.LookupResult\"\x8d\x01\n\x12LookupBatchRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12,\n\x05leads\x18\x02 \x03(\x0b\x32\x1d.leadmesh.common.v1.LeadInput\x12\x35\n\x07options\x18\x03 \x01(\x0b\x32$.leadmesh.providers.v1.LookupOptions\"K\n\x13LookupBatchResponse\x12\x34\n\x07results\x18\x01 \x03(\x0b\x32#.leadmesh.providers.v1.LookupResult\"\xe7\x01\n\x13\x46indContactsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63ompany_domain\x18\x02 \x01(\t\x12\x14\n\x0c\x63ompany_name\x18\x03 \x01(\t\x12\x32\n\x0bseniorities\x18\x04 \x03(\x0e\x32\x1d.leadmesh.common.v1.Seniority\x12\x33\n\x0b\x64\x65partments\x18\x05 \x03(\x0e\x32\x1e.leadmesh.common.v1.Department\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"\x8b\x01\n\x14\x46indContactsResponse\x12,\n\x07\x63ompany\x18\x01 \x01(\x0b\x32\x1b.leadmesh.common.v1.Company\x12,\n\x08\x63ontacts\x18\x02 \x03(\x0b\x32\x1a.leadmesh.common.v1.Person\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\"\xd1\x01\n\x0bSuppression\x12\n\n\x02id\x18\x01 \x01(\t\x12\x35\n\x04kind\x18\x02 \x01(\x0e\x32\'.leadmesh.providers.v1.Suppression.Kind\x12\x0f\n\x07\x64isplay\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"=\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0e\n\nKIND_EMAIL\x10\x01\x12\x0f\n\x0bKIND_DOMAIN\x10\x02\"M\n\x16\x41\x64\x64SuppressionsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0e\n\x06\x65mails\x18\x02 \x03(\t\x12\x0f\n\x07\x64omains\x18\x03 \x03(\t\"h\n\x17\x41\x64\x64SuppressionsResponse\x12\x38\n\x0csuppressions\x18\x01 \x03(\x0b\x32\".leadmesh.providers.v1.Suppression\x12\x13\n\x0b\x61\x64\x64\x65\x64_count\x18\x02 \x01(\x05\"T\n\x17ListSuppressionsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"m\n\x18ListSuppressionsResponse\x12\x38\n\x0csuppressions\x18\x01 \x03(\x0b\x32\".leadmesh.providers.v1.Suppression\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\":\n\x18\x44\x65leteSuppressionRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"\x1b\n\x19\x44\x65leteSuppressionResponse\"A\n\x0b\x45rasedCount\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x12\n\ncollection\x18\x02 \x01(\t\x12\r\n\x05items\x18\x03 \x01(\x03\"\x9a\x01\n\x14RecordErasureRequest\x12\x12\n\nerasure_id\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x16\n\x0esubject_hashes\x18\x03 \x03(\t\x12\x32\n\x06\x65rased\x18\x04 \x03(\x0b\x32\".leadmesh.providers.v1.ErasedCount\x12\x10\n\x08\x63omplete\x18\x05 \x01(\x08\"H\n\x15RecordErasureResponse\x12/\n\x0brecord_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\x83\x06\n\x10ProvidersService\x12U\n\x06Lookup\x12$.leadmesh.providers.v1.LookupRequest\x1a%.leadmesh.providers.v1.LookupResponse\x12\x64\n\x0bLookupBatch\x12).leadmesh.providers.v1.LookupBatchRequest\x1a*.leadmesh.providers.v1.LookupBatchResponse\x12g\n\x0c\x46indContacts\x12*.leadmesh.providers.v1.FindContactsRequest\x1a+.leadmesh.providers.v1.FindContactsResponse\x12p\n\x0f\x41\x64\x64Suppressions\x12-.leadmesh.providers.v1.AddSuppressionsRequest\x1a..leadmesh.providers.v1.AddSuppressionsResponse\x12s\n\x10ListSuppressions\x12..leadmesh.providers.v1.ListSuppressionsRequest\x1a/.leadmesh.providers.v1.ListSuppressionsResponse\x12v\n\x11\x44\x65leteSuppression\x12/.leadmesh.providers.v1.DeleteSuppressionRequest\x1a\x30.leadmesh.providers.v1.DeleteSuppressionResponse\x12j\n\rRecordErasure\x12+.leadmesh.providers.v1.RecordErasureRequest\x1a,.leadmesh.providers.v1.RecordErasureResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-leadmesh/providers/v1/providers_service.proto\x12\x15leadmesh.providers.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fleadmesh/common/v1/common.proto\"\x8f\x01\n\rLookupOptions\x12.\n\x06\x66ields\x18\x01 \x03(\x0e\x32\x1e.leadmesh.common.v1.FieldGroup\x12\x0f\n\x07refresh\x18\x02 \x01(\x08\x12\x16\n\x0eprovider_order\x18\x03 \x03(\t\x12\x14\n\x0cmax_contacts\x18\x04 \x01(\x05\x12\x0f\n\x07sandbox\x18\x05 \x01(\x08\"\xf8\x02\n\x0fProviderAttempt\x12\x10\n\x08provider\x18\x01 \x01(\t\x12?\n\x07outcome\x18\x02 \x01(\x0e\x32..leadmesh.providers.v1.ProviderAttempt.Outcome\x12+\n\x08\x64uration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xd4\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n\x0fOUTCOME_MATCHED\x10\x01\x12\x14\n\x10OUTCOME_NO_MATCH\x10\x02\x12\x1a\n\x16OUTCOME_LOW_CONFIDENCE\x10\x03\x12\x11\n\rOUTCOME_ERROR\x10\x04\x12\x13\n\x0fOUTCOME_TIMEOUT\x10\x05\x12\x18\n\x14OUTCOME_CIRCUIT_OPEN\x10\x06\x12\x12\n\x0eOUTCOME_CACHED\x10\x07\x12\x13\n\x0fOUTCOME_SKIPPED\x10\x08\"\xbd\x02\n\x0cLookupResult\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12*\n\x06person\x18\x02 \x01(\x0b\x32\x1a.leadmesh.common.v1.Person\x12,\n\x07\x63ompany\x18\x03 \x01(\x0b\x32\x1b.leadmesh.common.v1.Company\x12,\n\x08\x63ontacts\x18\x04 \x03(\x0b\x32\x1a.leadmesh.common.v1.Person\x12\x19\n\x11providers_queried\x18\x05 \x01(\x05\x12\x19\n\x11providers_matched\x18\x06 \x01(\x05\x12\x12\n\nconfidence\x18\x07 \x01(\x01\x12\x38\n\x08\x61ttempts\x18\x08 \x03(\x0b\x32&.leadmesh.providers.v1.ProviderAttempt\x12\x12\n\nsuppressed\x18\t \x01(\x08\"\x87\x01\n\rLookupRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12+\n\x04lead\x18\x02 \x01(\x0b\x32\x1d.leadmesh.common.v1.LeadInput\x12\x35\n\x07options\x18\x03 \x01(\x0b\x32$.leadmesh.providers.v1.LookupOptions\"E\n\x0eLookupResponse\x12\x33\n\x06result\x18\x01 \x01(\x0b\x32#.leadmesh.providers.v1.LookupResult\"\x8d\x01\n\x12LookupBatchRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12,\n\x05leads\x18\x02 \x03(\x0b\x32\x1d.leadmesh.common.v1.LeadInput\x12\x35\n\x07options\x18\x03 \x01(\x0b\x32$.leadmesh.providers.v1.LookupOptions\"K\n\x13LookupBatchResponse\x12\x34\n\x07results\x18\x01 \x03(\x0b\x32#.leadmesh.providers.v1.LookupResult\"\xe7\x01\n\x13\x46indContactsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63ompany_domain\x18\x02 \x01(\t\x12\x14\n\x0c\x63ompany_name\x18\x03 \x01(\t\x12\x32\n\x0bseniorities\x18\x04 \x03(\x0e\x32\x1d.leadmesh.common.v1.Seniority\x12\x33\n\x0b\x64\x65partments\x18\x05 \x03(\x0e\x32\x1e.leadmesh.common.v1.Department\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"\x8b\x01\n\x14\x46indContactsResponse\x12,\n\x07\x63ompany\x18\x01 \x01(\x0b\x32\x1b.leadmesh.common.v1.Company\x12,\n\x08\x63ontacts\x18\x02 \x03(\x0b\x32\x1a.leadmesh.common.v1.Person\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\"\xd1\x01\n\x0bSuppression\x12\n\n\x02id\x18\x01 \x01(\t\x12\x35\n\x04kind\x18\x02 \x01(\x0e\x32\'.leadmesh.providers.v1.Suppression.Kind\x12\x0f\n\x07\x64isplay\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"=\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0e\n\nKIND_EMAIL\x10\x01\x12\x0f\n\x0bKIND_DOMAIN\x10\x02\"M\n\x16\x41\x64\x64SuppressionsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0e\n\x06\x65mails\x18\x02 \x03(\t\x12\x0f\n\x07\x64omains\x18\x03 \x03(\t\"h\n\x17\x41\x64\x64SuppressionsResponse\x12\x38\n\x0csuppressions\x18\x01 \x03(\x0b\x32\".leadmesh.providers.v1.Suppression\x12\x13\n\x0b\x61\x64\x64\x65\x64_count\x18\x02 \x01(\x05\"T\n\x17ListSuppressionsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"m\n\x18ListSuppressionsResponse\x12\x38\n\x0csuppressions\x18\x01 \x03(\x0b\x32\".leadmesh.providers.v1.Suppression\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\":\n\x18\x44\x65leteSuppressionRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"\x1b\n\x19\x44\x65leteSuppressionResponse\"A\n\x0b\x45rasedCount\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x12\n\ncollection\x18\x02 \x01(\t\x12\r\n\x05items\x18\x03 \x01(\x03\"\x9a\x01\n\x14RecordErasureRequest\x12\x12\n\nerasure_id\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x16\n\x0esubject_hashes\x18\x03 \x03(\t\x12\x32\n\x06\x65rased\x18\x04 \x03(\x0b\x32\".leadmesh.providers.v1.ErasedCount\x12\x10\n\x08\x63omplete\x18\x05 \x01(\x08\"H\n\x15RecordErasureResponse\x12/\n\x0brecord_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\x83\x06\n\x10ProvidersService\x12U\n\x06Lookup\x12$.leadmesh.providers.v1.LookupRequest\x1a%.leadmesh.providers.v1.LookupResponse\x12\x64\n\x0bLookupBatch\x12).leadmesh.providers.v1.LookupBatchRequest\x1a*.leadmesh.providers.v1.LookupBatchResponse\x12g\n\x0c\x46indContacts\x12*.leadmesh.providers.v1.FindContactsRequest\x1a+.leadmesh.providers.v1.FindContactsResponse\x12p\n\x0f\x41\x64\x64Suppressions\x12-.leadmesh.providers.v1.AddSuppressionsRequest\x1a..leadmesh.providers.v1.AddSuppressionsResponse\x12s\n\x10ListSuppressions\x12..leadmesh.providers.v1.ListSuppressionsRequest\x1a/.leadmesh.providers.v1.ListSuppressionsResponse\x12v\n\x11\x44\x65leteSuppression\x12/.leadmesh.providers.v1.DeleteSuppressionRequest\x1a\x30.leadmesh.providers.v1.DeleteSuppressionResponse\x12j\n\rRecordErasure\x12+.leadmesh.providers.v1.RecordErasureRequest\x1a,.leadmesh.providers.v1.RecordErasureResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'leadmesh.providers.v1.providers_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LOOKUPOPTIONS']._serialized_start=170
-  _globals['_LOOKUPOPTIONS']._serialized_end=296
-  _globals['_PROVIDERATTEMPT']._serialized_start=299
-  _globals['_PROVIDERATTEMPT']._serialized_end=675
-  _globals['_PROVIDERATTEMPT_OUTCOME']._serialized_start=463
-  _globals['_PROVIDERATTEMPT_OUTCOME']._serialized_end=675
-  _globals['_LOOKUPRESULT']._serialized_start=678
-  _globals['_LOOKUPRESULT']._serialized_end=995
-  _globals['_LOOKUPREQUEST']._serialized_start=998
-  _globals['_LOOKUPREQUEST']._serialized_end=1133
-  _globals['_LOOKUPRESPONSE']._serialized_start=1135
-  _globals['_LOOKUPRESPONSE']._serialized_end=1204
-  _globals['_LOOKUPBATCHREQUEST']._serialized_start=1207
-  _globals['_LOOKUPBATCHREQUEST']._serialized_end=1348
-  _globals['_LOOKUPBATCHRESPONSE']._serialized_start=1350
-  _globals['_LOOKUPBATCHRESPONSE']._serialized_end=1425
-  _globals['_FINDCONTACTSREQUEST']._serialized_start=1428
-  _globals['_FINDCONTACTSREQUEST']._serialized_end=1659
-  _globals['_FINDCONTACTSRESPONSE']._serialized_start=1662
-  _globals['_FINDCONTACTSRESPONSE']._serialized_end=1801
-  _globals['_SUPPRESSION']._serialized_start=1804
-  _globals['_SUPPRESSION']._serialized_end=2013
-  _globals['_SUPPRESSION_KIND']._serialized_start=1952
-  _globals['_SUPPRESSION_KIND']._serialized_end=2013
-  _globals['_ADDSUPPRESSIONSREQUEST']._serialized_start=2015
-  _globals['_ADDSUPPRESSIONSREQUEST']._serialized_end=2092
-  _globals['_ADDSUPPRESSIONSRESPONSE']._serialized_start=2094
-  _globals['_ADDSUPPRESSIONSRESPONSE']._serialized_end=2198
-  _globals['_LISTSUPPRESSIONSREQUEST']._serialized_start=2200
-  _globals['_LISTSUPPRESSIONSREQUEST']._serialized_end=2284
-  _globals['_LISTSUPPRESSIONSRESPONSE']._serialized_start=2286
-  _globals['_LISTSUPPRESSIONSRESPONSE']._serialized_end=2395
-  _globals['_DELETESUPPRESSIONREQUEST']._serialized_start=2397
-  _globals['_DELETESUPPRESSIONREQUEST']._serialized_end=2455
-  _globals['_DELETESUPPRESSIONRESPONSE']._serialized_start=2457
-  _globals['_DELETESUPPRESSIONRESPONSE']._serialized_end=2484
-  _globals['_ERASEDCOUNT']._serialized_start=2486
-  _globals['_ERASEDCOUNT']._serialized_end=2551
-  _globals['_RECORDERASUREREQUEST']._serialized_start=2554
-  _globals['_RECORDERASUREREQUEST']._serialized_end=2708
-  _globals['_RECORDERASURERESPONSE']._serialized_start=2710
-  _globals['_RECORDERASURERESPONSE']._serialized_end=2782
-  _globals['_PROVIDERSSERVICE']._serialized_start=2785
-  _globals['_PROVIDERSSERVICE']._serialized_end=3556
+  _globals['_LOOKUPOPTIONS']._serialized_start=171
+  _globals['_LOOKUPOPTIONS']._serialized_end=314
+  _globals['_PROVIDERATTEMPT']._serialized_start=317
+  _globals['_PROVIDERATTEMPT']._serialized_end=693
+  _globals['_PROVIDERATTEMPT_OUTCOME']._serialized_start=481
+  _globals['_PROVIDERATTEMPT_OUTCOME']._serialized_end=693
+  _globals['_LOOKUPRESULT']._serialized_start=696
+  _globals['_LOOKUPRESULT']._serialized_end=1013
+  _globals['_LOOKUPREQUEST']._serialized_start=1016
+  _globals['_LOOKUPREQUEST']._serialized_end=1151
+  _globals['_LOOKUPRESPONSE']._serialized_start=1153
+  _globals['_LOOKUPRESPONSE']._serialized_end=1222
+  _globals['_LOOKUPBATCHREQUEST']._serialized_start=1225
+  _globals['_LOOKUPBATCHREQUEST']._serialized_end=1366
+  _globals['_LOOKUPBATCHRESPONSE']._serialized_start=1368
+  _globals['_LOOKUPBATCHRESPONSE']._serialized_end=1443
+  _globals['_FINDCONTACTSREQUEST']._serialized_start=1446
+  _globals['_FINDCONTACTSREQUEST']._serialized_end=1677
+  _globals['_FINDCONTACTSRESPONSE']._serialized_start=1680
+  _globals['_FINDCONTACTSRESPONSE']._serialized_end=1819
+  _globals['_SUPPRESSION']._serialized_start=1822
+  _globals['_SUPPRESSION']._serialized_end=2031
+  _globals['_SUPPRESSION_KIND']._serialized_start=1970
+  _globals['_SUPPRESSION_KIND']._serialized_end=2031
+  _globals['_ADDSUPPRESSIONSREQUEST']._serialized_start=2033
+  _globals['_ADDSUPPRESSIONSREQUEST']._serialized_end=2110
+  _globals['_ADDSUPPRESSIONSRESPONSE']._serialized_start=2112
+  _globals['_ADDSUPPRESSIONSRESPONSE']._serialized_end=2216
+  _globals['_LISTSUPPRESSIONSREQUEST']._serialized_start=2218
+  _globals['_LISTSUPPRESSIONSREQUEST']._serialized_end=2302
+  _globals['_LISTSUPPRESSIONSRESPONSE']._serialized_start=2304
+  _globals['_LISTSUPPRESSIONSRESPONSE']._serialized_end=2413
+  _globals['_DELETESUPPRESSIONREQUEST']._serialized_start=2415
+  _globals['_DELETESUPPRESSIONREQUEST']._serialized_end=2473
+  _globals['_DELETESUPPRESSIONRESPONSE']._serialized_start=2475
+  _globals['_DELETESUPPRESSIONRESPONSE']._serialized_end=2502
+  _globals['_ERASEDCOUNT']._serialized_start=2504
+  _globals['_ERASEDCOUNT']._serialized_end=2569
+  _globals['_RECORDERASUREREQUEST']._serialized_start=2572
+  _globals['_RECORDERASUREREQUEST']._serialized_end=2726
+  _globals['_RECORDERASURERESPONSE']._serialized_start=2728
+  _globals['_RECORDERASURERESPONSE']._serialized_end=2800
+  _globals['_PROVIDERSSERVICE']._serialized_start=2803
+  _globals['_PROVIDERSSERVICE']._serialized_end=3574
 # @@protoc_insertion_point(module_scope)

@@ -32,10 +32,13 @@ class LookupOptions(_message.Message):
     REFRESH_FIELD_NUMBER: _builtins.int
     PROVIDER_ORDER_FIELD_NUMBER: _builtins.int
     MAX_CONTACTS_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     refresh: _builtins.bool
     """Bypass the lookup cache."""
     max_contacts: _builtins.int
     """For a company-only lead: how many contacts to return (default 5)."""
+    sandbox: _builtins.bool
+    """Test mode (an `lm_test_` key): answered from the sandbox directory, nothing outside contacted."""
     @_builtins.property
     def fields(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.FieldGroup.ValueType]:
         """Empty means person, company and email."""
@@ -51,10 +54,11 @@ class LookupOptions(_message.Message):
         refresh: _builtins.bool = ...,
         provider_order: _abc.Iterable[_builtins.str] | None = ...,
         max_contacts: _builtins.int = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "max_contacts", b"max_contacts", "provider_order", b"provider_order", "refresh", b"refresh"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "max_contacts", b"max_contacts", "provider_order", b"provider_order", "refresh", b"refresh", "sandbox", b"sandbox"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

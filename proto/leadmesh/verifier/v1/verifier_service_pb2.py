@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from leadmesh.common.v1 import common_pb2 as leadmesh_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+leadmesh/verifier/v1/verifier_service.proto\x12\x14leadmesh.verifier.v1\x1a\x1fleadmesh/common/v1/common.proto\"3\n\rVerifyOptions\x12\x11\n\tskip_smtp\x18\x01 \x01(\x08\x12\x0f\n\x07refresh\x18\x02 \x01(\x08\"T\n\rVerifyRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x34\n\x07options\x18\x02 \x01(\x0b\x32#.leadmesh.verifier.v1.VerifyOptions\"C\n\x0eVerifyResponse\x12\x31\n\x07verdict\x18\x01 \x01(\x0b\x32 .leadmesh.common.v1.EmailVerdict\"/\n\x0fVerifyBatchItem\x12\r\n\x05index\x18\x01 \x01(\x05\x12\r\n\x05\x65mail\x18\x02 \x01(\t\"\x80\x01\n\x12VerifyBatchRequest\x12\x34\n\x05items\x18\x01 \x03(\x0b\x32%.leadmesh.verifier.v1.VerifyBatchItem\x12\x34\n\x07options\x18\x02 \x01(\x0b\x32#.leadmesh.verifier.v1.VerifyOptions\"W\n\x13VerifyBatchResponse\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x31\n\x07verdict\x18\x02 \x01(\x0b\x32 .leadmesh.common.v1.EmailVerdict2\xcc\x01\n\x0fVerifierService\x12S\n\x06Verify\x12#.leadmesh.verifier.v1.VerifyRequest\x1a$.leadmesh.verifier.v1.VerifyResponse\x12\x64\n\x0bVerifyBatch\x12(.leadmesh.verifier.v1.VerifyBatchRequest\x1a).leadmesh.verifier.v1.VerifyBatchResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+leadmesh/verifier/v1/verifier_service.proto\x12\x14leadmesh.verifier.v1\x1a\x1fleadmesh/common/v1/common.proto\"D\n\rVerifyOptions\x12\x11\n\tskip_smtp\x18\x01 \x01(\x08\x12\x0f\n\x07refresh\x18\x02 \x01(\x08\x12\x0f\n\x07sandbox\x18\x03 \x01(\x08\"T\n\rVerifyRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x34\n\x07options\x18\x02 \x01(\x0b\x32#.leadmesh.verifier.v1.VerifyOptions\"C\n\x0eVerifyResponse\x12\x31\n\x07verdict\x18\x01 \x01(\x0b\x32 .leadmesh.common.v1.EmailVerdict\"/\n\x0fVerifyBatchItem\x12\r\n\x05index\x18\x01 \x01(\x05\x12\r\n\x05\x65mail\x18\x02 \x01(\t\"\x80\x01\n\x12VerifyBatchRequest\x12\x34\n\x05items\x18\x01 \x03(\x0b\x32%.leadmesh.verifier.v1.VerifyBatchItem\x12\x34\n\x07options\x18\x02 \x01(\x0b\x32#.leadmesh.verifier.v1.VerifyOptions\"W\n\x13VerifyBatchResponse\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x31\n\x07verdict\x18\x02 \x01(\x0b\x32 .leadmesh.common.v1.EmailVerdict2\xcc\x01\n\x0fVerifierService\x12S\n\x06Verify\x12#.leadmesh.verifier.v1.VerifyRequest\x1a$.leadmesh.verifier.v1.VerifyResponse\x12\x64\n\x0bVerifyBatch\x12(.leadmesh.verifier.v1.VerifyBatchRequest\x1a).leadmesh.verifier.v1.VerifyBatchResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,17 +33,17 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'leadmesh.verifier.v1.verifi
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_VERIFYOPTIONS']._serialized_start=102
-  _globals['_VERIFYOPTIONS']._serialized_end=153
-  _globals['_VERIFYREQUEST']._serialized_start=155
-  _globals['_VERIFYREQUEST']._serialized_end=239
-  _globals['_VERIFYRESPONSE']._serialized_start=241
-  _globals['_VERIFYRESPONSE']._serialized_end=308
-  _globals['_VERIFYBATCHITEM']._serialized_start=310
-  _globals['_VERIFYBATCHITEM']._serialized_end=357
-  _globals['_VERIFYBATCHREQUEST']._serialized_start=360
-  _globals['_VERIFYBATCHREQUEST']._serialized_end=488
-  _globals['_VERIFYBATCHRESPONSE']._serialized_start=490
-  _globals['_VERIFYBATCHRESPONSE']._serialized_end=577
-  _globals['_VERIFIERSERVICE']._serialized_start=580
-  _globals['_VERIFIERSERVICE']._serialized_end=784
+  _globals['_VERIFYOPTIONS']._serialized_end=170
+  _globals['_VERIFYREQUEST']._serialized_start=172
+  _globals['_VERIFYREQUEST']._serialized_end=256
+  _globals['_VERIFYRESPONSE']._serialized_start=258
+  _globals['_VERIFYRESPONSE']._serialized_end=325
+  _globals['_VERIFYBATCHITEM']._serialized_start=327
+  _globals['_VERIFYBATCHITEM']._serialized_end=374
+  _globals['_VERIFYBATCHREQUEST']._serialized_start=377
+  _globals['_VERIFYBATCHREQUEST']._serialized_end=505
+  _globals['_VERIFYBATCHRESPONSE']._serialized_start=507
+  _globals['_VERIFYBATCHRESPONSE']._serialized_end=594
+  _globals['_VERIFIERSERVICE']._serialized_start=597
+  _globals['_VERIFIERSERVICE']._serialized_end=801
 # @@protoc_insertion_point(module_scope)

@@ -27,19 +27,23 @@ class VerifyOptions(_message.Message):
 
     SKIP_SMTP_FIELD_NUMBER: _builtins.int
     REFRESH_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
     skip_smtp: _builtins.bool
     """Skip the SMTP probe even when it is enabled."""
     refresh: _builtins.bool
     """Bypass the verification cache."""
+    sandbox: _builtins.bool
+    """Test mode (an `lm_test_` key): answered from the sandbox directory, nothing outside contacted."""
     def __init__(
         self,
         *,
         skip_smtp: _builtins.bool = ...,
         refresh: _builtins.bool = ...,
+        sandbox: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["refresh", b"refresh", "skip_smtp", b"skip_smtp"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["refresh", b"refresh", "sandbox", b"sandbox", "skip_smtp", b"skip_smtp"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
