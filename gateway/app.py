@@ -12,11 +12,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from gateway.dashboard import mount_dashboard
 from gateway.errors import install_error_handlers
 from gateway.mesh import Mesh
 from gateway.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from gateway.openapi import keep_example_nulls
-from gateway.routes import credits, enrich, health, icp, jobs, signals
+from gateway.routes import credits, enrich, health, icp, jobs, keys, signals, usage
 from gateway.settings import GatewaySettings
 
 __all__ = ["create_app"]
@@ -69,5 +70,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     routers = [health.router, credits.router, icp.router, signals.router, enrich.router, jobs.router]
     for router in routers:
         app.include_router(router)
-    keep_example_nulls(app, routers)
+    app.include_router(usage.router)
+    app.include_router(keys.router)
+    keep_example_nulls(app, [*routers, usage.router, keys.router])
+    mount_dashboard(app, settings.dashboard_dir)
     return app

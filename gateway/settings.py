@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
+from gateway.dashboard import DEFAULT_DASHBOARD_DIR
 from libs.settings import CommonSettings
 
 __all__ = ["GatewaySettings"]
@@ -32,3 +35,5 @@ class GatewaySettings(CommonSettings):
     # Deadline of receiving and storing one upload, and of streaming one result file.
     csv_upload_timeout: float = Field(default=600.0, gt=0)
     csv_result_timeout: float = Field(default=600.0, gt=0)
+    # The built dashboard served at /app/ (`make dashboard` builds dashboard/ into dashboard/dist).
+    dashboard_dir: Path = DEFAULT_DASHBOARD_DIR
