@@ -17,7 +17,7 @@ from gateway.errors import install_error_handlers
 from gateway.mesh import Mesh
 from gateway.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from gateway.openapi import keep_example_nulls
-from gateway.routes import credits, enrich, health, icp, jobs, keys, signals, usage
+from gateway.routes import credits, enrich, health, icp, icp_preview, jobs, keys, signals, usage
 from gateway.settings import GatewaySettings
 
 __all__ = ["create_app"]
@@ -70,8 +70,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     routers = [health.router, credits.router, icp.router, signals.router, enrich.router, jobs.router]
     for router in routers:
         app.include_router(router)
-    app.include_router(usage.router)
-    app.include_router(keys.router)
-    keep_example_nulls(app, [*routers, usage.router, keys.router])
+    dashboard_routers = [usage.router, keys.router, icp_preview.router]
+    for router in dashboard_routers:
+        app.include_router(router)
+    keep_example_nulls(app, [*routers, *dashboard_routers])
     mount_dashboard(app, settings.dashboard_dir)
     return app

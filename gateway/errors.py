@@ -7,8 +7,8 @@ Only a status one of our services produced (it carries our ``ErrorInfo``) passes
 a status gRPC made itself, on either side (a message over the size limit, no connection, ...),
 answers a fixed message for its HTTP status, never gRPC's own text. Routes raise ``ApiError`` or
 let a call's error propagate; the headers a client acts on are set here too: the Bearer challenge
-of every 401, the balance behind a 402 (``X-Credits-Remaining``, and ``X-Credits-Required`` when known), the field a 400 is about
-(``X-Error-Field``).
+of every 401, the balance behind a 402 (``X-Credits-Remaining``, and ``X-Credits-Required`` when
+known), the field a 400 is about (``X-Error-Field``).
 """
 
 from __future__ import annotations

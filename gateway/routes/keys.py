@@ -34,6 +34,9 @@ KEY_EXAMPLE = {
 }
 
 
+_NEW_KEY = {"name": "CRM sync", "mode": "live"}
+
+
 class ApiKey(BaseModel):
     prefix: str = Field(description="Names the key; never enough to use it")
     name: str
@@ -111,7 +114,11 @@ async def create_key(
     caller: CurrentCaller,
     body: Annotated[
         NewApiKeyIn,
-        Body(openapi_examples={"live": {"summary": "A live key", "value": {"name": "CRM sync", "mode": "live"}}}),
+        Body(
+            openapi_examples={
+                "live": {"summary": "A live key", "value": {"name": "CRM sync", "mode": "live"}}
+            }
+        ),
     ],
 ) -> NewApiKey:
     if caller.test_mode and body.mode == "live":

@@ -14,6 +14,7 @@ from gateway.records import CsvRowAnswer, LeadAnswer
 from gateway.routes.credits import Credits
 from gateway.routes.enrich import CsvRowBody, LeadBody
 from gateway.routes.icp import IcpProfileIn, IcpProfileOut, IcpProfileVersions
+from gateway.routes.icp_preview import IcpPreview, IcpPreviewIn
 from gateway.routes.keys import ApiKey, ApiKeys, NewApiKey, NewApiKeyIn
 from gateway.routes.signals import RecordEventsBody, RecordEventsResult
 from gateway.routes.usage import Usage
@@ -34,6 +35,7 @@ MODELS: dict[tuple[str, str], tuple[type[BaseModel] | None, type[BaseModel]]] = 
     ("get", "/v1/keys"): (None, ApiKeys),
     ("post", "/v1/keys"): (NewApiKeyIn, NewApiKey),
     ("delete", "/v1/keys/{prefix}"): (None, ApiKey),
+    ("post", "/v1/icp/preview"): (IcpPreviewIn, IcpPreview),
 }
 
 
