@@ -97,7 +97,7 @@ const scenarios = {
     await page.locator(".dropzone").dispatchEvent("drop", { dataTransfer: dropped });
     await page.getByText("dropped.csv", { exact: true }).waitFor();
     // Choosing one: a file named like markup is shown as text.
-    await page.getByLabel("CSV file").setInputFiles({ name: `${XSS}.csv`, mimeType: "text/csv", buffer: Buffer.from(text) });
+    await page.getByLabel("CSV file", { exact: true }).setInputFiles({ name: `${XSS}.csv`, mimeType: "text/csv", buffer: Buffer.from(text) });
     await page.getByText(`${XSS}.csv`, { exact: true }).waitFor();
     assert.equal(await page.getByLabel("Email", { exact: true }).last().inputValue(), "email", "the email column is mapped");
     await page.getByText(new RegExp(`Worst case: ${rows} credits for ${rows} rows`)).waitFor();
@@ -110,7 +110,7 @@ const scenarios = {
     const result = readFileSync(path, "utf8").trim().split("\n");
     assert.equal(result.length, rows + 1, "one result row per row");
     assert.match(result[0], /enriched_email_status/);
-    assert.equal(download.suggestedFilename(), `${XSS}-enriched.csv`);
+    assert.match(download.suggestedFilename(), /^[\w .-]+-enriched\.csv$/, "a safe file name");
     await page.screenshot({ path: join(ARTIFACTS, "enrich-csv.png"), fullPage: true });
     await page.getByRole("link", { name: "Jobs" }).click();
     await page.getByRole("heading", { name: "Jobs", level: 1 }).waitFor();
@@ -159,7 +159,7 @@ const scenarios = {
     const restored = await (await api("/v1/icp")).json();
     const old = await (await api(`/v1/icp?version=${version}`)).json();
     assert.deepEqual(restored.seniorities, old.seniorities, "the old version's content is back");
-    await page.getByRole("heading", { name: "ICP", level: 1 }).scrollIntoViewIfNeeded();
+    await page.getByRole("heading", { name: "ICP", level: 1 }).waitFor();
     await assertKeyKeptInSession(page, context);
     return "icp";
   },

@@ -8,7 +8,7 @@ import { every } from "../lifecycle";
 const ACTIVE = new Set(["queued", "running"]);
 
 export function resultName(job: Job): string {
-  const base = (job.file_name ?? "leads").replace(/\.csv$/i, "") || "leads";
+  const base = (job.file_name ?? "leads").replace(/\.csv$/i, "").replace(/[^\w .-]/g, "_").slice(0, 100) || "leads";
   return `${base}-enriched.csv`;
 }
 
