@@ -6,12 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test install lint typecheck proto proto-check pytest broker clean
+.PHONY: up test install lint typecheck proto proto-check pytest broker clean dashboard dashboard-deps
 
-up: install
+up: install dashboard
 	$(BIN)/leadmesh up --demo
 
-test: install broker proto-check lint typecheck pytest
+test: install broker dashboard-deps dashboard proto-check lint typecheck pytest
 
 install: $(STAMP)
 
@@ -21,6 +21,15 @@ $(STAMP): pyproject.toml
 
 broker:
 	scripts/ensure-broker.sh
+
+# The dashboard (dashboard/, served by the gateway at /app/): packages from its lock file, then
+# type-checked and built into dashboard/dist. `make test` also installs Chromium for its tests.
+dashboard-deps:
+	scripts/install-dashboard-deps.sh --browser
+
+dashboard:
+	scripts/install-dashboard-deps.sh
+	cd dashboard && npm run --silent build >/dev/null
 
 proto:
 	$(BIN)/python scripts/genproto.py
@@ -40,4 +49,4 @@ pytest:
 	$(BIN)/pytest -q -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) .leadmesh .mypy_cache .ruff_cache
+	rm -rf $(VENV) .leadmesh .mypy_cache .ruff_cache dashboard/node_modules dashboard/dist tests/artifacts

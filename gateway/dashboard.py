@@ -45,7 +45,9 @@ class _SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def mount_dashboard(app: FastAPI, directory: Path) -> None:
+def mount_dashboard(app: FastAPI, directory: Path | None) -> None:
+    directory = directory or DEFAULT_DASHBOARD_DIR
+
     @app.get(PATH, include_in_schema=False)
     async def to_app() -> RedirectResponse:
         return RedirectResponse(f"{PATH}/", status_code=308)

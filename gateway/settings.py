@@ -6,7 +6,6 @@ from pathlib import Path
 
 from pydantic import Field
 
-from gateway.dashboard import DEFAULT_DASHBOARD_DIR
 from libs.settings import CommonSettings
 
 __all__ = ["GatewaySettings"]
@@ -35,5 +34,5 @@ class GatewaySettings(CommonSettings):
     # Deadline of receiving and storing one upload, and of streaming one result file.
     csv_upload_timeout: float = Field(default=600.0, gt=0)
     csv_result_timeout: float = Field(default=600.0, gt=0)
-    # The built dashboard served at /app/ (`make dashboard` builds dashboard/ into dashboard/dist).
-    dashboard_dir: Path = DEFAULT_DASHBOARD_DIR
+    # The built dashboard served at /app/; unset: the checkout's dashboard/dist (`make dashboard`).
+    dashboard_dir: Path | None = None

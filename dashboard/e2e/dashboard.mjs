@@ -13,7 +13,7 @@ const BASE = process.env.LEADMESH_E2E_BASE_URL ?? "http://127.0.0.1:8080";
 const KEY = process.env.LEADMESH_E2E_KEY ?? "";
 const ARTIFACTS = process.env.LEADMESH_E2E_ARTIFACTS ?? "artifacts";
 const XSS = "<img src=x onerror=alert(1)>";
-const TIMEOUT = 30_000;
+const TIMEOUT = 60_000;
 
 async function signIn(page, key = KEY) {
   await page.goto(`${BASE}/app/`);
@@ -103,7 +103,7 @@ const scenarios = {
     await page.getByText(new RegExp(`Worst case: ${rows} credits for ${rows} rows`)).waitFor();
     await page.getByRole("button", { name: "Start enrichment" }).click();
     const button = page.getByRole("button", { name: "Download result" });
-    await button.waitFor({ timeout: 120_000 });
+    await button.waitFor({ timeout: 240_000 });
     const [download] = await Promise.all([page.waitForEvent("download"), button.click()]);
     const path = join(ARTIFACTS, "result.csv");
     await download.saveAs(path);
@@ -160,6 +160,7 @@ const scenarios = {
     const old = await (await api(`/v1/icp?version=${version}`)).json();
     assert.deepEqual(restored.seniorities, old.seniorities, "the old version's content is back");
     await page.getByRole("heading", { name: "ICP", level: 1 }).waitFor();
+    await page.locator("#preview-score").waitFor();
     await assertKeyKeptInSession(page, context);
     return "icp";
   },

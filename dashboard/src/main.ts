@@ -55,8 +55,7 @@ function signInPage(problem?: string): void {
     try {
       await api.credits(key);
       saveKey(key);
-      location.hash = "#/overview";
-      route();
+      go("#/overview");
     } catch (problem) {
       error.textContent =
         problem instanceof ApiError && problem.status === 401
@@ -89,15 +88,17 @@ function renderNav(current: string): void {
   const signOut = h("button", { type: "button", class: "link" }, "Sign out");
   signOut.addEventListener("click", () => {
     forgetKey();
-    location.hash = "#/signin";
-    route();
+    go("#/signin");
   });
   replace(account, h("span", { class: "mono" }, `${key.slice(0, 16)}…`), " ", signOut);
 }
 
+let generation = 0;
+
 async function route(): Promise<void> {
   leave();
   status("");
+  const mine = ++generation;
   if (!savedKey()) {
     signInPage();
     return;
@@ -106,23 +107,32 @@ async function route(): Promise<void> {
   const page = PAGES.find((p) => p.path === path) ?? PAGES[0];
   renderNav(page.path);
   document.title = `${page.title} · leadmesh`;
-  replace(main, h("p", { class: "loading" }, "Loading…"));
+  // Each visit renders into its own element: a slower visit left before it finished writes into
+  // an element no longer on the page.
+  const view = h("div", { class: "page" }, h("p", { class: "loading" }, "Loading…"));
+  replace(main, view);
   try {
-    await page.render(main);
-    const heading = main.querySelector("h1");
-    if (heading) {
+    await page.render(view);
+    const heading = view.querySelector("h1");
+    if (heading && mine === generation) {
       heading.setAttribute("tabindex", "-1");
       heading.focus();
     }
   } catch (problem) {
+    if (mine !== generation) return;
     if (problem instanceof ApiError && problem.status === 401) {
       forgetKey();
       signInPage("Your API key is no longer accepted (revoked?). Sign in with another key.");
       return;
     }
     const message = problem instanceof ApiError ? problem.explanation : String(problem);
-    replace(main, h("h1", {}, page.title), h("p", { class: "error", role: "alert" }, `Could not load this page: ${message}`));
+    replace(view, h("h1", {}, page.title), h("p", { class: "error", role: "alert" }, `Could not load this page: ${message}`));
   }
+}
+
+function go(hash: string): void {
+  if (location.hash === hash) void route();
+  else location.hash = hash; // the hashchange routes
 }
 
 window.addEventListener("hashchange", () => void route());

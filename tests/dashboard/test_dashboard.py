@@ -8,11 +8,13 @@ name shown as text, and the key never in localStorage. Each scenario is a node s
 from __future__ import annotations
 
 import asyncio
-import csv
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,11 +24,12 @@ import pytest
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
 from libs.embedded_store import free_port
-from tests.cli.test_up import _up
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARD = REPO / "dashboard"
 ARTIFACTS = REPO / "tests" / "artifacts" / "dashboard"
+# The demo `up --demo` runs first (enriching a CSV file) is slow on a loaded machine.
+UP_TIMEOUT = 300
 CHROMIUM = Path(os.environ.get("LEADMESH_E2E_CHROMIUM", "/usr/bin/chromium"))
 
 
@@ -57,22 +60,50 @@ def dashboard_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     )
     for name in ("enrichment", "providers", "verifier", "scoring", "intent", "billing", "batch", "gateway"):
         env[f"LEADMESH_{name.upper()}_ADDR"] = f"127.0.0.1:{free_port()}"
-    for _, lines in _up(env, home, "--demo"):
+    process, lines = _up(env, home)
+    try:
         demo_email = next(
             m.group(1) for line in lines if (m := re.search(r'"email": ?"([^"]+@[^"]+)"', line))
         )
         key = asyncio.run(_new_key(env["LEADMESH_BILLING_ADDR"]))
-        leads = home / "leads.csv"
-        _demo_csv(Path(env["LEADMESH_HOME"]) / "demo", leads)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         yield env | {
             "LEADMESH_E2E_BASE_URL": f"http://{env['LEADMESH_GATEWAY_ADDR']}",
             "LEADMESH_E2E_KEY": key,
             "LEADMESH_E2E_EMAIL": demo_email,
-            "LEADMESH_E2E_CSV": str(leads),
+            # The demo's own CSV file (what `up --demo` uploads): email, first_name, last_name, company.
+            "LEADMESH_E2E_CSV": str(Path(env["LEADMESH_HOME"]) / "demo" / "leads.csv"),
             "LEADMESH_E2E_ARTIFACTS": str(ARTIFACTS),
             "LEADMESH_E2E_CHROMIUM": str(CHROMIUM),
         }
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _up(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], list[str]]:
+    """`leadmesh up --demo` as `make up` runs it, once it says it is up (its output kept)."""
+    with (cwd / "up.log").open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "up", "--demo"],
+            env=env,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    deadline = time.monotonic() + UP_TIMEOUT
+    while time.monotonic() < deadline and process.poll() is None:
+        if "leadmesh is up" in (cwd / "up.log").read_text(encoding="utf-8"):
+            return process, (cwd / "up.log").read_text(encoding="utf-8").splitlines()
+        time.sleep(0.5)
+    process.kill()
+    process.wait()
+    pytest.fail("leadmesh up did not come up:\n" + (cwd / "up.log").read_text(encoding="utf-8"))
 
 
 async def _new_key(billing_addr: str) -> str:
@@ -81,24 +112,6 @@ async def _new_key(billing_addr: str) -> str:
             billing_pb.CreateAccountRequest(name="Dashboard tests", initial_credits=1000, create_api_key=True)
         )
     return created.api_key_secret
-
-
-def _demo_csv(demo: Path, target: Path) -> None:
-    """The input columns of the demo's CSV file (what `up --demo` uploaded), as a file of our own."""
-    with (demo / "leads-enriched.csv").open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    with target.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["email", "first_name", "last_name", "company"])
-        for row in rows:
-            writer.writerow(
-                [
-                    row.get("email", ""),
-                    row.get("first_name", ""),
-                    row.get("last_name", ""),
-                    row.get("company", ""),
-                ]
-            )
 
 
 def _run(scenario: str, env: dict[str, str]) -> None:
