@@ -187,7 +187,11 @@ const scenarios = {
     assert.equal((await api("/v1/credits", {}, secret)).status, 401, "the revoked key no longer works");
     const stored = await assertKeyKeptInSession(page, context);
     assert.ok(!stored.includes(secret), "a created key is not stored anywhere");
-    return "keys";
+    await page.screenshot({ path: join(ARTIFACTS, "keys.png"), fullPage: true });
+    // After the other scenarios, the Overview has usage to show (the README's screenshot).
+    await page.getByRole("link", { name: "Overview" }).click();
+    await page.getByRole("img", { name: /Credits used per day/ }).waitFor();
+    return "overview-used";
   },
 };
 
