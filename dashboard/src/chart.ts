@@ -5,6 +5,7 @@ import type { Usage } from "./api";
 import { h } from "./dom";
 
 const SVG = "http://www.w3.org/2000/svg";
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
 function svg(tag: string, attrs: Record<string, string | number>, ...children: (Element | string)[]): SVGElement {
   const element = document.createElementNS(SVG, tag);
@@ -57,9 +58,9 @@ export function usageChart(usage: Usage): HTMLElement {
     "p",
     { class: "legend" },
     h("span", { class: "swatch swatch-single", "aria-hidden": "true" }),
-    ` Single leads: ${usage.totals.single_leads.credits} credits, ${usage.totals.single_leads.leads} leads `,
+    ` Single leads: ${count(usage.totals.single_leads.credits, "credit")}, ${count(usage.totals.single_leads.leads, "lead")} `,
     h("span", { class: "swatch swatch-csv", "aria-hidden": "true" }),
-    ` CSV jobs: ${usage.totals.csv_jobs.credits} credits, ${usage.totals.csv_jobs.leads} rows`,
+    ` CSV jobs: ${count(usage.totals.csv_jobs.credits, "credit")}, ${count(usage.totals.csv_jobs.leads, "row")}`,
   );
   const table = h(
     "details",
