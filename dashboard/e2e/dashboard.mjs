@@ -26,8 +26,15 @@ async function api(path, init = {}, key = KEY) {
   return fetch(`${BASE}${path}`, { ...init, headers });
 }
 
-/** The key is in sessionStorage only: not in localStorage, a cookie or the URL. */
+/** The key is in sessionStorage only: not in localStorage, a cookie or the URL; and every
+ * control of the page has an accessible name (we find them by name). */
 async function assertKeyKeptInSession(page, context) {
+  const unnamed = await page.locator("input, select, textarea, button").evaluateAll((controls) =>
+    controls
+      .filter((c) => !(c.labels?.length || c.getAttribute("aria-label") || (c.tagName === "BUTTON" && c.textContent.trim())))
+      .map((c) => c.outerHTML.slice(0, 120)),
+  );
+  assert.deepEqual(unnamed, [], "every control has a label");
   const stored = await page.evaluate(() => ({
     local: Object.keys(localStorage).map((k) => `${k}=${localStorage.getItem(k)}`).join("\n"),
     session: Object.keys(sessionStorage).map((k) => sessionStorage.getItem(k)).join("\n"),
@@ -45,13 +52,26 @@ const scenarios = {
     await signIn(page, "lm_live_" + "x".repeat(32));
     await page.getByRole("alert").filter({ hasText: "not accepted" }).waitFor();
     await page.screenshot({ path: join(ARTIFACTS, "signin.png") });
-    await signIn(page);
+    // By keyboard alone: the field has the focus, Enter signs in, Tab reaches the navigation.
+    const field = page.getByLabel("API key");
+    await field.fill("");
+    assert.ok(await field.evaluate((input) => input === document.activeElement), "the API key field has the focus");
+    await page.keyboard.type(KEY);
+    await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
     for (const name of ["Overview", "Enrich", "Jobs", "ICP", "API keys"]) {
       await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true }).waitFor();
     }
     await page.getByRole("img", { name: /Credits used per day/ }).waitFor();
     await page.getByText("Balance", { exact: true }).waitFor();
+    // The page's heading has the focus; the navigation is before it.
+    for (let i = 0; i < 10 && !(await page.evaluate(() => document.activeElement?.textContent === "Enrich")); i++) {
+      await page.keyboard.press("Shift+Tab");
+    }
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Enrich", level: 1 }).waitFor();
+    await page.getByRole("link", { name: "Overview" }).click();
+    await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
     const session = await assertKeyKeptInSession(page, context);
     assert.ok(session.includes(KEY), "the key is in sessionStorage");
     // The CSP forbids inline scripts and framing.
