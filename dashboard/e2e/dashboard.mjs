@@ -1,6 +1,6 @@
 // End-to-end checks of the dashboard in Debian's Chromium, driven by Playwright, against a
 // running stack. `node e2e/dashboard.mjs <scenario>` with LEADMESH_E2E_BASE_URL (the gateway),
-// LEADMESH_E2E_KEY (a live key with credits), LEADMESH_E2E_EMAIL (a lead the directory knows),
+// LEADMESH_E2E_KEY (a live key with credits), LEADMESH_E2E_POOR_KEY (one with 5 credits left), LEADMESH_E2E_EMAIL (a lead the directory knows),
 // LEADMESH_E2E_CSV (a CSV file of leads) and LEADMESH_E2E_ARTIFACTS (where screenshots go).
 // tests/dashboard/test_dashboard.py runs every scenario. Exit 0 when the scenario passed.
 
@@ -95,6 +95,18 @@ const scenarios = {
     assert.ok(await page.locator(".badge[class*=verdict-]").first().isVisible(), "the verdict is a badge");
     await assertKeyKeptInSession(page, context);
     return "enrich";
+  },
+
+  async credits(page, context) {
+    // 5 credits left; a lead with a phone number costs 11.
+    await signIn(page, process.env.LEADMESH_E2E_POOR_KEY);
+    await page.getByRole("link", { name: "Enrich" }).click();
+    await page.getByLabel("Email", { exact: true }).fill(process.env.LEADMESH_E2E_EMAIL);
+    await page.getByRole("checkbox", { name: /phone/ }).first().check();
+    await page.getByRole("button", { name: "Enrich lead" }).click();
+    await page.getByRole("alert").filter({ hasText: "Not enough credits: 6 more credits needed" }).waitFor();
+    await assertKeyKeptInSession(page, context);
+    return "credits";
   },
 
   async csv(page, context) {

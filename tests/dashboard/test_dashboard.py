@@ -1,7 +1,8 @@
 """The dashboard in a real browser (Debian's Chromium driven by Playwright) against the real stack
-as `make up` runs it (`leadmesh up --demo`): sign in, enrich one lead, a CSV file uploaded and its
-result downloaded, the ICP edited with its versions, a key created and revoked, markup in a file
-name shown as text, and the key never in localStorage. Each scenario is a node script
+as `make up` runs it (`leadmesh up --demo`): sign in (and by keyboard), enrich one lead, a 402
+saying how many credits are missing, a CSV file uploaded and its result downloaded, the ICP
+edited with its versions, a key created and revoked, markup in a file name shown as text, every
+control named, and the key never in localStorage. Each scenario is a node script
 (dashboard/e2e/dashboard.mjs) that saves a screenshot of its page under tests/artifacts/dashboard/
 (printed on failure)."""
 
@@ -66,10 +67,12 @@ def dashboard_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
             m.group(1) for line in lines if (m := re.search(r'"email": ?"([^"]+@[^"]+)"', line))
         )
         key = asyncio.run(_new_key(env["LEADMESH_BILLING_ADDR"]))
+        poor_key = asyncio.run(_new_key(env["LEADMESH_BILLING_ADDR"], spend=25))
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         yield env | {
             "LEADMESH_E2E_BASE_URL": f"http://{env['LEADMESH_GATEWAY_ADDR']}",
             "LEADMESH_E2E_KEY": key,
+            "LEADMESH_E2E_POOR_KEY": poor_key,  # 5 credits left
             "LEADMESH_E2E_EMAIL": demo_email,
             # The demo's own CSV file (what `up --demo` uploads): email, first_name, last_name, company.
             "LEADMESH_E2E_CSV": str(Path(env["LEADMESH_HOME"]) / "demo" / "leads.csv"),
@@ -106,11 +109,21 @@ def _up(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], list[str
     pytest.fail("leadmesh up did not come up:\n" + (cwd / "up.log").read_text(encoding="utf-8"))
 
 
-async def _new_key(billing_addr: str) -> str:
+async def _new_key(billing_addr: str, spend: int = 0) -> str:
+    """The key of a new account with 1,000 credits (or its 30 free ones, ``spend`` of them spent)."""
     async with grpc.aio.insecure_channel(billing_addr) as channel:
-        created = await billing_grpc.BillingServiceStub(channel).CreateAccount(
-            billing_pb.CreateAccountRequest(name="Dashboard tests", initial_credits=1000, create_api_key=True)
+        billing = billing_grpc.BillingServiceStub(channel)
+        created = await billing.CreateAccount(
+            billing_pb.CreateAccountRequest(
+                name="Dashboard tests", initial_credits=0 if spend else 1000, create_api_key=True
+            )
         )
+        if spend:
+            await billing.Charge(
+                billing_pb.ChargeRequest(
+                    account_id=created.account.account_id, idempotency_key="spent", amount=spend
+                )
+            )
     return created.api_key_secret
 
 
@@ -130,6 +143,6 @@ def _run(scenario: str, env: dict[str, str]) -> None:
         )
 
 
-@pytest.mark.parametrize("scenario", ["signin", "enrich", "csv", "icp", "keys"])
+@pytest.mark.parametrize("scenario", ["signin", "enrich", "credits", "csv", "icp", "keys"])
 def test_dashboard_in_a_browser(scenario: str, dashboard_env: dict[str, str]) -> None:
     _run(scenario, dashboard_env)
