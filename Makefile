@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: up test install lint typecheck proto proto-check pytest broker clean dashboard dashboard-deps
 
-up: install dashboard
+up: install
+	@$(MAKE) --no-print-directory dashboard || echo "warning: the dashboard was not built (see above): /app/ will say how to build it"
 	$(BIN)/leadmesh up --demo
 
 test: install broker dashboard-deps dashboard proto-check lint typecheck pytest
