@@ -133,9 +133,14 @@ const scenarios = {
     await page.getByText(`${XSS}.csv`, { exact: true }).waitFor();
     assert.equal(await page.getByLabel("Email", { exact: true }).last().inputValue(), "email", "the email column is mapped");
     await page.getByText(new RegExp(`Worst case: ${rows} credits for ${rows} rows`)).waitFor();
+    // A correction: the last-name column is not used.
+    await page.getByRole("table", { name: /Column mapping/ }).getByLabel("Last name").selectOption("");
     await page.getByRole("button", { name: "Start enrichment" }).click();
     const button = page.getByRole("button", { name: "Download result" });
     await button.waitFor({ timeout: 240_000 });
+    const used = await page.getByText(/Columns used: /).textContent();
+    assert.match(used, /Email ← email, First name ← first_name/);
+    assert.ok(!used.includes("Last name"), `the correction was applied: ${used}`);
     const [download] = await Promise.all([page.waitForEvent("download"), button.click()]);
     const path = join(ARTIFACTS, "result.csv");
     await download.saveAs(path);

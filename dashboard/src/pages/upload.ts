@@ -17,6 +17,9 @@ function progressView(job: Job): HTMLElement {
     { class: "progress" },
     h("p", {}, `${job.file_name ?? job.id}: ${job.status}, ${percent}% — ${job.counts.enriched} enriched, ${job.counts.not_found} not found, ${job.counts.invalid_input} invalid, ${job.counts.failed} failed; ${job.credits_used} credits used.`),
     h("progress", { max: 100, value: percent, "aria-label": "Enrichment progress" }),
+    Object.keys(job.mapping).length
+      ? h("p", {}, "Columns used: ", Object.entries(job.mapping).map(([field, column]) => `${FIELD_LABELS[field as InputField] ?? field} ← ${column}`).join(", "))
+      : null,
   );
 }
 
@@ -69,11 +72,11 @@ export function uploadSection(balance: number): HTMLElement {
     };
     groups.addEventListener("change", updateCost);
     updateCost();
-    start.addEventListener("click", () => void run(file, selects, groups, skip, start, outcome));
+    start.addEventListener("click", () => void run(file, proposed, selects, groups, skip, start, outcome));
     replace(
       details,
       h("p", {}, h("strong", { class: "file" }, file.name), ` — ${rows} rows, ${headers.length} columns.`),
-      h("table", { class: "mapping" }, h("caption", {}, "Column mapping (correct it if a column was misread)"), h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Lead field"), h("th", { scope: "col" }, "Column of your file"))), h("tbody", {}, mappingRows)),
+      h("table", { class: "mapping" }, h("caption", {}, "Column mapping as read from the headers (correct it if a column was misread)"), h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Lead field"), h("th", { scope: "col" }, "Column of your file"))), h("tbody", {}, mappingRows)),
       groups,
       h("label", {}, skip, " Skip ICP scoring"),
       cost,
@@ -82,12 +85,14 @@ export function uploadSection(balance: number): HTMLElement {
     );
   }
 
-  async function run(file: File, selects: Map<InputField, HTMLSelectElement>, groups: HTMLElement, skip: HTMLInputElement, start: HTMLButtonElement, outcome: HTMLElement): Promise<void> {
-    const mapping: Record<string, string | null> = {};
-    for (const [name, select] of selects) mapping[name] = select.value || null;
+  async function run(file: File, proposed: Record<InputField, string | null>, selects: Map<InputField, HTMLSelectElement>, groups: HTMLElement, skip: HTMLInputElement, start: HTMLButtonElement, outcome: HTMLElement): Promise<void> {
+    // Only the user's corrections are sent: the batch service's own detection (with its full
+    // synonym table) maps the rest, and the progress shows the columns it used.
+    const corrections: Record<string, string | null> = {};
+    for (const [name, select] of selects) if (select.value !== (proposed[name] ?? "")) corrections[name] = select.value || null;
     const form = new FormData();
     form.append("file", file, file.name);
-    form.append("mapping", JSON.stringify(mapping));
+    if (Object.keys(corrections).length) form.append("mapping", JSON.stringify(corrections));
     form.append("fields", [...groups.querySelectorAll<HTMLInputElement>("input:checked")].map((i) => i.value).join(","));
     form.append("skip_icp", String(skip.checked));
     busy = true;
