@@ -1,7 +1,8 @@
 // Reading the head of an uploaded CSV in the browser: its columns, its number of rows and the
-// column mapping to propose (the user corrects it before the upload; what is sent is what is
-// shown). Header words follow the batch service's rules (services/batch/columns.py): a header
-// feeds a field when it holds the field's core word and nothing but known qualifiers.
+// column mapping to propose. The user corrects the proposal; only the corrections are sent, and
+// the batch service's own detection maps the rest. Header words follow its rules
+// (services/batch/columns.py): a header feeds a field when it holds the field's core word and
+// nothing but known qualifiers.
 
 export const INPUT_FIELDS = ["email", "first_name", "last_name", "full_name", "company_name", "company_domain", "linkedin_url"] as const;
 export type InputField = (typeof INPUT_FIELDS)[number];
