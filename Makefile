@@ -6,12 +6,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test install lint typecheck proto proto-check pytest broker clean js-sdk
+.PHONY: up test install lint typecheck proto proto-check pytest broker clean js-sdk dashboard dashboard-deps
 
 up: install
+	@$(MAKE) --no-print-directory dashboard || echo "warning: the dashboard was not built (see above): /app/ will say how to build it"
 	$(BIN)/leadmesh up --demo
 
-test: install js-sdk broker proto-check lint typecheck pytest
+test: install js-sdk broker dashboard-deps dashboard proto-check lint typecheck pytest
 
 install: $(STAMP)
 
@@ -32,6 +33,15 @@ $(JS_SDK_STAMP): sdk/js/package-lock.json
 broker:
 	scripts/ensure-broker.sh
 
+# The dashboard (dashboard/, served by the gateway at /app/): packages from its lock file, then
+# type-checked and built into dashboard/dist. `make test` also installs Chromium for its tests.
+dashboard-deps:
+	scripts/install-dashboard-deps.sh --browser
+
+dashboard:
+	scripts/install-dashboard-deps.sh
+	cd dashboard && npm run --silent build >/dev/null
+
 proto:
 	$(BIN)/python scripts/genproto.py
 
@@ -50,4 +60,4 @@ pytest:
 	$(BIN)/pytest -q -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) .leadmesh .mypy_cache .ruff_cache sdk/js/node_modules
+	rm -rf $(VENV) .leadmesh .mypy_cache .ruff_cache sdk/js/node_modules dashboard/node_modules dashboard/dist tests/artifacts

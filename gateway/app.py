@@ -12,12 +12,25 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from gateway.dashboard import mount_dashboard
 from gateway.errors import install_error_handlers
 from gateway.limits import Limits, RateLimitHeaders
 from gateway.mesh import Mesh
 from gateway.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from gateway.openapi import keep_example_nulls
-from gateway.routes import credits, enrich, health, icp, jobs, signals, suppressions, webhooks
+from gateway.routes import (
+    credits,
+    enrich,
+    health,
+    icp,
+    icp_preview,
+    jobs,
+    keys,
+    signals,
+    suppressions,
+    usage,
+    webhooks,
+)
 from gateway.settings import GatewaySettings
 
 __all__ = ["create_app"]
@@ -81,5 +94,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     ]
     for router in routers:
         app.include_router(router)
-    keep_example_nulls(app, routers)
+    dashboard_routers = [usage.router, keys.router, icp_preview.router]
+    for router in dashboard_routers:
+        app.include_router(router)
+    keep_example_nulls(app, [*routers, *dashboard_routers])
+    mount_dashboard(app, settings.dashboard_dir)
     return app

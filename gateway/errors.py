@@ -7,8 +7,9 @@ Only a status one of our services produced (it carries our ``ErrorInfo``) passes
 a status gRPC made itself, on either side (a message over the size limit, no connection, ...),
 answers a fixed message for its HTTP status, never gRPC's own text. Routes raise ``ApiError`` or
 let a call's error propagate; the headers a client acts on are set here too: the Bearer challenge
-of every 401, the balance behind a 402 (``X-Credits-Remaining``), the field a 400 is about
-(``X-Error-Field``), the ``Retry-After`` and ``X-RateLimit-*`` of every 429.
+of every 401, the balance behind a 402 (``X-Credits-Remaining``, and ``X-Credits-Required`` when
+known), the field a 400 is about (``X-Error-Field``), the ``Retry-After`` and ``X-RateLimit-*`` of
+every 429.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ def _headers(status: int, metadata: Mapping[str, str]) -> dict[str, str]:
     if status == 401:
         return {"WWW-Authenticate": "Bearer"}
     if status == 402:
-        return {"X-Credits-Remaining": metadata.get("balance", "0")}
+        required = {"X-Credits-Required": metadata["required"]} if metadata.get("required") else {}
+        return {"X-Credits-Remaining": metadata.get("balance", "0"), **required}
     if status == 400 and metadata.get("field"):
         return {"X-Error-Field": metadata["field"]}
     if status == 429:  # a limit a service enforces: its size and when to retry, if it said

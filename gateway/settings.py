@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 from pydantic import Field, field_validator
 
@@ -50,6 +51,8 @@ class GatewaySettings(CommonSettings):
     # Deadline of receiving and storing one upload, and of streaming one result file.
     csv_upload_timeout: float = Field(default=600.0, gt=0)
     csv_result_timeout: float = Field(default=600.0, gt=0)
+    # The built dashboard served at /app/; unset: the checkout's dashboard/dist (`make dashboard`).
+    dashboard_dir: Path | None = None
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from libs.errors import InvalidArgument, NotFound, Unauthenticated
 from libs.ids import decode_page_token, encode_page_token, page_size
@@ -13,6 +14,8 @@ from services.billing.repository import BillingRepository, PrefixTaken
 __all__ = ["AccountDirectory", "NewAccount", "NewKey"]
 
 MAX_NAME_LENGTH = 200
+# A key's last use is written at most once per this long (not on every request).
+LAST_USE_PRECISION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -85,4 +88,8 @@ class AccountDirectory:
             raise Unauthenticated("the API key is not valid", reason="API_KEY_INVALID")
         if api_key.revoked:
             raise Unauthenticated("the API key has been revoked", reason="API_KEY_REVOKED")
+        now = self.ledger.clock()
+        if api_key.last_use_time is None or now - api_key.last_use_time >= LAST_USE_PRECISION:
+            await self.repository.mark_api_key_used(api_key.key_id, now)
+            api_key = replace(api_key, last_use_time=now)
         return api_key

@@ -25,11 +25,14 @@ from services.billing.domain import (
     LedgerEntry,
     NewEntry,
     Posted,
+    UsageDay,
     billing_period,
     charge_entries,
     check_account_id,
     check_amount,
     check_key,
+    tally_usage,
+    usage_since,
 )
 from services.billing.repository import BillingRepository
 from services.billing.reservations import CREDITS_CHARGED, ReservationLedger
@@ -99,6 +102,13 @@ class CreditLedger(ReservationLedger):
         return entries[:limit], next_token
 
     # movements
+
+    async def usage(self, account_id: str, days: int) -> list[UsageDay]:
+        """Leads charged and credits used per UTC day over the last ``days`` days, by source."""
+        now = self.clock()
+        since = usage_since(now, days)
+        await self.account(account_id)
+        return tally_usage(since, now, await self.repository.usage_entries(account_id, since))
 
     async def charge(self, account_id: str, key: str, amount: int, description: str = "") -> Posted:
         """Debits the account once per key. Charges of one account made while others are under

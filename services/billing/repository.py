@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -15,11 +15,13 @@ from services.billing.domain import (
     Account,
     ApiKey,
     ApiKeyMode,
+    EntryKind,
     IssuedKey,
     LedgerEntry,
     Reservation,
     ReservationState,
 )
+from services.billing.domain.usage import USAGE_KINDS
 from services.billing.entry_postings import entry_from_doc
 from services.billing.marks import APPLIED, new_holder_fields
 from services.billing.postings import Postings
@@ -50,6 +52,7 @@ def _api_key(doc: Document) -> ApiKey:
         name=doc.get("name", ""),
         create_time=doc["create_time"],
         revoke_time=as_datetime(doc.get("revoke_time")),
+        last_use_time=as_datetime(doc.get("last_use_time")),
     )
 
 
@@ -150,6 +153,9 @@ class BillingRepository:
             doc = await self.api_keys.find_one(query)
         return None if doc is None else _api_key(doc)
 
+    async def mark_api_key_used(self, key_id: str, when: datetime) -> None:
+        await self.api_keys.update_one({"_id": key_id}, {"$set": {"last_use_time": when}})
+
     async def list_api_keys(self, account_id: str, after_id: str | None, limit: int) -> list[ApiKey]:
         query: dict[str, Any] = {"account_id": account_id}
         if after_id:
@@ -165,6 +171,20 @@ class BillingRepository:
             query["sort_key"] = {"$lt": after_id}
         cursor = self.ledger.find(query).sort("sort_key", -1).limit(limit)
         return [entry_from_doc(doc) async for doc in cursor]
+
+    async def usage_entries(self, account_id: str, since: datetime) -> list[tuple[EntryKind, int, datetime]]:
+        """(kind, amount, time) of the account's applied charges made since ``since``."""
+        query = {
+            "account_id": account_id,
+            "state": APPLIED,
+            "kind": {"$in": [kind.value for kind in USAGE_KINDS]},
+            "create_time": {"$gte": since},
+        }
+        cursor = self.ledger.find(query, {"kind": 1, "amount": 1, "create_time": 1}, batch_size=10_000)
+        return [
+            (EntryKind(doc["kind"]), doc["amount"], as_datetime(doc["create_time"]) or since)
+            async for doc in cursor
+        ]
 
     # reservations
 

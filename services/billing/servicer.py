@@ -79,6 +79,7 @@ class BillingServicer(pb_grpc.BillingServiceServicer):
             state=pb.ApiKey.STATE_REVOKED if key.revoked else pb.ApiKey.STATE_ACTIVE,
             create_time=timestamp(key.create_time),
             revoke_time=timestamp(key.revoke_time),
+            last_use_time=timestamp(key.last_use_time),
         )
 
     @staticmethod
@@ -232,6 +233,21 @@ class BillingServicer(pb_grpc.BillingServiceServicer):
     ) -> pb.ListLedgerEntriesResponse:
         entries, token = await self.ledger.entries(request.account_id, request.page_size, request.page_token)
         return pb.ListLedgerEntriesResponse(entries=[self._entry(e) for e in entries], next_page_token=token)
+
+    async def GetUsage(self, request: pb.GetUsageRequest, context: Context) -> pb.GetUsageResponse:
+        days = await self.ledger.usage(request.account_id, request.days)
+        return pb.GetUsageResponse(
+            days=[
+                pb.UsageDay(
+                    date=day.day.isoformat(),
+                    single_leads=day.single_leads,
+                    single_credits=day.single_credits,
+                    csv_leads=day.csv_leads,
+                    csv_credits=day.csv_credits,
+                )
+                for day in days
+            ]
+        )
 
     # reservations
 

@@ -10,6 +10,7 @@ from typing import Any
 from leadmesh.scoring.v1 import scoring_service_pb2 as pb
 from leadmesh.scoring.v1 import scoring_service_pb2_grpc as pb_grpc
 from libs.errors import InvalidArgument
+from services.scoring.domain import IcpScorer, validate_profile
 from services.scoring.profiles import IcpProfiles
 from services.scoring.protos import (
     fill_score,
@@ -69,7 +70,16 @@ class ScoringServicer(pb_grpc.ScoringServiceServicer):
         )
 
     async def Score(self, request: pb.ScoreRequest, context: Context) -> pb.ScoreResponse:
-        scorer = await self.profiles.scorer(request.account_id, request.profile_version)
+        if request.HasField("draft_profile"):
+            if request.profile_version:
+                raise InvalidArgument(
+                    "give a draft_profile or a profile_version, not both",
+                    reason="DRAFT_WITH_VERSION",
+                    metadata={"field": "profile_version"},
+                )
+            scorer = IcpScorer(validate_profile(profile_from_proto(request.draft_profile)), 0)
+        else:
+            scorer = await self.profiles.scorer(request.account_id, request.profile_version)
         response = pb.ScoreResponse()
         fill_score(response.score, scorer.score(subject_from_proto(request.subject), self._now(request)))
         return response

@@ -241,6 +241,7 @@ async def test_insufficient_credits_is_402_and_charges_nothing(mesh: Mesh) -> No
     assert response.status_code == 402, response.text
     assert response.json()["error"]["code"] == "INSUFFICIENT_CREDITS"
     assert response.headers["X-Credits-Remaining"] == "5"
+    assert response.headers["X-Credits-Required"] == "11", "a 402 says how many credits the lead needs"
     assert await mesh.balance(account) == 5
     # Enough for a lead without phone.
     assert (await enrich(mesh, key, {"email": "mike.chen@techflow.io"})).status_code == 200

@@ -14,7 +14,10 @@ from gateway.records import CsvRowAnswer, LeadAnswer
 from gateway.routes.credits import Credits
 from gateway.routes.enrich import CsvRowBody, LeadBody
 from gateway.routes.icp import IcpProfileAnswer, IcpProfileIn, IcpProfileVersions
+from gateway.routes.icp_preview import IcpPreview, IcpPreviewIn
+from gateway.routes.keys import ApiKey, ApiKeys, NewApiKey, NewApiKeyIn
 from gateway.routes.signals import RecordEventsBody, RecordEventsResult
+from gateway.routes.usage import Usage
 from tests.gateway.stack import Stack
 
 METHODS = {"get", "put", "post", "delete", "patch"}
@@ -28,6 +31,11 @@ MODELS: dict[tuple[str, str], tuple[type[BaseModel] | None, type[BaseModel]]] = 
     ("put", "/v1/icp"): (IcpProfileIn, IcpProfileAnswer),
     ("get", "/v1/icp/versions"): (None, IcpProfileVersions),
     ("post", "/v1/signals/events"): (RecordEventsBody, RecordEventsResult),
+    ("get", "/v1/usage"): (None, Usage),
+    ("get", "/v1/keys"): (None, ApiKeys),
+    ("post", "/v1/keys"): (NewApiKeyIn, NewApiKey),
+    ("delete", "/v1/keys/{prefix}"): (None, ApiKey),
+    ("post", "/v1/icp/preview"): (IcpPreviewIn, IcpPreview),
 }
 
 

@@ -1,7 +1,8 @@
 """Billing's domain: what an account, a key, a ledger entry and a reservation are, and their rules.
 
 ``models`` (the records), ``keys`` (API keys: issuing, hashing), ``periods`` (the free tier's
-months) and ``charges`` (what a charge request must be, what posting it gives back, FreeTierDue).
+months), ``usage`` (the ledger's charges per day) and ``charges`` (what a charge request must be,
+what posting it gives back, FreeTierDue).
 """
 
 from services.billing.domain.charges import (
@@ -30,6 +31,7 @@ from services.billing.domain.models import (
     ReservationState,
 )
 from services.billing.domain.periods import billing_period, next_period_start
+from services.billing.domain.usage import UsageDay, tally_usage, usage_since
 
 __all__ = [
     "INTERNAL_KEY_PREFIX",
@@ -49,6 +51,7 @@ __all__ = [
     "Posted",
     "Reservation",
     "ReservationState",
+    "UsageDay",
     "billing_period",
     "charge_entries",
     "check_account_id",
@@ -59,4 +62,6 @@ __all__ = [
     "looks_like_key",
     "next_period_start",
     "reservation_id_for",
+    "tally_usage",
+    "usage_since",
 ]

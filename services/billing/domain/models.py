@@ -45,6 +45,7 @@ class ApiKey:
     name: str
     create_time: datetime
     revoke_time: datetime | None = None
+    last_use_time: datetime | None = None
 
     @property
     def revoked(self) -> bool:

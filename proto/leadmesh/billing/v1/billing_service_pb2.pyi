@@ -165,6 +165,7 @@ class ApiKey(_message.Message):
     STATE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     REVOKE_TIME_FIELD_NUMBER: _builtins.int
+    LAST_USE_TIME_FIELD_NUMBER: _builtins.int
     key_id: _builtins.str
     account_id: _builtins.str
     prefix: _builtins.str
@@ -178,6 +179,10 @@ class ApiKey(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def revoke_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_use_time(self) -> _timestamp_pb2.Timestamp:
+        """When the key last authenticated a request (to within a minute); unset if never."""
+
     def __init__(
         self,
         *,
@@ -189,10 +194,11 @@ class ApiKey(_message.Message):
         state: Global___ApiKey.State.ValueType = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         revoke_time: _timestamp_pb2.Timestamp | None = ...,
+        last_use_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "revoke_time", b"revoke_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "last_use_time", b"last_use_time", "revoke_time", b"revoke_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "create_time", b"create_time", "key_id", b"key_id", "mode", b"mode", "name", b"name", "prefix", b"prefix", "revoke_time", b"revoke_time", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "create_time", b"create_time", "key_id", b"key_id", "last_use_time", b"last_use_time", "mode", b"mode", "name", b"name", "prefix", b"prefix", "revoke_time", b"revoke_time", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -992,6 +998,85 @@ class ListLedgerEntriesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListLedgerEntriesResponse: _TypeAlias = ListLedgerEntriesResponse  # noqa: Y015
+
+@_typing.final
+class GetUsageRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    DAYS_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    days: _builtins.int
+    """1 to 90; 30 when unset."""
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        days: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "days", b"days"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUsageRequest: _TypeAlias = GetUsageRequest  # noqa: Y015
+
+@_typing.final
+class GetUsageResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAYS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def days(self) -> _containers.RepeatedCompositeFieldContainer[Global___UsageDay]:
+        """One per day, oldest first, days without usage included (zeros)."""
+
+    def __init__(
+        self,
+        *,
+        days: _abc.Iterable[Global___UsageDay] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["days", b"days"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUsageResponse: _TypeAlias = GetUsageResponse  # noqa: Y015
+
+@_typing.final
+class UsageDay(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATE_FIELD_NUMBER: _builtins.int
+    SINGLE_LEADS_FIELD_NUMBER: _builtins.int
+    SINGLE_CREDITS_FIELD_NUMBER: _builtins.int
+    CSV_LEADS_FIELD_NUMBER: _builtins.int
+    CSV_CREDITS_FIELD_NUMBER: _builtins.int
+    date: _builtins.str
+    """The UTC day, "YYYY-MM-DD"."""
+    single_leads: _builtins.int
+    """Leads charged through the single-lead API (POST /v1/enrich/lead, csv_row)."""
+    single_credits: _builtins.int
+    csv_leads: _builtins.int
+    """Rows charged in CSV jobs."""
+    csv_credits: _builtins.int
+    def __init__(
+        self,
+        *,
+        date: _builtins.str = ...,
+        single_leads: _builtins.int = ...,
+        single_credits: _builtins.int = ...,
+        csv_leads: _builtins.int = ...,
+        csv_credits: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["csv_credits", b"csv_credits", "csv_leads", b"csv_leads", "date", b"date", "single_credits", b"single_credits", "single_leads", b"single_leads"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UsageDay: _TypeAlias = UsageDay  # noqa: Y015
 
 @_typing.final
 class Reservation(_message.Message):

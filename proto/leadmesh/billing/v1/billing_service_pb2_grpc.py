@@ -94,6 +94,11 @@ class BillingServiceStub:
                 request_serializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ListLedgerEntriesRequest.SerializeToString,
                 response_deserializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ListLedgerEntriesResponse.FromString,
                 _registered_method=True)
+        self.GetUsage = channel.unary_unary(
+                '/leadmesh.billing.v1.BillingService/GetUsage',
+                request_serializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageRequest.SerializeToString,
+                response_deserializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageResponse.FromString,
+                _registered_method=True)
         self.Reserve = channel.unary_unary(
                 '/leadmesh.billing.v1.BillingService/Reserve',
                 request_serializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ReserveRequest.SerializeToString,
@@ -216,6 +221,15 @@ class BillingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetUsage(self, request, context):
+        """Leads charged and credits used per UTC day over the last days (today
+        included), by source: single leads (charges on the balance) and CSV jobs
+        (charges drawn on a job's reservation). Read from the ledger.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Reserve(self, request, context):
         """Holds credits for a batch job; charges against the reservation draw on the
         hold. Idempotent on (account_id, idempotency_key).
@@ -306,6 +320,11 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.ListLedgerEntries,
                     request_deserializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ListLedgerEntriesRequest.FromString,
                     response_serializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ListLedgerEntriesResponse.SerializeToString,
+            ),
+            'GetUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsage,
+                    request_deserializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageRequest.FromString,
+                    response_serializer=leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageResponse.SerializeToString,
             ),
             'Reserve': grpc.unary_unary_rpc_method_handler(
                     servicer.Reserve,
@@ -652,6 +671,33 @@ class BillingService:
             '/leadmesh.billing.v1.BillingService/ListLedgerEntries',
             leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ListLedgerEntriesRequest.SerializeToString,
             leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.ListLedgerEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadmesh.billing.v1.BillingService/GetUsage',
+            leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageRequest.SerializeToString,
+            leadmesh_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -74,6 +74,11 @@ class BillingServiceStub:
     AddCredits: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.AddCreditsRequest, _billing_service_pb2.AddCreditsResponse]
     """Credits an account (purchases, admin grants). Idempotent like Charge."""
     ListLedgerEntries: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.ListLedgerEntriesRequest, _billing_service_pb2.ListLedgerEntriesResponse]
+    GetUsage: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.GetUsageRequest, _billing_service_pb2.GetUsageResponse]
+    """Leads charged and credits used per UTC day over the last days (today
+    included), by source: single leads (charges on the balance) and CSV jobs
+    (charges drawn on a job's reservation). Read from the ledger.
+    """
     Reserve: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.ReserveRequest, _billing_service_pb2.ReserveResponse]
     """Holds credits for a batch job; charges against the reservation draw on the
     hold. Idempotent on (account_id, idempotency_key).
@@ -128,6 +133,11 @@ class BillingServiceAsyncStub(BillingServiceStub):
     AddCredits: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.AddCreditsRequest, _billing_service_pb2.AddCreditsResponse]  # type: ignore[assignment]
     """Credits an account (purchases, admin grants). Idempotent like Charge."""
     ListLedgerEntries: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.ListLedgerEntriesRequest, _billing_service_pb2.ListLedgerEntriesResponse]  # type: ignore[assignment]
+    GetUsage: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.GetUsageRequest, _billing_service_pb2.GetUsageResponse]  # type: ignore[assignment]
+    """Leads charged and credits used per UTC day over the last days (today
+    included), by source: single leads (charges on the balance) and CSV jobs
+    (charges drawn on a job's reservation). Read from the ledger.
+    """
     Reserve: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.ReserveRequest, _billing_service_pb2.ReserveResponse]  # type: ignore[assignment]
     """Holds credits for a batch job; charges against the reservation draw on the
     hold. Idempotent on (account_id, idempotency_key).
@@ -251,6 +261,17 @@ class BillingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _billing_service_pb2.ListLedgerEntriesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_billing_service_pb2.ListLedgerEntriesResponse, _abc.Awaitable[_billing_service_pb2.ListLedgerEntriesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetUsage(
+        self,
+        request: _billing_service_pb2.GetUsageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_billing_service_pb2.GetUsageResponse, _abc.Awaitable[_billing_service_pb2.GetUsageResponse]]:
+        """Leads charged and credits used per UTC day over the last days (today
+        included), by source: single leads (charges on the balance) and CSV jobs
+        (charges drawn on a job's reservation). Read from the ledger.
+        """
 
     @_abc_1.abstractmethod
     def Reserve(

@@ -472,6 +472,7 @@ class ScoreRequest(_message.Message):
     SUBJECT_FIELD_NUMBER: _builtins.int
     PROFILE_VERSION_FIELD_NUMBER: _builtins.int
     SCORE_TIME_FIELD_NUMBER: _builtins.int
+    DRAFT_PROFILE_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     profile_version: _builtins.int
     """0 for the current version."""
@@ -483,6 +484,13 @@ class ScoreRequest(_message.Message):
         version and score_time always give the same score.
         """
 
+    @_builtins.property
+    def draft_profile(self) -> Global___IcpProfile:
+        """When set, the subject is scored against this profile (validated like
+        UpdateIcpProfile, never stored) instead of a stored version: a preview of
+        an edit. profile_version must then be 0.
+        """
+
     def __init__(
         self,
         *,
@@ -490,10 +498,11 @@ class ScoreRequest(_message.Message):
         subject: Global___ScoringSubject | None = ...,
         profile_version: _builtins.int = ...,
         score_time: _timestamp_pb2.Timestamp | None = ...,
+        draft_profile: Global___IcpProfile | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["score_time", b"score_time", "subject", b"subject"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["draft_profile", b"draft_profile", "score_time", b"score_time", "subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "profile_version", b"profile_version", "score_time", b"score_time", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "draft_profile", b"draft_profile", "profile_version", b"profile_version", "score_time", b"score_time", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
