@@ -39,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
     key_create.add_argument("--json", action="store_true")
     key_revoke = keys.add_parser("revoke", help="revoke an API key by its prefix")
     key_revoke.add_argument("prefix", metavar="KEY_PREFIX")
+    key_revoke.add_argument("--account", required=True, help="the account whose key it is")
     key_revoke.add_argument("--json", action="store_true")
     key_list = keys.add_parser("list", help="list an account's API keys")
     key_list.add_argument("--account", required=True)
@@ -64,9 +65,11 @@ def parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run a queue worker in the foreground until SIGTERM")
     worker.add_argument("kind", choices=["batch"], help="batch: CSV job chunks, dead chunks, webhooks")
 
+    from cli.clients import add_clients_parser
     from cli.data import add_data_parser
 
     add_data_parser(commands)
+    add_clients_parser(commands)
     return root
 
 
@@ -85,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         from cli.verify import run_verify
 
         return asyncio.run(run_verify(args))
+    if args.command == "clients":
+        from cli.clients import run_clients
+
+        return asyncio.run(run_clients(args))
     if args.command == "data":
         from cli.data import run_data
 

@@ -7,9 +7,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from libs.settings import MeshAddresses
+from libs.settings import CommonSettings, MeshAddresses
 
-__all__ = ["StackState", "home_dir", "mesh_addresses"]
+__all__ = ["StackState", "home_dir", "mesh_addresses", "store_target"]
 
 
 def home_dir() -> Path:
@@ -61,3 +61,10 @@ def mesh_addresses(home: Path) -> MeshAddresses:
     if state is None:
         return env
     return MeshAddresses(**{f"{name}_addr": addr for name, addr in state.addresses.items()})
+
+
+def store_target() -> tuple[str, str]:
+    """The running stack's store, else LEADMESH_MONGODB_URI (and LEADMESH_MONGODB_DATABASE)."""
+    settings = CommonSettings()
+    state = StackState.load(home_dir())
+    return (state.mongodb_uri if state else settings.mongodb_uri), settings.mongodb_database

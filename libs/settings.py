@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEFAULT_ADDRS", "CommonSettings", "MeshAddresses"]
@@ -60,6 +60,20 @@ class CommonSettings(MeshAddresses):
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
     )
+
+    # Caller credentials and TLS of the gRPC mesh (README "Calling the gRPC services"): the public
+    # key(s) a server verifies credentials with (PEM text or a file), this process's own
+    # credential, how often servers re-read the revoked credentials, and TLS files.
+    grpc_verify_key: str | None = None
+    grpc_verify_key_file: Path | None = None
+    grpc_token: SecretStr | None = None
+    grpc_token_file: Path | None = None
+    grpc_revocation_interval: float = Field(default=2.0, gt=0)
+    grpc_tls_cert_file: Path | None = None
+    grpc_tls_key_file: Path | None = None
+    grpc_tls_ca_file: Path | None = None
+    # The private key `leadmesh clients create` signs credentials with (only the operator's CLI).
+    grpc_signing_key_file: Path | None = None
 
     @field_validator("log_level")
     @classmethod
