@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-from cli.mesh_credentials import signing_key
+from cli.mesh_credentials import MeshCredentials, signing_key
 from cli.state import home_dir, store_target
 from libs.caller_auth import SCOPES
 from libs.errors import LeadmeshError
@@ -37,6 +38,10 @@ def add_clients_parser(commands: Any) -> None:
     revoke = clients.add_parser("revoke", help="revoke a credential (effective within seconds)")
     revoke.add_argument("client_id", metavar="CLIENT_ID")
     revoke.add_argument("--json", action="store_true")
+    init = clients.add_parser(
+        "init", help="make a signing key and every service's credential in DIR (compose, Kubernetes)"
+    )
+    init.add_argument("--dir", required=True, type=Path, metavar="DIR")
 
 
 def say(message: str) -> None:
@@ -71,6 +76,15 @@ COMMANDS = {"create": _create, "list": _list, "revoke": _revoke}
 
 
 async def run_clients(args: argparse.Namespace) -> int:
+    if args.action == "init":
+        credentials = MeshCredentials(args.dir)
+        credentials.ensure()
+        say(
+            f"signing key {credentials.signing_key_path} (keep it with the operator), verify key "
+            f"{credentials.verify_key_path}, credentials under {args.dir / 'tokens'} and "
+            f"{credentials.admin_token_path}"
+        )
+        return 0
     uri, database = store_target()
     client: AsyncMongoClient[Document] = connect(uri, app_name="cli", timeout_ms=3000)
     try:
