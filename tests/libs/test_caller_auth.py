@@ -238,3 +238,9 @@ async def test_tls_when_the_operator_gives_certificate_files(
             assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     finally:
         await service.stop()
+
+
+async def test_a_service_without_a_verify_key_refuses_to_start(db: AsyncDatabase[Document]) -> None:
+    settings = BillingSettings(grpc_verify_key=None, grpc_verify_key_file=None)
+    with pytest.raises(ValueError, match="LEADMESH_GRPC_VERIFY_KEY_FILE"):
+        await create_server(db, settings, "127.0.0.1:0")
