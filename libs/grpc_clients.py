@@ -80,6 +80,7 @@ class GrpcClients:
                 "name": record.name,
                 "scopes": wanted,
                 "create_time": record.create_time,
+                "revoked": False,
             }
         )
         return record, signing_key.issue(record.client_id, wanted)
@@ -90,7 +91,7 @@ class GrpcClients:
     async def revoke(self, client_id: str) -> ClientRecord:
         """Marks ``client_id`` revoked (again is a no-op that keeps the first revocation time)."""
         await self.collection.update_one(
-            {"_id": client_id, "revoke_time": None}, {"$set": {"revoke_time": utc_now()}}
+            {"_id": client_id, "revoked": False}, {"$set": {"revoked": True, "revoke_time": utc_now()}}
         )
         document = await self.collection.find_one({"_id": client_id})
         if document is None:
@@ -100,4 +101,4 @@ class GrpcClients:
         return ClientRecord.of(document)
 
     async def revoked_ids(self) -> list[str]:
-        return [doc["_id"] async for doc in self.collection.find({"revoke_time": {"$ne": None}}, {"_id": 1})]
+        return [doc["_id"] async for doc in self.collection.find({"revoked": True}, {"_id": 1})]

@@ -128,6 +128,9 @@ async def test_a_revoked_client_is_refused_within_seconds(
 ) -> None:
     clients = GrpcClients(db)
     record, token = await clients.create(grpc_callers.SIGNING_KEY, "growth team", ["billing:read"], SCOPES)
+    _, kept = await clients.create(grpc_callers.SIGNING_KEY, "sales ops", ["billing:read"], SCOPES)
+    assert billing[0].server is not None and billing[0].server.auth is not None
+    await billing[0].server.auth.refresh()
     async with grpc_callers.channel(billing[1], token) as channel:
         stub = pb_grpc.BillingServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as before:
@@ -143,6 +146,7 @@ async def test_a_revoked_client_is_refused_within_seconds(
             return False
 
         await eventually(refused, within=5)
+    assert (await failure(billing[1], kept))[1] == "ACCOUNT_NOT_FOUND"  # the other client is let in
     assert [c.client_id for c in await clients.all() if c.revoke_time] == [record.client_id]
 
 
