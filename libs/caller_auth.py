@@ -20,7 +20,7 @@ from typing import Any
 
 import grpc
 
-from libs.credentials import TokenVerifier, load_verify_keys
+from libs.credentials import Caller, TokenVerifier, load_verify_keys
 from libs.errors import PermissionDenied, Unauthenticated
 from libs.interceptors import AUTHORIZATION_KEY
 from libs.periodic import Every
@@ -94,7 +94,8 @@ class CallerAuth:
         """Those of ``methods`` (``/<service>/<Method>``) that declare no scope."""
         return [method for method in methods if method not in self.scopes]
 
-    def check(self, method: str, metadata: Any) -> str:
+    def identify(self, metadata: Any) -> Caller:
+        """The caller of a call's ``metadata``: UNAUTHENTICATED without a valid credential."""
         token = _bearer(metadata)
         if token is None:
             raise Unauthenticated(
@@ -109,6 +110,10 @@ class CallerAuth:
                 reason="CREDENTIAL_REVOKED",
                 metadata={"client_id": caller.client_id},
             )
+        return caller
+
+    def authorize(self, method: str, caller: Caller) -> None:
+        """PERMISSION_DENIED unless ``caller`` has the scope ``method`` declares."""
         needed = self.scopes.get(method)
         if needed is None:
             raise PermissionDenied(
@@ -122,7 +127,6 @@ class CallerAuth:
                 reason="SCOPE_MISSING",
                 metadata={"method": method, "scope": needed, "client_id": caller.client_id},
             )
-        return caller.client_id
 
     async def refresh(self) -> None:
         if self._load is not None:

@@ -19,6 +19,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from libs.credentials import Caller
 from libs.errors import LeadmeshError, to_rpc_status
 from libs.jsonlog import method_var, request_id_var
 from libs.telemetry import extract_context, meter, tracer
@@ -31,10 +32,12 @@ AUTHORIZATION_KEY = "authorization"
 
 
 class CallerCheck(Protocol):
-    """Who may call what (:class:`libs.caller_auth.CallerAuth`): the caller's id, or a
+    """Who may call what (:class:`libs.caller_auth.CallerAuth`): each raises the
     :class:`LeadmeshError` (UNAUTHENTICATED, PERMISSION_DENIED) that ends the call."""
 
-    def check(self, method: str, metadata: Any) -> str: ...
+    def identify(self, metadata: Any) -> Caller: ...
+
+    def authorize(self, method: str, caller: Caller) -> None: ...
 
 
 _meter = meter("leadmesh.grpc")
@@ -117,6 +120,12 @@ class _Call:
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 
+def _admit(call: _Call, auth: CallerCheck, details: grpc.HandlerCallDetails) -> None:
+    caller = auth.identify(details.invocation_metadata)
+    call.caller = caller.client_id
+    auth.authorize(details.method, caller)
+
+
 def _answering(
     inner: Callable[[Any, Context], Awaitable[Any]],
     details: grpc.HandlerCallDetails,
@@ -128,7 +137,7 @@ def _answering(
         call = _Call(details, context)
         try:
             if auth is not None:
-                call.caller = auth.check(details.method, details.invocation_metadata)
+                _admit(call, auth, details)
             return await inner(request, context)
         except BaseException as exc:
             await call.failed(exc)
@@ -150,7 +159,7 @@ def _streaming(
         call = _Call(details, context)
         try:
             if auth is not None:
-                call.caller = auth.check(details.method, details.invocation_metadata)
+                _admit(call, auth, details)
             async for response in inner(request, context):
                 yield response
         except BaseException as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import importlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -85,8 +86,9 @@ async def test_an_expired_credential_is_unauthenticated(billing: tuple[Service, 
 
 
 async def test_a_credential_without_the_rpc_scope_is_permission_denied_and_with_it_passes(
-    billing: tuple[Service, str],
+    billing: tuple[Service, str], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="leadmesh.rpc")
     reader = grpc_callers.SIGNING_KEY.issue("team-reader", ["billing:read", "enrich"])
     code, reason, metadata = await failure(billing[1], reader, "AddCredits")
     assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, "SCOPE_MISSING")
@@ -95,6 +97,9 @@ async def test_a_credential_without_the_rpc_scope_is_permission_denied_and_with_
     # billing:read reaches the RPC itself: the account does not exist.
     code, reason, _ = await failure(billing[1], reader, "GetAccount")
     assert (code, reason) == (grpc.StatusCode.NOT_FOUND, "ACCOUNT_NOT_FOUND")
+    # Each call's log line names its caller.
+    callers = [getattr(r, "caller", None) for r in caplog.records if r.name == "leadmesh.rpc"]
+    assert callers[-2:] == ["team-reader", "team-reader"]
 
 
 async def test_account_keys_and_credits_need_billing_admin(billing: tuple[Service, str]) -> None:
