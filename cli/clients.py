@@ -32,6 +32,9 @@ def add_clients_parser(commands: Any) -> None:
     create = clients.add_parser("create", help="issue a credential (shown once)")
     create.add_argument("--name", required=True, help="who calls: a team or a program")
     create.add_argument("--scopes", required=True, help=f"comma-separated, of: {', '.join(SCOPES)}")
+    create.add_argument(
+        "--account", default=None, help="bind it to one account: its requests must name this account_id"
+    )
     create.add_argument("--json", action="store_true")
     listing = clients.add_parser("list", help="the credentials issued, revoked ones too")
     listing.add_argument("--json", action="store_true")
@@ -49,11 +52,18 @@ def say(message: str) -> None:
 
 
 async def _create(clients: GrpcClients, args: argparse.Namespace) -> dict[str, Any]:
-    record, token = await clients.create(signing_key(home_dir()), args.name, args.scopes.split(","), SCOPES)
+    record, token = await clients.create(
+        signing_key(home_dir()), args.name, args.scopes.split(","), SCOPES, args.account
+    )
     if not args.json:
         say(f"client {record.client_id} ({record.name}), scopes: {' '.join(record.scopes)}")
         say(f"credential (shown once, store it now): {token}")
-    return {"client_id": record.client_id, "token": token, "scopes": record.scopes}
+    return {
+        "client_id": record.client_id,
+        "token": token,
+        "scopes": record.scopes,
+        "account_id": record.account_id,
+    }
 
 
 async def _list(clients: GrpcClients, args: argparse.Namespace) -> dict[str, Any]:

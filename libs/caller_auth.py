@@ -4,7 +4,10 @@ Each service declares the scope every one of its RPCs needs (:func:`method_scope
 interceptor asks :meth:`CallerAuth.check` before a call runs. No credential or one that does not
 verify: ``UNAUTHENTICATED``; a revoked one: ``UNAUTHENTICATED`` (``CREDENTIAL_REVOKED``); a
 credential without the RPC's scope, or an RPC that declares none (fail closed):
-``PERMISSION_DENIED``. Health and reflection never reach it.
+``PERMISSION_DENIED``. Health and reflection never reach it. A credential bound to one account
+(``leadmesh clients create --account``) may only send requests whose top-level ``account_id`` is
+that account (each message of a request stream too); a request without that field is refused to
+it (fail closed): ``PERMISSION_DENIED`` ``ACCOUNT_MISMATCH`` / ``ACCOUNT_UNCHECKED``.
 
 Revocation: a server re-reads the revoked client ids from the ``grpc_clients`` collection
 (:mod:`libs.grpc_clients`, written by ``leadmesh clients``) every ``LEADMESH_GRPC_REVOCATION_INTERVAL``
@@ -15,10 +18,11 @@ the store cannot be read the last list read stays in force.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 
 from libs.credentials import Caller, TokenVerifier, load_verify_keys
 from libs.errors import PermissionDenied, Unauthenticated
@@ -128,6 +132,16 @@ class CallerAuth:
                 metadata={"method": method, "scope": needed, "client_id": caller.client_id},
             )
 
+    def bind(self, caller: Caller, request: Any) -> Any:
+        """``request`` as the RPC receives it (a message, or a stream of them), held to the account
+        of an account-bound ``caller``."""
+        if caller.account_id is None:
+            return request
+        if isinstance(request, Message):
+            _same_account(caller, request)
+            return request
+        return _held_to_account(caller, request)
+
     async def refresh(self) -> None:
         if self._load is not None:
             self.revoked = frozenset(await self._load())
@@ -144,6 +158,28 @@ class CallerAuth:
     async def stop(self) -> None:
         if self._refresh is not None:
             await self._refresh.stop()
+
+
+def _same_account(caller: Caller, message: Message) -> None:
+    if "account_id" not in message.DESCRIPTOR.fields_by_name:
+        raise PermissionDenied(
+            f"the credential of {caller.client_id} is bound to one account, so it may call only RPCs "
+            "whose request names its account_id",
+            reason="ACCOUNT_UNCHECKED",
+            metadata={"account_id": str(caller.account_id), "client_id": caller.client_id},
+        )
+    if message.account_id != caller.account_id:  # type: ignore[attr-defined]
+        raise PermissionDenied(
+            f"the credential of {caller.client_id} acts for account {caller.account_id} only",
+            reason="ACCOUNT_MISMATCH",
+            metadata={"account_id": str(caller.account_id), "client_id": caller.client_id},
+        )
+
+
+async def _held_to_account(caller: Caller, stream: AsyncIterator[Message]) -> AsyncIterator[Message]:
+    async for message in stream:
+        _same_account(caller, message)
+        yield message
 
 
 def _bearer(metadata: Any) -> str | None:

@@ -48,6 +48,8 @@ class Caller:
     scopes: frozenset[str]
     issued_at: int
     expires_at: int | None = None
+    # A credential bound to one account may act for that account only (libs.caller_auth).
+    account_id: str | None = None
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:
@@ -89,9 +91,16 @@ class SigningKey:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
 
-    def issue(self, client_id: str, scopes: Iterable[str], *, expires_in: float | None = None) -> str:
+    def issue(
+        self,
+        client_id: str,
+        scopes: Iterable[str],
+        *,
+        expires_in: float | None = None,
+        account_id: str | None = None,
+    ) -> str:
         """A credential for ``client_id`` with ``scopes`` (valid until revoked, or ``expires_in``
-        seconds)."""
+        seconds), bound to ``account_id`` when given (claim ``acct``)."""
         now = int(time.time())
         claims: dict[str, object] = {
             "sub": client_id,
@@ -101,6 +110,8 @@ class SigningKey:
         }
         if expires_in is not None:
             claims["exp"] = now + int(expires_in)
+        if account_id:
+            claims["acct"] = account_id
         return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
 
 
@@ -164,4 +175,5 @@ class TokenVerifier:
             scopes=frozenset(str(claims.get("scope", "")).split()),
             issued_at=int(claims["iat"]),
             expires_at=int(expires) if expires is not None else None,
+            account_id=str(claims["acct"]) if claims.get("acct") else None,
         )

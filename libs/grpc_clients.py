@@ -32,6 +32,7 @@ class ClientRecord:
     scopes: list[str]
     create_time: datetime
     revoke_time: datetime | None = None
+    account_id: str | None = None
 
     @classmethod
     def of(cls, document: Document) -> ClientRecord:
@@ -43,6 +44,7 @@ class ClientRecord:
             scopes=list(document["scopes"]),
             create_time=created,
             revoke_time=as_datetime(document.get("revoke_time")),
+            account_id=document.get("account_id") or None,
         )
 
     def as_json(self) -> dict[str, object]:
@@ -50,6 +52,7 @@ class ClientRecord:
             "client_id": self.client_id,
             "name": self.name,
             "scopes": self.scopes,
+            "account_id": self.account_id,
             "create_time": self.create_time.isoformat(),
             "revoked": self.revoke_time is not None,
             "revoke_time": self.revoke_time.isoformat() if self.revoke_time else None,
@@ -61,9 +64,15 @@ class GrpcClients:
         self.collection = db[COLLECTION]
 
     async def create(
-        self, signing_key: SigningKey, name: str, scopes: Iterable[str], known_scopes: Iterable[str]
+        self,
+        signing_key: SigningKey,
+        name: str,
+        scopes: Iterable[str],
+        known_scopes: Iterable[str],
+        account_id: str | None = None,
     ) -> tuple[ClientRecord, str]:
-        """Records a new client and returns it with its credential (shown once, never stored)."""
+        """Records a new client and returns it with its credential (shown once, never stored),
+        bound to ``account_id`` when given."""
         wanted = sorted({scope.strip() for scope in scopes if scope.strip()})
         unknown = sorted(set(wanted) - set(known_scopes))
         if not name.strip():
@@ -73,7 +82,7 @@ class GrpcClients:
                 f"unknown or missing scopes {unknown}; known: {', '.join(sorted(known_scopes))}",
                 reason="SCOPE_UNKNOWN",
             )
-        record = ClientRecord(new_client_id(name), name.strip(), wanted, utc_now())
+        record = ClientRecord(new_client_id(name), name.strip(), wanted, utc_now(), None, account_id or None)
         await self.collection.insert_one(
             {
                 "_id": record.client_id,
@@ -81,9 +90,10 @@ class GrpcClients:
                 "scopes": wanted,
                 "create_time": record.create_time,
                 "revoked": False,
+                "account_id": record.account_id,
             }
         )
-        return record, signing_key.issue(record.client_id, wanted)
+        return record, signing_key.issue(record.client_id, wanted, account_id=record.account_id)
 
     async def all(self) -> list[ClientRecord]:
         return [ClientRecord.of(doc) async for doc in self.collection.find({}).sort("create_time", 1)]

@@ -39,6 +39,8 @@ class CallerCheck(Protocol):
 
     def authorize(self, method: str, caller: Caller) -> None: ...
 
+    def bind(self, caller: Caller, request: Any) -> Any: ...
+
 
 _meter = meter("leadmesh.grpc")
 _RPC_DURATION = _meter.create_histogram(
@@ -120,10 +122,12 @@ class _Call:
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 
-def _admit(call: _Call, auth: CallerCheck, details: grpc.HandlerCallDetails) -> None:
+def _admit(call: _Call, auth: CallerCheck, details: grpc.HandlerCallDetails, request: Any) -> Any:
+    """The request the handler gets, once the caller may make the call."""
     caller = auth.identify(details.invocation_metadata)
     call.caller = caller.client_id
     auth.authorize(details.method, caller)
+    return request if caller.account_id is None else auth.bind(caller, request)
 
 
 def _answering(
@@ -137,7 +141,7 @@ def _answering(
         call = _Call(details, context)
         try:
             if auth is not None:
-                _admit(call, auth, details)
+                request = _admit(call, auth, details, request)
             return await inner(request, context)
         except BaseException as exc:
             await call.failed(exc)
@@ -159,7 +163,7 @@ def _streaming(
         call = _Call(details, context)
         try:
             if auth is not None:
-                _admit(call, auth, details)
+                request = _admit(call, auth, details, request)
             async for response in inner(request, context):
                 yield response
         except BaseException as exc:

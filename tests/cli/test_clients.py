@@ -82,10 +82,18 @@ def test_an_operator_issues_lists_and_revokes_a_team_credential(
     assert _verify(verifier, None) == "CREDENTIAL_MISSING"
     assert _balance(billing, token) == "SCOPE_MISSING"  # no billing scope was given
 
+    bound = admin(
+        env, tmp_path, "clients", "create", "--name", "crm sync", "--scopes", "verify", "--account", "acct_1"
+    )
+    assert bound["account_id"] == "acct_1"
+    assert _verify(verifier, str(bound["token"])) == "ACCOUNT_UNCHECKED"  # Verify names no account
+
     listed = admin(env, tmp_path, "clients", "list")["clients"]
-    assert [(c["client_id"], c["scopes"], c["revoked"]) for c in listed] == [  # type: ignore[index, union-attr]
-        (client_id, ["score", "verify"], False)
-    ]
+    rows = {(c["client_id"], tuple(c["scopes"]), c["revoked"], c["account_id"]) for c in listed}  # type: ignore[index, union-attr]
+    assert rows == {
+        (client_id, ("score", "verify"), False, None),
+        (bound["client_id"], ("verify",), False, "acct_1"),
+    }
 
     revoked = admin(env, tmp_path, "clients", "revoke", client_id)
     assert revoked["revoked"] is True

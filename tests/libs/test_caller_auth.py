@@ -26,7 +26,7 @@ from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
 from libs.caller_auth import SCOPES
 from libs.channels import CallerCredential, ChannelPool, open_channel
 from libs.credentials import SigningKey
-from libs.errors import error_from_rpc
+from libs.errors import PermissionDenied, error_from_rpc
 from libs.grpc_clients import GrpcClients
 from libs.mongo import Document
 from libs.service import Service
@@ -54,6 +54,7 @@ async def failure(
     requests = {
         "GetAccount": pb.GetAccountRequest(account_id="acct_x"),
         "AddCredits": pb.AddCreditsRequest(account_id="acct_x", idempotency_key="k", amount=5),
+        "Authenticate": pb.AuthenticateRequest(api_key="lm_live_" + "x" * 32),
     }
     async with grpc_callers.channel(address, token) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -253,3 +254,41 @@ async def test_a_service_without_a_verify_key_refuses_to_start(db: AsyncDatabase
     settings = BillingSettings(grpc_verify_key=None, grpc_verify_key_file=None)
     with pytest.raises(ValueError, match="LEADMESH_GRPC_VERIFY_KEY_FILE"):
         await create_server(db, settings, "127.0.0.1:0")
+
+
+async def test_a_credential_bound_to_an_account_acts_for_that_account_only(
+    billing: tuple[Service, str],
+) -> None:
+    def bound(account: str) -> str:
+        return grpc_callers.SIGNING_KEY.issue("crm-sync", ["billing:read"], account_id=account)
+
+    # Its own account reaches the RPC (which finds no such account).
+    assert (await failure(billing[1], bound("acct_x")))[1] == "ACCOUNT_NOT_FOUND"
+    code, reason, metadata = await failure(billing[1], bound("acct_y"))
+    assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, "ACCOUNT_MISMATCH")
+    assert metadata["account_id"] == "acct_y"
+    # A request that names no account cannot be checked, so it is refused (fail closed).
+    code, reason, _ = await failure(billing[1], bound("acct_x"), "Authenticate")
+    assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, "ACCOUNT_UNCHECKED")
+    # The same call with an unbound credential is let in (the key is simply not valid).
+    assert (await failure(billing[1], grpc_callers.ADMIN_TOKEN, "Authenticate"))[1] == "API_KEY_INVALID"
+
+
+async def test_each_message_of_a_request_stream_is_held_to_the_bound_account(
+    billing: tuple[Service, str],
+) -> None:
+    assert billing[0].server is not None and billing[0].server.auth is not None
+    auth = billing[0].server.auth
+    caller = auth.identify(
+        [("authorization", f"Bearer {grpc_callers.SIGNING_KEY.issue('c', [], account_id='a')}")]
+    )
+
+    async def stream() -> AsyncIterator[pb.GetAccountRequest]:
+        yield pb.GetAccountRequest(account_id="a")
+        yield pb.GetAccountRequest(account_id="b")
+
+    held = auth.bind(caller, stream())
+    assert (await anext(held)).account_id == "a"
+    with pytest.raises(PermissionDenied) as caught:
+        await anext(held)
+    assert caught.value.reason == "ACCOUNT_MISMATCH"
