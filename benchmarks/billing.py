@@ -20,8 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import grpc
-from harness import wait_serving  # noqa: E402
+from harness import caller_channel, wait_serving  # noqa: E402
 
 from leadmesh.billing.v1 import billing_service_pb2 as pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
@@ -50,7 +49,7 @@ async def measure(name: str, total: int, concurrency: int, call: Callable[[int],
 
 
 async def run(charges: int, concurrency: int, address: str) -> None:
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with caller_channel(address) as channel:
         await wait_serving(channel)
         billing = pb_grpc.BillingServiceStub(channel)
         created = await billing.CreateAccount(

@@ -29,9 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "proto"))
 
-import grpc  # noqa: E402
 import httpx  # noqa: E402
-from harness import Mesh, method, peak_rss_mb, running_mesh, say  # noqa: E402
+from harness import Mesh, caller_channel, method, peak_rss_mb, running_mesh, say  # noqa: E402
 
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb  # noqa: E402
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc  # noqa: E402
@@ -123,7 +122,7 @@ async def run(args: argparse.Namespace) -> None:
     async with running_mesh(args.people, SERVICES, extra) as mesh:
         for n in range(args.workers):
             mesh.start(f"worker-{n + 1}", "-m", "services.batch", "worker")
-        async with grpc.aio.insecure_channel(mesh.addresses["billing"]) as channel:
+        async with caller_channel(mesh.addresses["billing"]) as channel:
             created = await billing_grpc.BillingServiceStub(channel).CreateAccount(
                 billing_pb.CreateAccountRequest(name="bench", initial_credits=10_000_000, create_api_key=True)
             )

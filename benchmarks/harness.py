@@ -23,6 +23,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's packages
 
+from libs.caller_auth import SCOPES  # noqa: E402
+from libs.channels import CallerCredential, Channel, open_channel  # noqa: E402
+from libs.credentials import SigningKey  # noqa: E402
 from libs.embedded_store import EmbeddedStore, die_with_parent, free_port  # noqa: E402
 from libs.mongo import connect  # noqa: E402
 from services.demo_world import KnownMailboxes, LoopbackDns, MailServer, Page, Web  # noqa: E402
@@ -31,6 +34,7 @@ from services.providers.repository import DirectoryRepository  # noqa: E402
 
 __all__ = [
     "SERVICE_NAMES",
+    "caller_channel",
     "Mesh",
     "cpu_seconds",
     "method",
@@ -40,6 +44,20 @@ __all__ = [
     "seed",
     "wait_serving",
 ]
+
+# The services a benchmark starts (they inherit this environment) verify this run's credentials;
+# the benchmark's own calls carry one with every scope.
+_SIGNING_KEY = SigningKey.generate()
+_TOKEN = _SIGNING_KEY.issue("benchmark", SCOPES)
+os.environ.update(
+    {"LEADMESH_GRPC_VERIFY_KEY": _SIGNING_KEY.public_pem().decode(), "LEADMESH_GRPC_TOKEN": _TOKEN}
+)
+
+
+def caller_channel(target: str, options: object = ()) -> Channel:
+    """A channel to ``target`` whose calls carry the run's credential (no default deadline)."""
+    return open_channel(target, CallerCredential(_TOKEN), None, options)
+
 
 # The loopback address of the mail and web servers (the one the services are allowed to reach).
 SITE = "127.0.0.2"
@@ -69,7 +87,7 @@ def method(script: str, version: int, what: str) -> None:
 async def wait_serving(target: grpc.aio.Channel | str, service: str = "", timeout: float = 60.0) -> None:
     """Polls grpc.health.v1 on ``target`` (a channel or an address) until ``service`` is SERVING."""
     if isinstance(target, str):
-        async with grpc.aio.insecure_channel(target) as channel:
+        async with caller_channel(target) as channel:
             await wait_serving(channel, service, timeout)
         return
     stub = health_pb2_grpc.HealthStub(target)

@@ -24,8 +24,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import grpc
-from harness import wait_serving  # noqa: E402
+from harness import caller_channel, wait_serving  # noqa: E402
 
 from leadmesh.intent.v1 import intent_service_pb2 as pb
 from leadmesh.intent.v1 import intent_service_pb2_grpc as pb_grpc
@@ -110,7 +109,7 @@ async def measure(
 
 async def run(address: str, companies: int, calls: int, concurrency: int) -> None:
     domains = [f"company{n}.com" for n in range(companies)]
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with caller_channel(address) as channel:
         await wait_serving(channel)
         intent = pb_grpc.IntentServiceStub(channel)
 

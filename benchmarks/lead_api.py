@@ -33,8 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "proto"))
 
-import grpc  # noqa: E402
-from harness import Mesh, method, running_mesh, say  # noqa: E402
+from harness import Mesh, caller_channel, method, running_mesh, say  # noqa: E402
 
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb  # noqa: E402
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc  # noqa: E402
@@ -210,7 +209,7 @@ async def run(args: argparse.Namespace) -> None:
 
 async def measure_api(args: argparse.Namespace, mesh: Mesh) -> None:
     directory, addresses, env, uri = mesh.directory, mesh.addresses, mesh.env, mesh.store_uri
-    async with grpc.aio.insecure_channel(addresses["billing"]) as channel:
+    async with caller_channel(addresses["billing"]) as channel:
         created = await billing_grpc.BillingServiceStub(channel).CreateAccount(
             billing_pb.CreateAccountRequest(name="bench", initial_credits=10_000_000, create_api_key=True)
         )

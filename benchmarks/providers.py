@@ -24,8 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import grpc
-from harness import say, seed, wait_serving  # noqa: E402
+from harness import caller_channel, say, seed, wait_serving  # noqa: E402
 
 from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.providers.v1 import providers_service_pb2 as pb
@@ -57,7 +56,7 @@ def mixed_leads(directory: DemoDirectory, count: int, rng: random.Random) -> lis
 
 async def run(address: str, uri: str, people: int, count: int, rounds: int) -> None:
     options = [("grpc.max_receive_message_length", 256 * 1024 * 1024)]
-    async with grpc.aio.insecure_channel(address, options=options) as channel:
+    async with caller_channel(address, options=options) as channel:
         await wait_serving(channel, SERVICE)
         started = time.perf_counter()
         directory = await seed(uri, people, seed=7)

@@ -22,9 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from harness import wait_serving  # noqa: E402
+from harness import caller_channel, wait_serving  # noqa: E402
 
 from leadmesh.common.v1 import common_pb2 as common
 from leadmesh.scoring.v1 import scoring_service_pb2 as pb
@@ -122,7 +121,7 @@ async def run(leads: int, batch: int, concurrency: int, address: str) -> None:
         ("grpc.max_receive_message_length", MAX_MESSAGE),
         ("grpc.max_send_message_length", MAX_MESSAGE),
     ]
-    async with grpc.aio.insecure_channel(address, options=options) as channel:
+    async with caller_channel(address, options=options) as channel:
         await wait_serving(channel, SERVICE)
         scoring = pb_grpc.ScoringServiceStub(channel)
         updated = await scoring.UpdateIcpProfile(

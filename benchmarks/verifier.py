@@ -25,12 +25,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import grpc
-
 # The loopback servers live with the verifier's tests.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import wait_serving  # noqa: E402
+from harness import caller_channel, wait_serving  # noqa: E402
 
 from leadmesh.common.v1 import common_pb2  # noqa: E402
 from leadmesh.verifier.v1 import verifier_service_pb2 as pb  # noqa: E402
@@ -98,9 +96,7 @@ async def one_batch(stub: pb_grpc.VerifierServiceStub, emails: list[str], label:
 
 async def run(args: argparse.Namespace, address: str, farm: MailFarm) -> None:
     emails = addresses(args.addresses, args.domains)
-    async with grpc.aio.insecure_channel(
-        address, options=[("grpc.max_receive_message_length", -1)]
-    ) as channel:
+    async with caller_channel(address, options=[("grpc.max_receive_message_length", -1)]) as channel:
         await wait_serving(channel, SERVICE)
         stub = pb_grpc.VerifierServiceStub(channel)
         statuses = await one_batch(stub, emails, "fresh")

@@ -9,9 +9,11 @@ from typing import Any
 
 import grpc
 
+from cli.mesh_credentials import cli_credential
 from cli.state import home_dir, mesh_addresses
 from leadmesh.billing.v1 import billing_service_pb2 as pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
+from libs.channels import open_channel
 from libs.errors import error_from_rpc
 
 __all__ = ["run_admin"]
@@ -50,7 +52,9 @@ async def _keys_create(stub: pb_grpc.BillingServiceStub, args: argparse.Namespac
 
 
 async def _keys_revoke(stub: pb_grpc.BillingServiceStub, args: argparse.Namespace) -> None:
-    response = await stub.RevokeApiKey(pb.RevokeApiKeyRequest(prefix=args.prefix), timeout=TIMEOUT)
+    response = await stub.RevokeApiKey(
+        pb.RevokeApiKeyRequest(prefix=args.prefix, account_id=args.account), timeout=TIMEOUT
+    )
     key = response.api_key
     emit(
         args,
@@ -109,7 +113,7 @@ COMMANDS = {
 async def run_admin(args: argparse.Namespace) -> int:
     address = mesh_addresses(home_dir()).billing_addr
     command = COMMANDS[(args.command, args.action)]
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with open_channel(address, cli_credential(home_dir()), None) as channel:
         try:
             await command(pb_grpc.BillingServiceStub(channel), args)
         except grpc.aio.AioRpcError as exc:

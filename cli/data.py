@@ -20,10 +20,9 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-from cli.state import StackState, home_dir, privacy_secret
+from cli.state import home_dir, privacy_secret, store_target
 from libs.mongo import Document, connect, ping
 from libs.privacy import SubjectHasher
-from libs.settings import CommonSettings
 from services.providers.demo import DEMO_SOURCE, DemoDirectory, demo_directory
 from services.providers.importer import DirectoryImport, ImportReport, Rejected, map_columns
 from services.providers.repository import DirectoryRepository
@@ -55,13 +54,6 @@ def add_data_parser(commands: Any) -> None:
     seed.add_argument("--people", type=int, default=30000)
     seed.add_argument("--seed", type=int, default=4242)
     seed.add_argument("--json", action="store_true")
-
-
-def _target() -> tuple[str, str]:
-    """The running stack's store, else LEADMESH_MONGODB_URI (and LEADMESH_MONGODB_DATABASE)."""
-    settings = CommonSettings()
-    state = StackState.load(home_dir())
-    return (state.mongodb_uri if state else settings.mongodb_uri), settings.mongodb_database
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
@@ -211,7 +203,7 @@ def _print_report(action: str, payload: dict[str, Any]) -> None:
 
 
 async def run_data(args: argparse.Namespace) -> int:
-    uri, database = _target()
+    uri, database = store_target()
     client: AsyncMongoClient[Document] = connect(
         uri, app_name="cli", timeout_ms=3000, operation_timeout_ms=120_000
     )

@@ -19,14 +19,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import grpc
 import httpx
 
 from cli.answers import csv_lines, curl_csv, curl_lead, lead_answer_lines
 from cli.data import replace_demo_directory
 from cli.enrich_setup import save_local_key
+from cli.mesh_credentials import MeshCredentials
 from leadmesh.billing.v1 import billing_service_pb2 as pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
+from libs.channels import CallerCredential, open_channel
 from libs.mongo import connect
 from services.demo_world import DemoWorld
 from services.demo_world.showcase import CSV_COLUMNS, showcase
@@ -68,8 +69,9 @@ async def start_demo_world(mongodb_uri: str, database: str) -> DemoWorld:
     return world
 
 
-async def _account(billing_addr: str) -> str:
-    async with grpc.aio.insecure_channel(billing_addr) as channel:
+async def _account(billing_addr: str, home: Path) -> str:
+    admin = CallerCredential.from_file(MeshCredentials.of(home).admin_token_path)
+    async with open_channel(billing_addr, admin, None) as channel:
         created = await pb_grpc.BillingServiceStub(channel).CreateAccount(
             pb.CreateAccountRequest(name="Demo account", initial_credits=DEMO_CREDITS, create_api_key=True),
             timeout=10,
@@ -97,7 +99,7 @@ def _shown_path(path: Path) -> str:
 
 
 async def show_demo(gateway_url: str, billing_addr: str, world: DemoWorld, home: Path) -> None:
-    key = await _account(billing_addr)
+    key = await _account(billing_addr, home)
     save_local_key(home, key)  # `leadmesh enrich` run from here uses the demo's account
     cast = showcase(world)
     auth = {"Authorization": f"Bearer {key}"}

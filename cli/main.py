@@ -40,6 +40,7 @@ def parser() -> argparse.ArgumentParser:
     key_create.add_argument("--json", action="store_true")
     key_revoke = keys.add_parser("revoke", help="revoke an API key by its prefix")
     key_revoke.add_argument("prefix", metavar="KEY_PREFIX")
+    key_revoke.add_argument("--account", required=True, help="the account whose key it is")
     key_revoke.add_argument("--json", action="store_true")
     key_list = keys.add_parser("list", help="list an account's API keys")
     key_list.add_argument("--account", required=True)
@@ -65,6 +66,7 @@ def parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run a queue worker in the foreground until SIGTERM")
     worker.add_argument("kind", choices=["batch"], help="batch: CSV job chunks, dead chunks, webhooks")
 
+    from cli.clients import add_clients_parser
     from cli.data import add_data_parser
     from cli.enrich_setup import add_enrich_parser
     from cli.privacy import add_privacy_parser
@@ -72,6 +74,7 @@ def parser() -> argparse.ArgumentParser:
     add_data_parser(commands)
     add_enrich_parser(commands)
     add_privacy_parser(commands)
+    add_clients_parser(commands)
     return root
 
 
@@ -99,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         from cli.enrich import run_enrich
 
         return run_enrich(args)
+    if args.command == "clients":
+        from cli.clients import run_clients
+
+        return asyncio.run(run_clients(args))
     if args.command == "data":
         from cli.data import run_data
 

@@ -28,6 +28,7 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from cli.mesh_credentials import MeshCredentials
 from cli.state import StackState, local_webhook_secret, privacy_secret
 from libs.embedded_store import EmbeddedStore, die_with_parent
 from libs.settings import CommonSettings
@@ -77,7 +78,12 @@ class Stack:
     world: DemoWorld | None = None
 
     def child_env(self, mongodb_uri: str) -> dict[str, str]:
-        env = dict(os.environ)
+        # The stack's own credentials (`process_env`), never ones of the caller's environment.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("LEADMESH_GRPC_TOKEN", "LEADMESH_GRPC_VERIFY"))
+        }
         env.update(
             {
                 "LEADMESH_MONGODB_URI": mongodb_uri,
@@ -130,6 +136,7 @@ class Stack:
         say(f"broker: RabbitMQ at {host}:{port} (started by leadmesh up)")
 
     async def spawn(self, name: str, module: str, env: dict[str, str], *args: str) -> Child:
+        env = env | MeshCredentials.of(self.home).process_env(name)
         logs = self.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"{name}.log"
@@ -217,6 +224,7 @@ async def _supervise(stack: Stack) -> int:
             from cli.demo import start_demo_world
 
             stack.world = await start_demo_world(mongodb_uri, stack.settings.mongodb_database)
+        MeshCredentials.of(stack.home).ensure()
         env = stack.child_env(mongodb_uri)
         for name in existing_services():
             await stack.wait_serving(await stack.spawn(name, f"services.{name}", env))

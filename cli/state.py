@@ -8,7 +8,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from libs.settings import MeshAddresses
+from libs.settings import CommonSettings, MeshAddresses
 
 __all__ = [
     "StackState",
@@ -17,6 +17,7 @@ __all__ = [
     "local_webhook_secret",
     "mesh_addresses",
     "privacy_secret",
+    "store_target",
 ]
 
 
@@ -98,3 +99,10 @@ def privacy_secret(home: Path, create: bool = False) -> str | None:
     """``LEADMESH_PRIVACY_HASH_SECRET``, else the one ``leadmesh up`` keeps under ``home``; kept,
     since every suppression is a hash keyed with it."""
     return os.environ.get("LEADMESH_PRIVACY_HASH_SECRET") or home_secret(home, "privacy-hash-secret", create)
+
+
+def store_target() -> tuple[str, str]:
+    """The running stack's store, else LEADMESH_MONGODB_URI (and LEADMESH_MONGODB_DATABASE)."""
+    settings = CommonSettings()
+    state = StackState.load(home_dir())
+    return (state.mongodb_uri if state else settings.mongodb_uri), settings.mongodb_database

@@ -9,10 +9,12 @@ from typing import Any
 
 import grpc
 
+from cli.mesh_credentials import cli_credential
 from cli.state import home_dir, mesh_addresses
 from leadmesh.common.v1 import common_pb2
 from leadmesh.verifier.v1 import verifier_service_pb2 as pb
 from leadmesh.verifier.v1 import verifier_service_pb2_grpc as pb_grpc
+from libs.channels import open_channel
 from libs.errors import error_from_rpc
 from libs.vocabulary import EMAIL_STATUS_NAMES
 
@@ -85,7 +87,7 @@ async def run_verify(args: argparse.Namespace) -> int:
     )
     waiting: dict[int, common_pb2.EmailVerdict] = {}
     next_index = 0
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with open_channel(address, cli_credential(home_dir()), None) as channel:
         stub = pb_grpc.VerifierServiceStub(channel)
         try:
             async for result in stub.VerifyBatch(request, timeout=args.timeout):

@@ -10,16 +10,16 @@ from leadmesh.enrichment.v1 import enrichment_service_pb2_grpc as enrichment_grp
 from leadmesh.intent.v1 import intent_service_pb2_grpc as intent_grpc
 from leadmesh.providers.v1 import providers_service_pb2_grpc as providers_grpc
 from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
-from libs.channels import ChannelPool
-from libs.settings import MeshAddresses
+from libs.channels import CallerCredential, ChannelPool
+from libs.settings import CommonSettings
 
 __all__ = ["Mesh"]
 
 
 class Mesh:
-    def __init__(self, addresses: MeshAddresses, default_timeout: float):
-        self.addresses = addresses
-        self.channels = ChannelPool(default_timeout)
+    def __init__(self, settings: CommonSettings, default_timeout: float):
+        self.addresses = addresses = settings
+        self.channels = ChannelPool(default_timeout, CallerCredential.of(settings))
         self.billing = billing_grpc.BillingServiceStub(self.channels.get(addresses.billing_addr))
         self.scoring = scoring_grpc.ScoringServiceStub(self.channels.get(addresses.scoring_addr))
         self.intent = intent_grpc.IntentServiceStub(self.channels.get(addresses.intent_addr))

@@ -1,8 +1,9 @@
 """The grpc.aio server of a service (see :class:`libs.service.Service`).
 
 Health service with real per-service status (readiness checks polled in the background), a
-``liveness`` entry for the kubelet's liveness probe, reflection, the default interceptors, and a
-graceful stop: NOT_SERVING -> drain -> stop (the runner, ``libs.runner``, stops it on SIGTERM).
+``liveness`` entry for the kubelet's liveness probe, reflection, the default interceptors (with the
+caller credential check of :mod:`libs.caller_auth`), TLS when given certificates, and a graceful
+stop: NOT_SERVING -> drain -> stop (the runner, ``libs.runner``, stops it on SIGTERM).
 
 One caller cannot take a server down with a flood or one huge message: at most
 ``max_concurrent_rpcs`` calls run at once (more are refused at once with RESOURCE_EXHAUSTED), and
@@ -21,6 +22,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from libs.caller_auth import CallerAuth, ServerTls
 from libs.interceptors import default_interceptors
 from libs.periodic import Every
 
@@ -76,7 +78,9 @@ class GrpcServer:
     services to report SERVING; they are re-run every ``check_interval`` seconds. The
     ``LIVENESS_SERVICE`` entry reports SERVING from start until ``stop()``. Each of ``drained``
     is awaited once the calls under way have finished at stop (work they left going in the
-    background), before the process closes its clients.
+    background), before the process closes its clients. ``auth`` checks every call's credential
+    but health's and reflection's (a service always has one; only the kit's own tests run
+    without); ``tls`` serves TLS instead of plaintext.
     """
 
     name: str
@@ -92,6 +96,8 @@ class GrpcServer:
     # None: the service's entry in MESSAGE_LIMITS (gRPC's defaults for a name not there).
     message_limits: MessageLimits | None = None
     port: int = 0
+    auth: CallerAuth | None = None
+    tls: ServerTls | None = None
     _server: grpc.aio.Server = field(init=False)
     _health: health.aio.HealthServicer = field(init=False)
     _checks: Every | None = field(init=False, default=None)
@@ -101,7 +107,7 @@ class GrpcServer:
         """Binds, starts serving and returns the bound port (useful with ``host:0``)."""
         limits = self.message_limits or MESSAGE_LIMITS.get(self.name, MessageLimits())
         self._server = grpc.aio.server(
-            interceptors=default_interceptors(),
+            interceptors=default_interceptors(self.auth),
             options=[
                 ("grpc.so_reuseport", 0),
                 ("grpc.max_receive_message_length", limits.receive),
@@ -121,7 +127,13 @@ class GrpcServer:
             ],
             self._server,
         )
-        self.port = self._server.add_insecure_port(self.address)  # RuntimeError when it cannot bind
+        # RuntimeError when it cannot bind
+        if self.tls is not None:
+            self.port = self._server.add_secure_port(self.address, self.tls.credentials())
+        else:
+            self.port = self._server.add_insecure_port(self.address)
+        if self.auth is not None:
+            await self.auth.start()
         await self._health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         await self._server.start()
         await self._update_health()
@@ -153,6 +165,8 @@ class GrpcServer:
         if self.drain_delay:
             await asyncio.sleep(self.drain_delay)
         await self._server.stop(self.grace)
+        if self.auth is not None:
+            await self.auth.stop()
         for wait in self.drained:
             await wait()
         log.info("stopped")

@@ -71,6 +71,20 @@ class CommonSettings(MeshAddresses):
         default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
     )
 
+    # Caller credentials and TLS of the gRPC mesh (README "Calling the gRPC services"): the public
+    # key(s) a server verifies credentials with (PEM text or a file), this process's own
+    # credential, how often servers re-read the revoked credentials, and TLS files.
+    grpc_verify_key: str | None = None
+    grpc_verify_key_file: Path | None = None
+    grpc_token: SecretStr | None = None
+    grpc_token_file: Path | None = None
+    grpc_revocation_interval: float = Field(default=2.0, gt=0)
+    grpc_tls_cert_file: Path | None = None
+    grpc_tls_key_file: Path | None = None
+    grpc_tls_ca_file: Path | None = None
+    # The private key `leadmesh clients create` signs credentials with (only the operator's CLI).
+    grpc_signing_key_file: Path | None = None
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

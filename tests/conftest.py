@@ -23,6 +23,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from libs.embedded_store import EmbeddedStore, free_port
 from libs.mongo import Document, connect
 from libs.telemetry import export_spans, setup_metrics, setup_tracing
+from tests import grpc_callers
+
+# Every service a test builds verifies the run's credentials, and calls with the admin one.
+grpc_callers.install()
 
 
 @pytest.fixture(scope="session")

@@ -16,16 +16,18 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.grpc_callers import caller_env
+
 __all__ = ["ServiceProcess", "service_env"]
 
 
 def service_env(repo_root: Path, **variables: str) -> dict[str, str]:
     """This environment without any ``LEADMESH_`` or ``OTEL_`` variable, the checkout on the
-    path, and ``variables``."""
+    path, the test run's caller credentials (``tests.grpc_callers``), and ``variables``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LEADMESH_", "OTEL_"))}
     inherited = [part for part in env.get("PYTHONPATH", "").split(os.pathsep) if part]
     env["PYTHONPATH"] = os.pathsep.join([str(repo_root), str(repo_root / "proto"), *inherited])
-    return env | variables
+    return env | caller_env() | variables
 
 
 @dataclass

@@ -19,7 +19,9 @@ from leadmesh.batch.v1 import batch_service_pb2_grpc as pb_grpc
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
 from leadmesh.enrichment.v1 import enrichment_service_pb2_grpc as enrichment_grpc
 from libs import amqp
-from libs.channels import ChannelPool
+from libs.caller_auth import CallerAuth, ServerTls, method_scopes
+from libs.channels import CallerCredential, ChannelPool
+from libs.grpc_clients import GrpcClients
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping, utc_now
 from libs.periodic import Every
@@ -39,11 +41,24 @@ from services.batch.signing import WebhookSecrets
 from services.batch.webhooks import WEBHOOK_QUEUE, WebhookDeliverer
 from services.batch.worker import ChunkWorker, chunk_queue
 
-__all__ = ["SERVICE_NAME", "BrokerLink", "Consumers", "create_server", "create_worker"]
+__all__ = ["SCOPES", "SERVICE_NAME", "BrokerLink", "Consumers", "create_server", "create_worker"]
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "leadmesh.batch.v1.BatchService"
+# The scope each RPC needs (README "Calling the gRPC services"); an RPC missing here is denied.
+SCOPES = method_scopes(
+    SERVICE_NAME,
+    {
+        "CreateJob": "jobs",
+        "GetJob": "jobs",
+        "WatchJob": "jobs",
+        "ListJobs": "jobs",
+        "CancelJob": "jobs",
+        "GetJobResult": "jobs",
+        "GetWebhookSecret": "jobs",
+    },
+)
 COMPLETED_ROUTING_KEY = "batch.job.completed"
 # Finished-job events for whoever integrates with them (CRM syncs, notifications); kept a day.
 COMPLETED_QUEUE = amqp.QueueSpec("batch.jobs.completed", (COMPLETED_ROUTING_KEY,), message_ttl_ms=86_400_000)
@@ -135,7 +150,9 @@ async def create_server(
     await repository.ensure_indexes()
     secrets = webhook_secrets(db, settings)
     link = await _link(repository, settings, amqp_url or settings.amqp_url, secrets)
-    channels = ChannelPool(settings.batch_billing_timeout)
+    channels = ChannelPool(
+        credential=CallerCredential.of(settings), default_timeout=settings.batch_billing_timeout
+    )
     billing = billing_grpc.BillingServiceStub(channels.get(settings.billing_addr))
     intake = Intake(repository, billing, link.publisher, settings, on_finished=link.job_finished)
     servicer = BatchServicer(intake, JobLifecycle(repository), secrets)
@@ -155,6 +172,8 @@ async def create_server(
         readiness=[lambda: ping(db), broker_open],
         grace=settings.shutdown_grace,
         max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
+        auth=CallerAuth.of(settings, SCOPES, GrpcClients(db).revoked_ids),
+        tls=ServerTls.of(settings),
     )
     retention = JobRetention(repository, settings.record_retention_days, settings.batch_spool_dir)
     purge = Every(settings.record_purge_interval, retention.purge)
@@ -212,7 +231,9 @@ async def create_worker(
     repository = JobRepository(db)
     await repository.ensure_indexes()
     link = await _link(repository, settings, amqp_url or settings.amqp_url, webhook_secrets(db, settings))
-    channels = ChannelPool(settings.batch_billing_timeout)
+    channels = ChannelPool(
+        credential=CallerCredential.of(settings), default_timeout=settings.batch_billing_timeout
+    )
     worker = ChunkWorker(
         repository,
         enrichment_grpc.EnrichmentServiceStub(channels.get(settings.enrichment_addr)),

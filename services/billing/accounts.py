@@ -63,10 +63,16 @@ class AccountDirectory:
                 continue
             return NewKey(api_key, issued.secret)
 
-    async def revoke_key(self, prefix: str, account_id: str = "") -> ApiKey:
+    async def revoke_key(self, prefix: str, account_id: str) -> ApiKey:
+        """Revokes the key of ``account_id`` with ``prefix``: a key is revoked within its account,
+        never by its prefix alone (an empty ``account_id`` is refused)."""
         if not prefix:
             raise InvalidArgument("prefix is required", reason="PREFIX_REQUIRED")
-        api_key = await self.repository.revoke_api_key(prefix, account_id or None)
+        if not account_id:
+            raise InvalidArgument(
+                "account_id is required: a key is revoked within its account", reason="ACCOUNT_ID_REQUIRED"
+            )
+        api_key = await self.repository.revoke_api_key(prefix, account_id)
         if api_key is None:
             raise NotFound(f"no API key with prefix {prefix!r}", reason="API_KEY_NOT_FOUND")
         return api_key

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pymongo.asynchronous.database import AsyncDatabase
 
 from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
+from libs.caller_auth import CallerAuth, ServerTls, method_scopes
+from libs.grpc_clients import GrpcClients
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
 from libs.periodic import Every
@@ -16,9 +18,31 @@ from services.billing.repository import BillingRepository
 from services.billing.servicer import BillingServicer
 from services.billing.settings import BillingSettings
 
-__all__ = ["SERVICE_NAME", "create_server"]
+__all__ = ["SCOPES", "SERVICE_NAME", "create_server"]
 
 SERVICE_NAME = "leadmesh.billing.v1.BillingService"
+# The scope each RPC needs (README "Calling the gRPC services"); an RPC missing here is denied.
+SCOPES = method_scopes(
+    SERVICE_NAME,
+    {
+        "CreateAccount": "billing:admin",
+        "GetAccount": "billing:read",
+        "CreateApiKey": "billing:admin",
+        "ListApiKeys": "billing:read",
+        "RevokeApiKey": "billing:admin",
+        "Authenticate": "billing:read",
+        "GetBalance": "billing:read",
+        "Charge": "billing:charge",
+        "ChargeBatch": "billing:charge",
+        "ChargeEach": "billing:charge",
+        "AddCredits": "billing:admin",
+        "ListLedgerEntries": "billing:read",
+        "Reserve": "billing:charge",
+        "GetReservation": "billing:read",
+        "SettleReservation": "billing:charge",
+        "ReleaseReservation": "billing:charge",
+    },
+)
 
 
 async def create_server(db: AsyncDatabase[Document], settings: BillingSettings, address: str) -> Service:
@@ -40,6 +64,8 @@ async def create_server(db: AsyncDatabase[Document], settings: BillingSettings, 
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
         max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
+        auth=CallerAuth.of(settings, SCOPES, GrpcClients(db).revoked_ids),
+        tls=ServerTls.of(settings),
         drained=[repository.postings.settled],
     )
     return Service(server, parts=[Every(settings.recovery_interval, ledger.recover)])

@@ -139,11 +139,9 @@ class BillingRepository:
         doc = await self.api_keys.find_one({"secret_hash": secret_hash})
         return None if doc is None else _api_key(doc)
 
-    async def revoke_api_key(self, prefix: str, account_id: str | None) -> ApiKey | None:
-        """Revokes the key with ``prefix`` (of ``account_id`` when given); None when there is none."""
-        query: dict[str, Any] = {"prefix": prefix}
-        if account_id:
-            query["account_id"] = account_id
+    async def revoke_api_key(self, prefix: str, account_id: str) -> ApiKey | None:
+        """Revokes the key of ``account_id`` with ``prefix``; None when it has none."""
+        query: dict[str, Any] = {"prefix": prefix, "account_id": account_id}
         doc = await self.api_keys.find_one_and_update(
             {**query, "revoke_time": {"$exists": False}},
             {"$set": {"revoke_time": utc_now()}},

@@ -11,7 +11,9 @@ from leadmesh.intent.v1 import intent_service_pb2_grpc as intent_grpc
 from leadmesh.providers.v1 import providers_service_pb2_grpc as providers_grpc
 from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
 from leadmesh.verifier.v1 import verifier_service_pb2_grpc as verifier_grpc
-from libs.channels import ChannelPool
+from libs.caller_auth import CallerAuth, ServerTls, method_scopes
+from libs.channels import CallerCredential, ChannelPool
+from libs.grpc_clients import GrpcClients
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
 from libs.periodic import Every
@@ -24,9 +26,14 @@ from services.enrichment.repository import RecordRepository
 from services.enrichment.servicer import EnrichmentServicer
 from services.enrichment.settings import EnrichmentSettings
 
-__all__ = ["SERVICE_NAME", "create_server"]
+__all__ = ["SCOPES", "SERVICE_NAME", "create_server"]
 
 SERVICE_NAME = "leadmesh.enrichment.v1.EnrichmentService"
+# The scope each RPC needs (README "Calling the gRPC services"); an RPC missing here is denied.
+SCOPES = method_scopes(
+    SERVICE_NAME,
+    {"EnrichLead": "enrich", "EnrichBatch": "enrich", "GetEnrichment": "enrich"},
+)
 
 
 def downstream(channels: ChannelPool, settings: EnrichmentSettings) -> Downstream:
@@ -45,7 +52,9 @@ async def create_server(db: AsyncDatabase[Document], settings: EnrichmentSetting
     make it unready."""
     repository = RecordRepository(db, settings.enrichment_coalesce_limit)
     await repository.ensure_indexes()
-    channels = ChannelPool(settings.enrichment_providers_timeout)
+    channels = ChannelPool(
+        credential=CallerCredential.of(settings), default_timeout=settings.enrichment_providers_timeout
+    )
     pipeline = Pipeline(downstream(channels, settings), repository, settings)
     servicer = EnrichmentServicer(pipeline, settings.enrichment_max_batch)
     privacy = privacy_service(db, declared())
@@ -59,6 +68,8 @@ async def create_server(db: AsyncDatabase[Document], settings: EnrichmentSetting
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
         max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
+        auth=CallerAuth.of(settings, SCOPES, GrpcClients(db).revoked_ids),
+        tls=ServerTls.of(settings),
     )
     retention = Every(settings.record_purge_interval, pipeline.purge_expired)
     return Service(server, parts=[retention], closers=[channels.close])

@@ -10,7 +10,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from leadmesh.intent.v1 import intent_service_pb2_grpc as pb_grpc
 from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
-from libs.channels import ChannelPool
+from libs.caller_auth import CallerAuth, ServerTls, method_scopes
+from libs.channels import CallerCredential, ChannelPool
+from libs.grpc_clients import GrpcClients
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping, utc_now
 from libs.periodic import Every
@@ -30,9 +32,14 @@ from services.intent.sources.boards import JobBoards
 from services.intent.sources.homepage import HomepageFetcher
 from services.intent.weekly import RefreshBroker
 
-__all__ = ["SERVICE_NAME", "create_server", "create_signals"]
+__all__ = ["SCOPES", "SERVICE_NAME", "create_server", "create_signals"]
 
 SERVICE_NAME = "leadmesh.intent.v1.IntentService"
+# The scope each RPC needs (README "Calling the gRPC services"); an RPC missing here is denied.
+SCOPES = method_scopes(
+    SERVICE_NAME,
+    {"GetSignals": "intent", "GetSignalsBatch": "intent", "RecordEvents": "intent", "Refresh": "intent"},
+)
 
 
 # Raw first-party events are kept this much longer than they count.
@@ -92,7 +99,9 @@ async def create_signals(
         settings.intent_fetch_concurrency,
         utc_now,
     )
-    channels = ChannelPool(settings.intent_scoring_timeout)
+    channels = ChannelPool(
+        credential=CallerCredential.of(settings), default_timeout=settings.intent_scoring_timeout
+    )
     competitors = CompetitorDirectory(
         scoring_grpc.ScoringServiceStub(channels.get(settings.scoring_addr)),
         settings.intent_scoring_timeout,
@@ -139,5 +148,7 @@ async def create_server(
         readiness=readiness,
         grace=settings.shutdown_grace,
         max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
+        auth=CallerAuth.of(settings, SCOPES, GrpcClients(db).revoked_ids),
+        tls=ServerTls.of(settings),
     )
     return Service(server, parts=parts, closers=closers)

@@ -9,6 +9,8 @@ import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 
 from leadmesh.providers.v1 import providers_service_pb2_grpc as pb_grpc
+from libs.caller_auth import CallerAuth, ServerTls, method_scopes
+from libs.grpc_clients import GrpcClients
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
 from libs.periodic import Every
@@ -28,9 +30,14 @@ from services.providers.servicer import ProvidersServicer
 from services.providers.settings import ProvidersSettings
 from services.providers.suppressions import SuppressionList
 
-__all__ = ["SERVICE_NAME", "Resources", "create_lookup", "create_server", "outbound_policy"]
+__all__ = ["SCOPES", "SERVICE_NAME", "Resources", "create_lookup", "create_server", "outbound_policy"]
 
 SERVICE_NAME = "leadmesh.providers.v1.ProvidersService"
+# The scope each RPC needs (README "Calling the gRPC services"); an RPC missing here is denied.
+SCOPES = method_scopes(
+    SERVICE_NAME,
+    {"Lookup": "providers", "LookupBatch": "providers", "FindContacts": "providers"},
+)
 
 
 @dataclass
@@ -119,6 +126,8 @@ async def create_server(
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
         max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
+        auth=CallerAuth.of(settings, SCOPES, GrpcClients(db).revoked_ids),
+        tls=ServerTls.of(settings),
     )
     purge = Every(settings.providers_cache_purge_interval, resources.cache.purge_expired)
     reload = Every(settings.providers_suppression_refresh, resources.suppressions.reload)

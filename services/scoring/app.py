@@ -6,6 +6,8 @@ from __future__ import annotations
 from pymongo.asynchronous.database import AsyncDatabase
 
 from leadmesh.scoring.v1 import scoring_service_pb2_grpc as pb_grpc
+from libs.caller_auth import CallerAuth, ServerTls, method_scopes
+from libs.grpc_clients import GrpcClients
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
 from libs.service import Service
@@ -14,9 +16,20 @@ from services.scoring.repository import ScoringRepository
 from services.scoring.servicer import ScoringServicer
 from services.scoring.settings import ScoringSettings
 
-__all__ = ["SERVICE_NAME", "create_server"]
+__all__ = ["SCOPES", "SERVICE_NAME", "create_server"]
 
 SERVICE_NAME = "leadmesh.scoring.v1.ScoringService"
+# The scope each RPC needs (README "Calling the gRPC services"); an RPC missing here is denied.
+SCOPES = method_scopes(
+    SERVICE_NAME,
+    {
+        "GetIcpProfile": "score",
+        "UpdateIcpProfile": "score",
+        "ListIcpProfileVersions": "score",
+        "Score": "score",
+        "ScoreBatch": "score",
+    },
+)
 
 
 async def create_server(db: AsyncDatabase[Document], settings: ScoringSettings, address: str) -> Service:
@@ -35,5 +48,7 @@ async def create_server(db: AsyncDatabase[Document], settings: ScoringSettings, 
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
         max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
+        auth=CallerAuth.of(settings, SCOPES, GrpcClients(db).revoked_ids),
+        tls=ServerTls.of(settings),
     )
     return Service(server)

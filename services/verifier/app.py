@@ -6,6 +6,8 @@ from __future__ import annotations
 from pymongo.asynchronous.database import AsyncDatabase
 
 from leadmesh.verifier.v1 import verifier_service_pb2_grpc as pb_grpc
+from libs.caller_auth import CallerAuth, ServerTls, method_scopes
+from libs.grpc_clients import GrpcClients
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
 from libs.periodic import Every
@@ -21,9 +23,14 @@ from services.verifier.servicer import VerifierServicer
 from services.verifier.settings import VerifierSettings
 from services.verifier.verification import EmailVerifier
 
-__all__ = ["SERVICE_NAME", "build_verifier", "create_server"]
+__all__ = ["SCOPES", "SERVICE_NAME", "build_verifier", "create_server"]
 
 SERVICE_NAME = "leadmesh.verifier.v1.VerifierService"
+# The scope each RPC needs (README "Calling the gRPC services"); an RPC missing here is denied.
+SCOPES = method_scopes(
+    SERVICE_NAME,
+    {"Verify": "verify", "VerifyBatch": "verify"},
+)
 
 
 async def build_verifier(db: AsyncDatabase[Document], settings: VerifierSettings) -> EmailVerifier:
@@ -89,6 +96,8 @@ async def create_server(
         readiness=[lambda: ping(db)],
         grace=settings.shutdown_grace,
         max_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
+        auth=CallerAuth.of(settings, SCOPES, GrpcClients(db).revoked_ids),
+        tls=ServerTls.of(settings),
     )
     purge = Every(settings.verifier_purge_interval, verifier.cache.purge_expired)
     return Service(server, parts=[purge], closers=[verifier.close])

@@ -167,7 +167,7 @@ def test_up_demo_shows_the_main_job_and_admin_commands_reach_the_stack(
 
     second = admin(admin_env, tmp_path, "keys", "create", "--account", str(created["account_id"]), "--test")
     assert str(second["api_key"]).startswith("lm_test_")
-    revoked = admin(admin_env, tmp_path, "keys", "revoke", key[:16])
+    revoked = admin(admin_env, tmp_path, "keys", "revoke", key[:16], "--account", str(created["account_id"]))
     assert revoked["revoked"] is True
     # The gateway caches a successful authentication for AUTH_CACHE_TTL seconds.
     deadline = time.monotonic() + AUTH_CACHE_TTL + 5

@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import grpc
 import httpx
 import pytest_asyncio
 import uvicorn
@@ -22,6 +21,7 @@ from services.intent.app import create_server as create_intent_server
 from services.intent.settings import IntentSettings
 from services.scoring.app import create_server as create_scoring_server
 from services.scoring.settings import ScoringSettings
+from tests import grpc_callers
 from tests.gateway.stack import Stack
 from tests.waiting import eventually
 
@@ -60,9 +60,9 @@ async def stack(db: AsyncDatabase[Document]) -> AsyncIterator[Stack]:
     await eventually(lambda: server.started)
     async with (
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
-        grpc.aio.insecure_channel(f"127.0.0.1:{billing_port}") as channel,
-        grpc.aio.insecure_channel(f"127.0.0.1:{scoring_port}") as scoring_channel,
-        grpc.aio.insecure_channel(f"127.0.0.1:{intent_port}") as intent_channel,
+        grpc_callers.channel(f"127.0.0.1:{billing_port}") as channel,
+        grpc_callers.channel(f"127.0.0.1:{scoring_port}") as scoring_channel,
+        grpc_callers.channel(f"127.0.0.1:{intent_port}") as intent_channel,
     ):
         yield Stack(
             http,

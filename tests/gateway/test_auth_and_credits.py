@@ -95,8 +95,8 @@ async def test_a_missing_or_wrong_key_is_a_401_json_error(
 
 
 async def test_a_revoked_key_is_refused(stack: Stack) -> None:
-    _, key = await stack.new_account()
-    await stack.billing.RevokeApiKey(billing_pb.RevokeApiKeyRequest(prefix=key[:16]))
+    account_id, key = await stack.new_account()
+    await stack.billing.RevokeApiKey(billing_pb.RevokeApiKeyRequest(prefix=key[:16], account_id=account_id))
     response = await stack.http.get("/v1/credits", headers={"Authorization": f"Bearer {key}"})
     assert_error(response, 401, "API_KEY_REVOKED")
 

@@ -31,6 +31,7 @@ from libs.errors import (
     Unavailable,
     to_rpc_status,
 )
+from tests import grpc_callers
 from tests.waiting import eventually
 
 UNAVAILABLE = "a service is unavailable; retry shortly"
@@ -132,7 +133,7 @@ async def gateway_before(billing_addr: str) -> AsyncIterator[httpx.AsyncClient]:
     async def send_too_large() -> None:
         """Calls billing over a channel whose send limit the request is over (a client-side error)."""
         options = [("grpc.max_send_message_length", 64)]
-        async with grpc.aio.insecure_channel(billing_addr, options=options) as channel:
+        async with grpc_callers.channel(billing_addr, options=options) as channel:
             await billing_grpc.BillingServiceStub(channel).Authenticate(
                 billing_pb.AuthenticateRequest(api_key=LONG_KEY), timeout=2
             )

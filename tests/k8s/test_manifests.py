@@ -174,3 +174,64 @@ def test_prod_exposes_the_gateway_through_an_ingress(repo_root: Path) -> None:
     ingresses = of_kind(render(repo_root, "prod"), "Ingress")
     backend = ingresses["gateway"]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend["name"] == "gateway"
+
+
+GRPC_CLIENT_LABEL = {"leadmesh.io/grpc-client": "true"}
+OUTSIDE_TEAMS_REACH = {"enrichment", "verifier", "scoring", "intent"}
+FETCH_OUTSIDE = {"intent", "providers", "verifier", "batch-worker"}
+
+
+def _selects(policy: dict[str, Any], app: str) -> bool:
+    selector = policy["spec"]["podSelector"]
+    if selector.get("matchLabels", {}).get("app") == app:
+        return True
+    return any(
+        e["key"] == "app" and e["operator"] == "In" and app in e["values"]
+        for e in selector.get("matchExpressions", [])
+    )
+
+
+def test_internal_teams_reach_four_grpc_services_from_labelled_namespaces_only(
+    manifests: list[dict[str, Any]],
+) -> None:
+    policies = of_kind(manifests, "NetworkPolicy").values()
+    reachable = set()
+    for policy in policies:
+        for rule in policy["spec"].get("ingress", []):
+            for peer in rule.get("from", []):
+                if "namespaceSelector" in peer:
+                    assert peer["namespaceSelector"] == {"matchLabels": GRPC_CLIENT_LABEL}
+                    assert "podSelector" not in peer
+                    reachable |= {app for app in GRPC_SERVICES if _selects(policy, app)}
+    assert reachable == OUTSIDE_TEAMS_REACH  # billing (accounts, keys, credits) is not among them
+
+
+def test_services_that_fetch_outside_are_held_by_egress_rules_with_destinations(
+    manifests: list[dict[str, Any]],
+) -> None:
+    policies = of_kind(manifests, "NetworkPolicy").values()
+    for app in FETCH_OUTSIDE:
+        [policy] = [p for p in policies if "Egress" in p["spec"]["policyTypes"] and _selects(p, app)]
+        for rule in policy["spec"]["egress"]:
+            ports = {p["port"] for p in rule.get("ports", []) if "port" in p}
+            if ports == {53}:
+                continue  # DNS, wherever the cluster's resolver runs
+            assert rule.get("to"), f"{app}: an egress rule without a destination: {rule}"
+            for peer in rule["to"]:
+                block = peer.get("ipBlock")
+                if block and block["cidr"] == "0.0.0.0/0":
+                    assert {"10.0.0.0/8", "169.254.0.0/16", "127.0.0.0/8"} <= set(block["except"]), app
+
+
+def test_each_pod_mounts_the_verify_key_and_its_own_credential_only(manifests: list[dict[str, Any]]) -> None:
+    for name, deployment in of_kind(manifests, "Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        [volume] = [v for v in pod["volumes"] if v["name"] == "grpc-credentials"]
+        own = "batch" if name == "batch-worker" else name
+        assert volume["secret"]["items"] == [
+            {"key": "verify_key.pem", "path": "verify_key.pem"},
+            {"key": f"{own}.token", "path": "token"},
+        ], name
+        env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+        assert env["LEADMESH_GRPC_TOKEN_FILE"] == "/var/run/leadmesh/grpc/token", name
+        assert env["LEADMESH_GRPC_VERIFY_KEY_FILE"] == "/var/run/leadmesh/grpc/verify_key.pem", name

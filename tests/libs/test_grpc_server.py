@@ -24,6 +24,7 @@ from libs.embedded_store import free_port
 from libs.errors import FailedPrecondition, NotFound, error_from_rpc
 from libs.grpc_server import LIVENESS_SERVICE, GrpcServer
 from libs.jsonlog import method_var, request_id_var
+from tests import grpc_callers
 from tests.waiting import eventually
 
 SERVICE = "leadmesh.test.v1.Probe"
@@ -367,7 +368,7 @@ async def test_billing_process_serves_then_exits_cleanly_on_sigterm(
 ) -> None:
     address = f"127.0.0.1:{free_port()}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LEADMESH_", "OTEL_"))}
-    env |= {
+    env |= grpc_callers.caller_env() | {
         "LEADMESH_BILLING_ADDR": address,
         "LEADMESH_MONGODB_URI": mongo_uri,
         "LEADMESH_MONGODB_DATABASE": f"t_{uuid.uuid4().hex[:12]}",

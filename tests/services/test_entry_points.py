@@ -15,6 +15,7 @@ from leadmesh.providers.v1 import providers_service_pb2 as providers_pb
 from leadmesh.providers.v1 import providers_service_pb2_grpc as providers_grpc
 from libs.embedded_store import free_port
 from libs.mongo import Document
+from tests import grpc_callers
 from tests.otlp_receiver import OtlpReceiver
 from tests.service_processes import ServiceProcess, service_env
 
@@ -31,7 +32,7 @@ SERVICES = (*CALLED, "providers")
 
 
 async def call_once(address: str, method: str) -> None:
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with grpc_callers.channel(address) as channel:
         try:
             await channel.unary_unary(method)(b"", timeout=10)
         except grpc.aio.AioRpcError as error:  # an empty request is refused, and the call counted
@@ -39,7 +40,7 @@ async def call_once(address: str, method: str) -> None:
 
 
 async def look_up(address: str) -> None:
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with grpc_callers.channel(address) as channel:
         request = providers_pb.LookupRequest(
             account_id="acct_1", lead=common.LeadInput(email="jane@initech.com")
         )

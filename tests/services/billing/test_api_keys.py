@@ -136,7 +136,9 @@ async def test_a_revoked_key_no_longer_authenticates(billing: pb_grpc.BillingSer
     revoked_key = await new_key(billing, account_id)
     kept_key = await new_key(billing, account_id)
 
-    revoked = await billing.RevokeApiKey(pb.RevokeApiKeyRequest(prefix=revoked_key.api_key.prefix))
+    revoked = await billing.RevokeApiKey(
+        pb.RevokeApiKeyRequest(prefix=revoked_key.api_key.prefix, account_id=account_id)
+    )
     assert revoked.api_key.state == pb.ApiKey.STATE_REVOKED
     assert revoked.api_key.HasField("revoke_time")
 
@@ -153,8 +155,12 @@ async def test_revoking_twice_is_fine_and_keeps_the_first_revoke_time(
 ) -> None:
     account_id = await new_account(billing)
     key = await new_key(billing, account_id)
-    first = await billing.RevokeApiKey(pb.RevokeApiKeyRequest(prefix=key.api_key.prefix))
-    second = await billing.RevokeApiKey(pb.RevokeApiKeyRequest(prefix=key.api_key.prefix))
+    first = await billing.RevokeApiKey(
+        pb.RevokeApiKeyRequest(prefix=key.api_key.prefix, account_id=account_id)
+    )
+    second = await billing.RevokeApiKey(
+        pb.RevokeApiKeyRequest(prefix=key.api_key.prefix, account_id=account_id)
+    )
     assert second.api_key.state == pb.ApiKey.STATE_REVOKED
     assert second.api_key.revoke_time == first.api_key.revoke_time
     assert await authenticate_error(billing, key.api_key_secret) == (
@@ -167,9 +173,26 @@ async def test_revoking_an_unknown_prefix_is_not_found(billing: pb_grpc.BillingS
     account_id = await new_account(billing)
     await new_key(billing, account_id)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await billing.RevokeApiKey(pb.RevokeApiKeyRequest(prefix="lm_live_Zz9Zz9Zz"))
+        await billing.RevokeApiKey(pb.RevokeApiKeyRequest(prefix="lm_live_Zz9Zz9Zz", account_id=account_id))
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     assert error_from_rpc(caught.value).reason == "API_KEY_NOT_FOUND"
+
+
+async def test_a_key_is_revoked_only_within_its_account(billing: pb_grpc.BillingServiceStub) -> None:
+    """An empty account_id is no wildcard, and another account's id finds nothing: the key works on."""
+    account_id, other_account = await new_account(billing), await new_account(billing)
+    key = await new_key(billing, account_id)
+    with pytest.raises(grpc.aio.AioRpcError) as empty:
+        await billing.RevokeApiKey(pb.RevokeApiKeyRequest(prefix=key.api_key.prefix))
+    assert empty.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_from_rpc(empty.value).reason == "ACCOUNT_ID_REQUIRED"
+    with pytest.raises(grpc.aio.AioRpcError) as other:
+        await billing.RevokeApiKey(
+            pb.RevokeApiKeyRequest(prefix=key.api_key.prefix, account_id=other_account)
+        )
+    assert error_from_rpc(other.value).reason == "API_KEY_NOT_FOUND"
+    still = await billing.Authenticate(pb.AuthenticateRequest(api_key=key.api_key_secret))
+    assert still.account_id == account_id
 
 
 async def test_list_shows_revoked_keys_and_pages_through_all_of_them(
@@ -180,7 +203,7 @@ async def test_list_shows_revoked_keys_and_pages_through_all_of_them(
     await new_key(billing, other_account)
     created = [await new_key(billing, account_id) for _ in range(5)]
     revoked_prefix = created[2].api_key.prefix
-    await billing.RevokeApiKey(pb.RevokeApiKeyRequest(prefix=revoked_prefix))
+    await billing.RevokeApiKey(pb.RevokeApiKeyRequest(prefix=revoked_prefix, account_id=account_id))
 
     listed: list[pb.ApiKey] = []
     pages = 0

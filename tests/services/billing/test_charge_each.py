@@ -29,6 +29,7 @@ from services.billing.ledger import CreditLedger
 from services.billing.repository import BillingRepository
 from services.billing.servicer import BillingServicer
 from services.billing.settings import BillingSettings
+from tests import grpc_callers
 from tests.metric_points import points_where
 from tests.waiting import eventually
 
@@ -489,7 +490,7 @@ async def watched(db: AsyncDatabase[Document], mongo_uri: str) -> AsyncIterator[
     client: AsyncMongoClient[Document] = AsyncMongoClient(mongo_uri, tz_aware=True, event_listeners=[reads])
     server = await create_server(client[db.name], BillingSettings(shutdown_grace=1), "127.0.0.1:0")
     port = await server.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with grpc_callers.channel(f"127.0.0.1:{port}") as channel:
         yield WatchedBilling(pb_grpc.BillingServiceStub(channel), reads)
     await server.stop()
     await client.close()
@@ -603,7 +604,7 @@ async def clocked(db: AsyncDatabase[Document]) -> AsyncIterator[ClockedBilling]:
         drained=[repository.postings.settled],
     )
     port = await server.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with grpc_callers.channel(f"127.0.0.1:{port}") as channel:
         yield ClockedBilling(pb_grpc.BillingServiceStub(channel), clock)
     await server.stop()
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
-import grpc
 import pytest
 import pytest_asyncio
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -31,6 +30,7 @@ from services.billing.marks import PRUNE_AT, UNSET_AT_ONCE
 from services.billing.postings import Postings
 from services.billing.repository import BillingRepository
 from services.billing.settings import BillingSettings
+from tests import grpc_callers
 
 FREE_TIER = 30
 # How long ago the process died. The embedded store compares dates to the whole second, so an
@@ -236,7 +236,7 @@ async def test_a_restarted_server_finishes_what_the_crash_left(
     server = await create_server(db, BillingSettings(shutdown_grace=1), "127.0.0.1:0")
     port = await server.start()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        async with grpc_callers.channel(f"127.0.0.1:{port}") as channel:
             billing = pb_grpc.BillingServiceStub(channel)
             balance = await billing.GetBalance(pb.GetBalanceRequest(account_id=store.account_id), timeout=10)
             ledger = await billing.ListLedgerEntries(

@@ -22,6 +22,7 @@ from services.providers.demo import DemoDirectory, demo_directory
 from services.verifier.app import build_verifier
 from services.verifier.domain import VerifyOptions
 from services.verifier.settings import VerifierSettings
+from tests import grpc_callers
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ async def world(directory: DemoDirectory, monkeypatch: pytest.MonkeyPatch) -> As
     started = await DemoWorld(directory).start()
     for name in [name for name in os.environ if name.startswith("LEADMESH_")]:
         monkeypatch.delenv(name)
-    for name, value in started.service_env().items():
+    for name, value in (started.service_env() | grpc_callers.caller_env()).items():
         monkeypatch.setenv(name, value)
     yield started
     await started.stop()

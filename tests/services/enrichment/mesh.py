@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import grpc
 import httpx
 import uvicorn
 from pymongo.asynchronous.database import AsyncDatabase
@@ -39,6 +38,7 @@ from services.scoring.app import create_server as create_scoring
 from services.scoring.settings import ScoringSettings
 from services.verifier.app import create_server as create_verifier
 from services.verifier.settings import VerifierSettings
+from tests import grpc_callers
 from tests.services.intent.web import SITE, Page, Web
 from tests.services.providers.support import load_directory, make_settings
 from tests.services.verifier.mailservers import CatchAll, KnownMailboxes, LoopbackDns, MailFarm
@@ -219,8 +219,8 @@ async def running_mesh(
         http = await stack.enter_async_context(
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=15.0)
         )
-        billing_channel = await stack.enter_async_context(grpc.aio.insecure_channel(billing_addr))
-        enrichment_channel = await stack.enter_async_context(grpc.aio.insecure_channel(enrichment_addr))
+        billing_channel = await stack.enter_async_context(grpc_callers.channel(billing_addr))
+        enrichment_channel = await stack.enter_async_context(grpc_callers.channel(enrichment_addr))
         yield Mesh(
             http,
             billing_grpc.BillingServiceStub(billing_channel),

@@ -22,6 +22,7 @@ from services.billing.ledger import CreditLedger
 from services.billing.repository import BillingRepository
 from services.billing.servicer import BillingServicer
 from services.enrichment.downstream import Downstream, Joined
+from tests import grpc_callers
 
 
 class BillingBeforeChargeEach(BillingServicer):
@@ -52,7 +53,7 @@ async def billing(
 ) -> AsyncIterator[billing_grpc.BillingServiceStub]:
     server = await serve_billing(db, request.param)
     port = await server.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with grpc_callers.channel(f"127.0.0.1:{port}") as channel:
         yield billing_grpc.BillingServiceStub(channel)
     await server.stop()
 

@@ -13,6 +13,7 @@ from libs.mongo import Document
 from libs.service import Service
 from services.intent.app import create_server
 from services.intent.settings import IntentSettings
+from tests import grpc_callers
 from tests.services.intent.companies import install
 from tests.services.intent.web import SITE, Web
 
@@ -63,7 +64,7 @@ async def start_intent(db: AsyncDatabase[Document]) -> AsyncIterator[IntentFacto
     async def start(settings: IntentSettings, amqp_url: str | None = None) -> Intent:
         server = await create_server(db, settings, "127.0.0.1:0", amqp_url=amqp_url)
         port = await server.start()
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        channel = grpc_callers.channel(f"127.0.0.1:{port}")
         started.append((server, channel))
         return Intent(pb_grpc.IntentServiceStub(channel), server, db)
 

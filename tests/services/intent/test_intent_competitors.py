@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
-import grpc
 import pytest_asyncio
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -16,6 +15,7 @@ from leadmesh.scoring.v1 import scoring_service_pb2_grpc as scoring_grpc
 from libs.mongo import Document
 from services.scoring.app import create_server as create_scoring_server
 from services.scoring.settings import ScoringSettings
+from tests import grpc_callers
 from tests.services.intent.companies import ACME_HOME
 from tests.services.intent.conftest import Intent, IntentFactory, intent_settings
 from tests.services.intent.web import Page, Web
@@ -27,7 +27,7 @@ TECHNOLOGY = [common_pb2.INTENT_CATEGORY_TECHNOLOGY]
 async def scoring(db: AsyncDatabase[Document]) -> AsyncIterator[tuple[str, scoring_grpc.ScoringServiceStub]]:
     server = await create_scoring_server(db, ScoringSettings(shutdown_grace=1), "127.0.0.1:0")
     port = await server.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with grpc_callers.channel(f"127.0.0.1:{port}") as channel:
         yield f"127.0.0.1:{port}", scoring_grpc.ScoringServiceStub(channel)
     await server.stop()
 

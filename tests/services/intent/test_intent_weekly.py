@@ -8,7 +8,6 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import grpc
 import pytest_asyncio
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -21,6 +20,7 @@ from libs.mongo import Document, utc_now
 from services.intent.domain import refresh_period
 from services.intent.repository import IntentRepository
 from services.intent.weekly import REFRESH_QUEUE, ROUTING_KEY, RefreshBroker, RefreshScheduler
+from tests import grpc_callers
 from tests.services.intent.conftest import IntentFactory, intent_settings
 from tests.services.intent.web import Web
 from tests.waiting import eventually
@@ -154,7 +154,7 @@ async def drain(queue: AbstractQueue, expected: int) -> list[events_pb.IntentRef
 
 async def test_readiness_follows_the_broker(web: Web, start_intent: IntentFactory, amqp_url: str) -> None:
     async def status(port: int) -> int:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        async with grpc_callers.channel(f"127.0.0.1:{port}") as channel:
             answer = await health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service="leadmesh.intent.v1.IntentService"), timeout=5
             )

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import grpc
 from pymongo.asynchronous.database import AsyncDatabase
 
 from leadmesh.providers.v1 import providers_service_pb2_grpc as pb_grpc
@@ -17,6 +16,7 @@ from services.providers.config import ProvidersConfig, parse_config
 from services.providers.importer import DirectoryImport
 from services.providers.repository import DirectoryRepository
 from services.providers.settings import ProvidersSettings
+from tests import grpc_callers
 
 # The directory the tests look things up in: rows as a customer's CSV would have them.
 DIRECTORY_ROWS: list[dict[str, Any]] = [
@@ -119,7 +119,7 @@ async def serve(
     service = await create_server(db, make_settings(**settings), "127.0.0.1:0", config)
     port = await service.start()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        async with grpc_callers.channel(f"127.0.0.1:{port}") as channel:
             yield pb_grpc.ProvidersServiceStub(channel)
     finally:
         await service.stop()

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import grpc
 import pytest_asyncio
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -10,6 +9,7 @@ from leadmesh.scoring.v1 import scoring_service_pb2_grpc as pb_grpc
 from libs.mongo import Document
 from services.scoring.app import create_server
 from services.scoring.settings import ScoringSettings
+from tests import grpc_callers
 
 MAX_MESSAGE = 64 * 1024 * 1024
 
@@ -21,7 +21,7 @@ async def scoring(db: AsyncDatabase[Document]) -> AsyncIterator[pb_grpc.ScoringS
         db, ScoringSettings(shutdown_grace=1, scoring_max_batch=20_000), "127.0.0.1:0"
     )
     port = await server.start()
-    async with grpc.aio.insecure_channel(
+    async with grpc_callers.channel(
         f"127.0.0.1:{port}", options=[("grpc.max_receive_message_length", MAX_MESSAGE)]
     ) as channel:
         yield pb_grpc.ScoringServiceStub(channel)

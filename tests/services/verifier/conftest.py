@@ -18,6 +18,7 @@ from libs.service import Service
 from services.verifier.app import build_verifier, create_server
 from services.verifier.settings import VerifierSettings
 from services.verifier.verification import EmailVerifier
+from tests import grpc_callers
 from tests.services.verifier.mailservers import (
     CatchAll,
     Greylist,
@@ -174,7 +175,7 @@ async def start_verifier(
         verifier = await build_verifier(db, settings)
         service = await create_server(db, settings, "127.0.0.1:0", verifier)
         port = await service.start()
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        channel = grpc_callers.channel(f"127.0.0.1:{port}")
         started.append((service, channel))
         return RunningVerifier(pb_grpc.VerifierServiceStub(channel), channel, f"127.0.0.1:{port}", verifier)
 

@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 
 from libs.embedded_store import free_port
+from tests import grpc_callers
 from tests.services.verifier.conftest import VerifierFactory
 
 
 async def leadmesh(verifier_addr: str, home: Path, repo_root: Path, *args: str) -> tuple[int, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("LEADMESH_")}
+    env |= grpc_callers.caller_env()
     env.update(
         {"LEADMESH_VERIFIER_ADDR": verifier_addr, "LEADMESH_HOME": str(home), "PYTHONPATH": str(repo_root)}
     )

@@ -404,8 +404,8 @@ class RevokeApiKeyRequest(_message.Message):
     prefix: _builtins.str
     """The key's prefix as shown by CreateApiKey/ListApiKeys."""
     account_id: _builtins.str
-    """When set, only a key of this account is revoked (NOT_FOUND otherwise). Callers acting for
-    a customer must set it.
+    """The account whose key it is (required: INVALID_ARGUMENT ACCOUNT_ID_REQUIRED without it;
+    NOT_FOUND when the account has no key with this prefix).
     """
     def __init__(
         self,
