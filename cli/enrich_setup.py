@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc
-
+from cli.mesh_credentials import cli_credential
 from cli.state import StackState
 from leadmesh.billing.v1 import billing_service_pb2 as pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
+from libs.channels import open_channel
 
 __all__ = ["KEY_FILE", "LEAD_INPUTS", "Target", "add_enrich_parser", "save_local_key", "target"]
 
@@ -53,8 +53,8 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-async def _new_local_account(billing_addr: str) -> tuple[str, str]:
-    async with grpc.aio.insecure_channel(billing_addr) as channel:
+async def _new_local_account(billing_addr: str, home: Path) -> tuple[str, str]:
+    async with open_channel(billing_addr, cli_credential(home), None) as channel:
         created = await pb_grpc.BillingServiceStub(channel).CreateAccount(
             pb.CreateAccountRequest(name="leadmesh CLI", create_api_key=True), timeout=10
         )
@@ -81,7 +81,7 @@ async def target(api_key: str | None, base_url: str | None, home: Path) -> Targe
     billing = state.addresses.get("billing")
     if not billing:
         return Target(None, "", url)
-    account, key = await _new_local_account(billing)
+    account, key = await _new_local_account(billing, home)
     save_local_key(home, key)
     return Target(key, f"the local stack's: account {account} made now, key kept in {_shown(path)}", url)
 

@@ -22,7 +22,16 @@ __all__ = ["SERVICE_SCOPES", "MeshCredentials", "cli_credential", "signing_key"]
 
 # What each process of the stack calls (its own credential's scopes).
 SERVICE_SCOPES: dict[str, tuple[str, ...]] = {
-    "gateway": ("billing:read", "billing:charge", "enrich", "score", "intent", "jobs"),
+    "gateway": (
+        "billing:read",
+        "billing:charge",
+        "billing:keys",
+        "enrich",
+        "providers",
+        "score",
+        "intent",
+        "jobs",
+    ),
     "enrichment": ("providers", "verify", "intent", "score", "billing:read", "billing:charge"),
     "batch": ("enrich", "billing:read", "billing:charge"),
     "intent": ("score",),

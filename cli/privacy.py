@@ -20,11 +20,13 @@ from typing import Any
 
 import grpc
 
+from cli.mesh_credentials import cli_credential
 from cli.state import home_dir, mesh_addresses
 from leadmesh.privacy.v1 import privacy_service_pb2 as pb
 from leadmesh.privacy.v1 import privacy_service_pb2_grpc as pb_grpc
 from leadmesh.providers.v1 import providers_service_pb2 as providers_pb
 from leadmesh.providers.v1 import providers_service_pb2_grpc as providers_grpc
+from libs.channels import open_channel
 from libs.errors import LeadmeshError, error_from_rpc
 from libs.ids import new_id
 from libs.privacy import DataSubject, subject
@@ -77,7 +79,7 @@ async def _erase_at(
     address: str, erasure_id: str, operator: str, people: list[DataSubject]
 ) -> dict[str, int]:
     counts: dict[str, int] = {}
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with open_channel(address, cli_credential(home_dir()), None) as channel:
         stub = pb_grpc.PrivacyServiceStub(channel)
         for start in range(0, len(people), SUBJECTS_PER_CALL):
             part = people[start : start + SUBJECTS_PER_CALL]
@@ -114,7 +116,7 @@ async def erase(people: list[DataSubject], operator: str) -> dict[str, Any]:
                 break  # nothing is erased before the people are suppressed
     complete = not failed
     if "providers" not in failed:
-        async with grpc.aio.insecure_channel(addresses.providers_addr) as channel:
+        async with open_channel(addresses.providers_addr, cli_credential(home_dir()), None) as channel:
             await providers_grpc.ProvidersServiceStub(channel).RecordErasure(
                 providers_pb.RecordErasureRequest(
                     erasure_id=erasure_id,

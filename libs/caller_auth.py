@@ -44,7 +44,9 @@ SCOPES: dict[str, str] = {
     "jobs": "BatchService: CSV jobs, their results and webhook secrets",
     "billing:read": "BillingService: read accounts, API keys, balances, the ledger; authenticate keys",
     "billing:charge": "BillingService: charge, reserve, settle and release credits",
+    "billing:keys": "BillingService: create and revoke an account's API keys (the dashboard's keys page)",
     "billing:admin": "BillingService: create accounts and API keys, revoke keys, add credits",
+    "privacy:admin": "PrivacyService of every service: erase people; providers' erasure audit",
 }
 
 RevokedLoader = Callable[[], Awaitable[Iterable[str]]]

@@ -13,13 +13,23 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from leadmesh.privacy.v1 import privacy_service_pb2 as pb
 from leadmesh.privacy.v1 import privacy_service_pb2_grpc as pb_grpc
+from libs.caller_auth import method_scopes
 from libs.errors import InvalidArgument
 from libs.mongo import Document
 from libs.privacy import DataSubject, PersonalData, subject
 
-__all__ = ["MAX_SUBJECTS", "PRIVACY_SERVICE", "PrivacyServicer", "privacy_service", "subjects_of"]
+__all__ = [
+    "MAX_SUBJECTS",
+    "PRIVACY_SCOPES",
+    "PRIVACY_SERVICE",
+    "PrivacyServicer",
+    "privacy_service",
+    "subjects_of",
+]
 
 PRIVACY_SERVICE = "leadmesh.privacy.v1.PrivacyService"
+# The scope of each RPC, for the scope table of every service that serves it.
+PRIVACY_SCOPES = method_scopes(PRIVACY_SERVICE, {"ErasePersonalData": "privacy:admin"})
 MAX_SUBJECTS = 1000
 
 log = logging.getLogger("leadmesh.privacy")

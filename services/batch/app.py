@@ -25,7 +25,7 @@ from libs.grpc_clients import GrpcClients
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping, utc_now
 from libs.periodic import Every
-from libs.privacy_service import privacy_service
+from libs.privacy_service import PRIVACY_SCOPES, privacy_service
 from libs.queue_depths import QueueDepths
 from libs.safe_http import OutboundPolicy, guarded_client
 from libs.service import Service
@@ -47,17 +47,21 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = "leadmesh.batch.v1.BatchService"
 # The scope each RPC needs (README "Calling the gRPC services"); an RPC missing here is denied.
-SCOPES = method_scopes(
-    SERVICE_NAME,
-    {
-        "CreateJob": "jobs",
-        "GetJob": "jobs",
-        "WatchJob": "jobs",
-        "ListJobs": "jobs",
-        "CancelJob": "jobs",
-        "GetJobResult": "jobs",
-        "GetWebhookSecret": "jobs",
-    },
+SCOPES = (
+    method_scopes(
+        SERVICE_NAME,
+        {
+            "CreateJob": "jobs",
+            "GetJob": "jobs",
+            "WatchJob": "jobs",
+            "ListJobs": "jobs",
+            "CancelJob": "jobs",
+            "GetJobResult": "jobs",
+            "GetWebhookSecret": "jobs",
+            "RotateWebhookSecret": "jobs",
+        },
+    )
+    | PRIVACY_SCOPES
 )
 COMPLETED_ROUTING_KEY = "batch.job.completed"
 # Finished-job events for whoever integrates with them (CRM syncs, notifications); kept a day.

@@ -17,7 +17,7 @@ from libs.grpc_clients import GrpcClients
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
 from libs.periodic import Every
-from libs.privacy_service import privacy_service
+from libs.privacy_service import PRIVACY_SCOPES, privacy_service
 from libs.service import Service
 from services.enrichment.downstream import Downstream
 from services.enrichment.pipeline import Pipeline
@@ -30,9 +30,12 @@ __all__ = ["SCOPES", "SERVICE_NAME", "create_server"]
 
 SERVICE_NAME = "leadmesh.enrichment.v1.EnrichmentService"
 # The scope each RPC needs (README "Calling the gRPC services"); an RPC missing here is denied.
-SCOPES = method_scopes(
-    SERVICE_NAME,
-    {"EnrichLead": "enrich", "EnrichBatch": "enrich", "GetEnrichment": "enrich"},
+SCOPES = (
+    method_scopes(
+        SERVICE_NAME,
+        {"EnrichLead": "enrich", "EnrichBatch": "enrich", "GetEnrichment": "enrich"},
+    )
+    | PRIVACY_SCOPES
 )
 
 

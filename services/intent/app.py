@@ -16,7 +16,7 @@ from libs.grpc_clients import GrpcClients
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping, utc_now
 from libs.periodic import Every
-from libs.privacy_service import privacy_service
+from libs.privacy_service import PRIVACY_SCOPES, privacy_service
 from libs.safe_http import OutboundPolicy, guarded_client
 from libs.service import Closer, Part, Service
 from services.intent.competitors import CompetitorDirectory
@@ -36,9 +36,12 @@ __all__ = ["SCOPES", "SERVICE_NAME", "create_server", "create_signals"]
 
 SERVICE_NAME = "leadmesh.intent.v1.IntentService"
 # The scope each RPC needs (README "Calling the gRPC services"); an RPC missing here is denied.
-SCOPES = method_scopes(
-    SERVICE_NAME,
-    {"GetSignals": "intent", "GetSignalsBatch": "intent", "RecordEvents": "intent", "Refresh": "intent"},
+SCOPES = (
+    method_scopes(
+        SERVICE_NAME,
+        {"GetSignals": "intent", "GetSignalsBatch": "intent", "RecordEvents": "intent", "Refresh": "intent"},
+    )
+    | PRIVACY_SCOPES
 )
 
 

@@ -15,7 +15,7 @@ from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
 from libs.periodic import Every
 from libs.privacy import SubjectHasher
-from libs.privacy_service import privacy_service
+from libs.privacy_service import PRIVACY_SCOPES, privacy_service
 from libs.safe_http import OutboundPolicy, guarded_client
 from libs.service import Service
 from services.providers.adapters import build_external
@@ -34,9 +34,20 @@ __all__ = ["SCOPES", "SERVICE_NAME", "Resources", "create_lookup", "create_serve
 
 SERVICE_NAME = "leadmesh.providers.v1.ProvidersService"
 # The scope each RPC needs (README "Calling the gRPC services"); an RPC missing here is denied.
-SCOPES = method_scopes(
-    SERVICE_NAME,
-    {"Lookup": "providers", "LookupBatch": "providers", "FindContacts": "providers"},
+SCOPES = (
+    method_scopes(
+        SERVICE_NAME,
+        {
+            "Lookup": "providers",
+            "LookupBatch": "providers",
+            "FindContacts": "providers",
+            "AddSuppressions": "providers",
+            "ListSuppressions": "providers",
+            "DeleteSuppression": "providers",
+            "RecordErasure": "privacy:admin",
+        },
+    )
+    | PRIVACY_SCOPES
 )
 
 

@@ -11,7 +11,7 @@ from libs.grpc_clients import GrpcClients
 from libs.grpc_server import GrpcServer
 from libs.mongo import Document, ping
 from libs.periodic import Every
-from libs.privacy_service import privacy_service
+from libs.privacy_service import PRIVACY_SCOPES, privacy_service
 from libs.service import Service
 from services.verifier.domain import RetryHints, VerificationPolicy, address_lists
 from services.verifier.limits import HostLimiter
@@ -27,9 +27,12 @@ __all__ = ["SCOPES", "SERVICE_NAME", "build_verifier", "create_server"]
 
 SERVICE_NAME = "leadmesh.verifier.v1.VerifierService"
 # The scope each RPC needs (README "Calling the gRPC services"); an RPC missing here is denied.
-SCOPES = method_scopes(
-    SERVICE_NAME,
-    {"Verify": "verify", "VerifyBatch": "verify"},
+SCOPES = (
+    method_scopes(
+        SERVICE_NAME,
+        {"Verify": "verify", "VerifyBatch": "verify"},
+    )
+    | PRIVACY_SCOPES
 )
 
 

@@ -19,11 +19,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 
+from cli.mesh_credentials import MeshCredentials
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
+from libs.channels import CallerCredential, open_channel
 from libs.embedded_store import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,8 +67,9 @@ def dashboard_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         demo_email = next(
             m.group(1) for line in lines if (m := re.search(r'"email": ?"([^"]+@[^"]+)"', line))
         )
-        key = asyncio.run(_new_key(env["LEADMESH_BILLING_ADDR"]))
-        poor_key = asyncio.run(_new_key(env["LEADMESH_BILLING_ADDR"], spend=25))
+        stack_home = Path(env["LEADMESH_HOME"])
+        key = asyncio.run(_new_key(env["LEADMESH_BILLING_ADDR"], stack_home))
+        poor_key = asyncio.run(_new_key(env["LEADMESH_BILLING_ADDR"], stack_home, spend=25))
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         yield env | {
             "LEADMESH_E2E_BASE_URL": f"http://{env['LEADMESH_GATEWAY_ADDR']}",
@@ -109,9 +111,11 @@ def _up(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], list[str
     pytest.fail("leadmesh up did not come up:\n" + (cwd / "up.log").read_text(encoding="utf-8"))
 
 
-async def _new_key(billing_addr: str, spend: int = 0) -> str:
-    """The key of a new account with 1,000 credits (or its 30 free ones, ``spend`` of them spent)."""
-    async with grpc.aio.insecure_channel(billing_addr) as channel:
+async def _new_key(billing_addr: str, home: Path, spend: int = 0) -> str:
+    """The key of a new account with 1,000 credits (or its 30 free ones, ``spend`` of them spent),
+    made with the admin credential of the stack of ``home``."""
+    admin = CallerCredential.from_file(MeshCredentials.of(home).admin_token_path)
+    async with open_channel(billing_addr, admin, None) as channel:
         billing = billing_grpc.BillingServiceStub(channel)
         created = await billing.CreateAccount(
             billing_pb.CreateAccountRequest(

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import grpc
 import httpx
 import pytest
 import uvicorn
@@ -31,6 +30,7 @@ from services.billing.app import create_server as create_billing
 from services.billing.settings import BillingSettings
 from services.scoring.app import create_server as create_scoring
 from services.scoring.settings import ScoringSettings
+from tests import grpc_callers
 from tests.metric_points import points_where
 from tests.waiting import eventually
 
@@ -71,7 +71,7 @@ async def gateway(db: AsyncDatabase[Document], **limits: Any) -> AsyncIterator[G
         await eventually(lambda: server.started)
         async with (
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http,
-            grpc.aio.insecure_channel(billing_addr) as channel,
+            grpc_callers.channel(billing_addr) as channel,
         ):
             yield Gateway(http, billing_grpc.BillingServiceStub(channel))
     finally:
