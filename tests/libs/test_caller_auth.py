@@ -23,12 +23,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from leadmesh.billing.v1 import billing_service_pb2 as pb
 from leadmesh.billing.v1 import billing_service_pb2_grpc as pb_grpc
+from leadmesh.privacy.v1 import privacy_service_pb2  # noqa: F401 - registers PrivacyService
 from libs.caller_auth import SCOPES
 from libs.channels import CallerCredential, ChannelPool, open_channel
 from libs.credentials import SigningKey
 from libs.errors import PermissionDenied, error_from_rpc
 from libs.grpc_clients import GrpcClients
 from libs.mongo import Document
+from libs.privacy_service import PRIVACY_SERVICE
 from libs.service import Service
 from services.billing.app import create_server
 from services.billing.settings import BillingSettings
@@ -175,11 +177,20 @@ async def test_the_services_own_pool_attaches_its_credential(billing: tuple[Serv
         await bare.close()
 
 
+PRIVACY_SERVERS = {"providers", "enrichment", "verifier", "intent", "batch"}
+
+
 def test_every_rpc_of_every_service_declares_a_scope() -> None:
     for name in SERVICES:
         app = importlib.import_module(f"services.{name}.app")
-        service = descriptor_pool.Default().FindServiceByName(app.SERVICE_NAME)
-        methods = {f"/{service.full_name}/{method.name}" for method in service.methods}
+        served = [app.SERVICE_NAME]
+        if name in PRIVACY_SERVERS:  # every service that keeps people serves PrivacyService too
+            served.append(PRIVACY_SERVICE)
+        methods = {
+            f"/{service.full_name}/{method.name}"
+            for service in map(descriptor_pool.Default().FindServiceByName, served)
+            for method in service.methods
+        }
         assert methods, name
         assert methods == set(app.SCOPES), f"{name}: {sorted(methods ^ set(app.SCOPES))}"
         assert set(app.SCOPES.values()) <= set(SCOPES)
