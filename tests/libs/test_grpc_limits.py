@@ -16,6 +16,7 @@ from libs.grpc_server import MESSAGE_LIMITS, GrpcServer, MessageLimits
 from libs.mongo import Document
 from services.billing.app import create_server
 from services.billing.settings import BillingSettings
+from tests import grpc_callers
 from tests.libs.test_grpc_server import SERVICE, add_probe
 
 BIG = 64 * 1024 * 1024
@@ -45,7 +46,7 @@ async def test_a_message_over_the_services_limit_is_resource_exhausted(db: Async
     port = await service.start()
     try:
         options = [("grpc.max_send_message_length", BIG)]
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
+        async with grpc_callers.channel(f"127.0.0.1:{port}", options=options) as channel:
             billing = billing_grpc.BillingServiceStub(channel)
             oversize = billing_pb.CreateAccountRequest(name="x" * (MESSAGE_LIMITS["billing"].receive + 1))
             with pytest.raises(grpc.aio.AioRpcError) as refused:

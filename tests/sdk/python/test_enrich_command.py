@@ -13,8 +13,10 @@ import signal
 import sys
 from pathlib import Path
 
+from cli.mesh_credentials import MeshCredentials
 from cli.state import StackState
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb
+from tests import grpc_callers
 from tests.sdk.python.conftest import base_url
 from tests.services.enrichment.mesh import Mesh
 from tests.waiting import eventually
@@ -122,6 +124,10 @@ async def test_the_key_of_leadmesh_up_here_and_no_key_at_all(mesh: Mesh, tmp_pat
     StackState(
         os.getpid(), "mongodb://unused", "amqp://unused", {"billing": billing, "gateway": gateway}
     ).save(tmp_path / ".leadmesh")
+    # The admin credential `leadmesh up` keeps beside its state (here, the test run's).
+    admin = MeshCredentials.of(tmp_path / ".leadmesh").admin_token_path
+    admin.parent.mkdir(parents=True, exist_ok=True)
+    admin.write_text(grpc_callers.ADMIN_TOKEN)
     code, out, err = await leadmesh_enrich(tmp_path, env, "--email", "not-a-lead")
     assert "API key: the local stack's: account acct_" in err and f"gateway http://{gateway}" in err
     kept = (tmp_path / ".leadmesh" / "api_key").read_text().strip()

@@ -265,7 +265,7 @@ def get_icp(*, version: int | None = None) -> Plan[IcpProfile]:
 def update_icp(profile: Mapping[str, Any], *, if_match: int | str | None = None) -> Plan[IcpProfile]:
     """Replaces the profile (a new version); with ``if_match`` only while that version is current
     (else ``ConflictError``). The server's fields of a profile read before (version, ...) are left out."""
-    body = {k: v for k, v in profile.items() if k not in {"version", "is_default", "created_at"}}
+    body = {k: v for k, v in profile.items() if k not in {"version", "is_default", "created_at", "livemode"}}
     headers = {"If-Match": f'"{if_match}"'} if if_match is not None else {}
     reply = yield Call("PUT", "/v1/icp", json=body, headers=headers, retry_unsent_only=if_match is not None)
     return IcpProfile(_got(reply).json())
