@@ -182,7 +182,7 @@ const scenarios = {
     await page.getByRole("listitem").filter({ hasText: `Version ${version + 1}` }).filter({ hasText: "changed seniorities" }).waitFor();
     // Someone else saves meanwhile: the next save says so and stores nothing.
     const current = await (await api("/v1/icp")).json();
-    const { version: _v, is_default: _d, created_at: _c, ...profile } = current;
+    const { version: _v, is_default: _d, created_at: _c, livemode: _l, ...profile } = current;
     profile.intent_boost_max = profile.intent_boost_max === 10 ? 11 : 10;
     assert.equal((await api("/v1/icp", { method: "PUT", body: JSON.stringify(profile) })).status, 200);
     await page.getByLabel("Exclusion penalty").fill("50");

@@ -34,7 +34,7 @@ export type IcpProfileIn = {
   exclusions: { industries: string[]; title_keywords: string[]; seniorities: string[]; company_domains: string[]; countries: string[]; penalty: number };
   tiers: { high_priority: number; nurture: number }; intent_boost_max: number;
 };
-export type IcpProfile = IcpProfileIn & { version: number; is_default: boolean; created_at: string };
+export type IcpProfile = IcpProfileIn & { version: number; is_default: boolean; created_at: string; livemode?: boolean };
 export type ApiKey = { prefix: string; name: string; mode: "live" | "test"; status: "active" | "revoked"; created_at: string; last_used_at: string | null; revoked_at: string | null; current: boolean };
 
 export class ApiError extends Error {

@@ -26,7 +26,7 @@ const SECTIONS: Record<keyof IcpProfileIn, string> = {
 };
 
 export function profileIn(profile: IcpProfile): IcpProfileIn {
-  const { version: _v, is_default: _d, created_at: _c, ...rest } = profile;
+  const { version: _v, is_default: _d, created_at: _c, livemode: _l, ...rest } = profile;
   return structuredClone(rest);
 }
 
