@@ -18,6 +18,7 @@ from leadmesh.batch.v1 import batch_service_pb2 as pb
 from leadmesh.batch.v1 import batch_service_pb2_grpc as pb_grpc
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
 from leadmesh.enrichment.v1 import enrichment_service_pb2_grpc as enrichment_grpc
+from leadmesh.intent.v1 import intent_service_pb2_grpc as intent_grpc
 from libs import amqp
 from libs.channels import ChannelPool
 from libs.grpc_server import GrpcServer
@@ -29,6 +30,7 @@ from libs.service import Service
 from services.batch.intake import Intake, queue_job
 from services.batch.jobs import job_message
 from services.batch.lifecycle import JobLifecycle
+from services.batch.prefetch import IntentPrefetch
 from services.batch.repository import JobRepository
 from services.batch.servicer import BatchServicer
 from services.batch.settings import BatchSettings
@@ -123,7 +125,16 @@ async def create_server(
     link = await _link(repository, settings, amqp_url or settings.amqp_url)
     channels = ChannelPool(settings.batch_billing_timeout)
     billing = billing_grpc.BillingServiceStub(channels.get(settings.billing_addr))
-    intake = Intake(repository, billing, link.publisher, settings, on_finished=link.job_finished)
+    prefetch = (
+        IntentPrefetch(
+            intent_grpc.IntentServiceStub(channels.get(settings.intent_addr)),
+            settings.batch_intent_prefetch_concurrency,
+            settings.batch_intent_prefetch_timeout,
+        )
+        if settings.batch_intent_prefetch
+        else None
+    )
+    intake = Intake(repository, billing, link.publisher, settings, link.job_finished, prefetch)
     servicer = BatchServicer(intake, JobLifecycle(repository), settings.webhook_secret.get_secret_value())
 
     async def broker_open() -> bool:
@@ -136,7 +147,8 @@ async def create_server(
         readiness=[lambda: ping(db), broker_open],
         grace=settings.shutdown_grace,
     )
-    return Service(server, parts=[link], closers=[channels.close])
+    closers = [channels.close] if prefetch is None else [channels.close, prefetch.close]
+    return Service(server, parts=[link], closers=closers)
 
 
 @dataclass

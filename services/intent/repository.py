@@ -87,7 +87,7 @@ def _source_state(doc: Any) -> SourceState | None:
     fetched = as_datetime(doc.get("fetch_time"))
     if fetched is None:
         return None
-    return SourceState(FetchStatus(doc["status"]), fetched, doc.get("error", ""))
+    return SourceState(FetchStatus(doc["status"]), fetched, doc.get("error", ""), int(doc.get("failures", 0)))
 
 
 def _company(doc: Document) -> CompanyState:
@@ -185,7 +185,8 @@ class IntentRepository:
         await self._save_failure(domain, "technology", state)
 
     async def _save_failure(self, domain: str, field: str, state: SourceState) -> None:
-        """Records a failed fetch; what an earlier fetch found stays until one works again."""
+        """Records a failed fetch, counting the failures in a row; what an earlier fetch found stays
+        until one works again."""
         update = {
             f"{field}.status": state.status.value,
             f"{field}.fetch_time": state.fetch_time,
@@ -195,6 +196,7 @@ class IntentRepository:
             {"_id": domain},
             {
                 "$set": update,
+                "$inc": {f"{field}.failures": 1},
                 "$setOnInsert": self._upsert_defaults(state.fetch_time),
                 "$max": {"refresh_epoch": epoch(state.fetch_time)},
             },

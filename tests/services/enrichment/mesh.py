@@ -103,10 +103,12 @@ async def running_mesh(
     batch: BatchSettings | None = None,
     batch_worker: bool = True,
     enrichment_settings: dict[str, Any] | None = None,
+    intent_settings: dict[str, Any] | None = None,
     **gateway: Any,
 ) -> AsyncIterator[Mesh]:
     """With ``batch`` (and ``amqp_url``), also the batch server and, unless ``batch_worker`` is
-    false, one in-process batch worker; ``enrichment_settings`` override the pipeline's."""
+    false, one in-process batch worker; ``enrichment_settings`` and ``intent_settings`` override
+    those services' (``servers["web"]`` is the loopback site of the homepages and job boards)."""
     async with AsyncExitStack() as stack:
         farm, dns = await start_mail()
         stack.push_async_callback(farm.stop)
@@ -153,10 +155,13 @@ async def running_mesh(
                 intent_greenhouse_base_url=web.url("/greenhouse"),
                 intent_lever_base_url=web.url("/lever"),
                 intent_allowed_networks=[f"{SITE}/32"],
-                intent_fetch_timeout=2.0,
-                intent_first_fetch_wait=2.0,
-                intent_scoring_timeout=0.5,
-                shutdown_grace=0.5,
+                **{
+                    "intent_fetch_timeout": 2.0,
+                    "intent_first_fetch_wait": 2.0,
+                    "intent_scoring_timeout": 0.5,
+                    "shutdown_grace": 0.5,
+                    **(intent_settings or {}),
+                },
             ),
             "127.0.0.1:0",
             amqp_url=amqp_url,
@@ -216,6 +221,7 @@ async def running_mesh(
                 "scoring": scoring,
                 "providers": providers,
                 "enrichment": enrichment,
+                "web": web,
                 **servers,
             },
         )
