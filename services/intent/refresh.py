@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from libs.ttlcache import TtlCache
 from services.intent.domain import (
+    CompanyState,
     FetchStatus,
     Source,
     SourceState,
@@ -70,10 +71,16 @@ class RefreshRunner:
         now = self.clock()
         return tuple(s for s in sources if (hit := self._failing.get((domain, s))) is None or hit[0] <= now)
 
-    def _failed(self, domain: str, source: Source, now: datetime) -> None:
-        _, failures = self._failing.get((domain, source)) or (now, 0)
-        delay = retry_delay(failures + 1, self.first_retry, self.longest_retry)
-        self._failing.put((domain, source), (now + delay, failures + 1))
+    def _failed(self, domain: str, source: Source, stored: CompanyState | None, now: datetime) -> int:
+        """Remembers that ``source`` failed again; its failures in a row (this one included), by
+        the store's count or this process's, whichever is higher."""
+        last = stored.source(source) if stored is not None else None
+        before = last.failures if last is not None and last.status is FetchStatus.FAILED else 0
+        remembered = self._failing.get((domain, source))
+        failures = max(before, remembered[1] if remembered is not None else 0) + 1
+        delay = retry_delay(failures, self.first_retry, self.longest_retry)
+        self._failing.put((domain, source), (now + delay, failures))
+        return failures
 
     def start(self, domain: str, sources: Iterable[Source]) -> dict[Source, asyncio.Task[None]]:
         """The running fetch of each fetched source of ``domain``, started unless already running."""
@@ -135,9 +142,9 @@ class RefreshRunner:
             found = await self.boards.postings(domain)
         except FetchFailed as failure:
             log.warning("job boards unavailable", extra={"domain": domain, "error": str(failure)})
-            self._failed(domain, Source.HIRING, now)
+            failures = self._failed(domain, Source.HIRING, await self.repository.company(domain), now)
             await self.repository.save_hiring_failure(
-                domain, SourceState(FetchStatus.FAILED, now, str(failure))
+                domain, SourceState(FetchStatus.FAILED, now, str(failure), failures)
             )
             return
         self._failing.drop((domain, Source.HIRING))
@@ -151,8 +158,8 @@ class RefreshRunner:
             homepage = await self.homepage.fetch(domain)
         except FetchFailed as failure:
             log.warning("homepage unavailable", extra={"domain": domain, "error": str(failure)})
-            self._failed(domain, Source.TECHNOLOGY, now)
-            state = SourceState(FetchStatus.FAILED, now, str(failure))
+            failures = self._failed(domain, Source.TECHNOLOGY, previous, now)
+            state = SourceState(FetchStatus.FAILED, now, str(failure), failures)
             await self.repository.save_technology_failure(domain, state)
             return
         self._failing.drop((domain, Source.TECHNOLOGY))
