@@ -19,6 +19,7 @@ from leadmesh.batch.v1 import batch_service_pb2_grpc as pb_grpc
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
 from leadmesh.enrichment.v1 import enrichment_service_pb2_grpc as enrichment_grpc
 from leadmesh.intent.v1 import intent_service_pb2_grpc as intent_grpc
+from leadmesh.verifier.v1 import verifier_service_pb2_grpc as verifier_grpc
 from libs import amqp
 from libs.channels import ChannelPool
 from libs.grpc_server import GrpcServer
@@ -31,6 +32,7 @@ from services.batch.intake import Intake, queue_job
 from services.batch.jobs import job_message
 from services.batch.lifecycle import JobLifecycle
 from services.batch.prefetch import IntentPrefetch
+from services.batch.recheck import GreylistRecheck
 from services.batch.repository import JobRepository
 from services.batch.servicer import BatchServicer
 from services.batch.settings import BatchSettings
@@ -203,12 +205,23 @@ async def create_worker(
     await repository.ensure_indexes()
     link = await _link(repository, settings, amqp_url or settings.amqp_url)
     channels = ChannelPool(settings.batch_billing_timeout)
+    recheck = (
+        GreylistRecheck(
+            repository,
+            verifier_grpc.VerifierServiceStub(channels.get(settings.verifier_addr)),
+            settings.batch_greylist_recheck_wait,
+            settings.batch_verifier_timeout,
+        )
+        if settings.batch_greylist_recheck_wait
+        else None
+    )
     worker = ChunkWorker(
         repository,
         enrichment_grpc.EnrichmentServiceStub(channels.get(settings.enrichment_addr)),
         billing_grpc.BillingServiceStub(channels.get(settings.billing_addr)),
         settings,
         link.job_finished,
+        recheck,
     )
 
     async def sweep_stalled_jobs() -> None:

@@ -37,6 +37,10 @@ class BatchSettings(CommonSettings):
     batch_intent_prefetch: bool = True
     batch_intent_prefetch_concurrency: int = Field(default=2, ge=1)
     batch_intent_prefetch_timeout: float = Field(default=5.0, gt=0)
+    # A job's rows whose mail server greylisted the probe are verified once more when its last
+    # chunk is done, if their retry time is at most this many seconds away (0: never).
+    batch_greylist_recheck_wait: float = Field(default=60.0, ge=0)
+    batch_verifier_timeout: float = Field(default=60.0, gt=0)
     # Master secret the per-account webhook signing secrets derive from.
     webhook_secret: SecretStr = SecretStr("dev-only-webhook-secret-change-me")
     # Networks webhooks may reach besides public addresses (tests: loopback).

@@ -104,11 +104,13 @@ async def running_mesh(
     batch_worker: bool = True,
     enrichment_settings: dict[str, Any] | None = None,
     intent_settings: dict[str, Any] | None = None,
+    verifier_settings: dict[str, Any] | None = None,
     **gateway: Any,
 ) -> AsyncIterator[Mesh]:
     """With ``batch`` (and ``amqp_url``), also the batch server and, unless ``batch_worker`` is
-    false, one in-process batch worker; ``enrichment_settings`` and ``intent_settings`` override
-    those services' (``servers["web"]`` is the loopback site of the homepages and job boards)."""
+    false, one in-process batch worker; ``enrichment_settings``, ``intent_settings`` and
+    ``verifier_settings`` override those services' (``servers["web"]`` is the loopback site of the
+    homepages and job boards, ``servers["farm"]`` the mail servers)."""
     async with AsyncExitStack() as stack:
         farm, dns = await start_mail()
         stack.push_async_callback(farm.stop)
@@ -141,6 +143,7 @@ async def running_mesh(
                 verifier_command_timeout=1.0,
                 verifier_mx_rate=10_000.0,
                 shutdown_grace=0.5,
+                **(verifier_settings or {}),
             ),
             "127.0.0.1:0",
         )
@@ -222,6 +225,7 @@ async def running_mesh(
                 "providers": providers,
                 "enrichment": enrichment,
                 "web": web,
+                "farm": farm,
                 **servers,
             },
         )
