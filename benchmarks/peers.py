@@ -55,7 +55,8 @@ class RealWorld:
         return (
             f"web median {self.web_median * 1000:.0f} ms, boards median {self.board_median * 1000:.0f} ms, "
             f"{self.timeout_share:.0%} timeouts, {self.nxdomain_share:.0%} NXDOMAIN, "
-            f"{self.greylist_share:.0%} greylisting ({self.greylist_delay:.0f} s), "
+            f"{self.greylist_share:.0%} greylisting ({self.greylist_delay:.0f} s, verifier back-off "
+            f"{self.greylist_delay + 2:.0f} s), "
             f"{self.tarpit_share:.0%} tarpits ({self.tarpit_banner:.0f} s banner)"
         )
 
@@ -170,6 +171,8 @@ async def outside_world(
         "LEADMESH_INTENT_LEVER_BASE_URL": f"{boards}/lever",
         "LEADMESH_INTENT_ALLOWED_NETWORKS": json.dumps([f"{SITE}/32"]),
     }
+    if real:  # the verifier comes back to greylisters when these ones let a sender in (its default: 300 s)
+        env["LEADMESH_VERIFIER_GREYLIST_BACKOFF"] = str(world.greylist_delay + 2)
     description = {
         "instant": "loopback peers answering at once",
         "real-world": world.describe(),
