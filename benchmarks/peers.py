@@ -22,10 +22,13 @@ import zlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from libs.embedded_store import free_port
 from services.demo_world import ByDomain, Greylist, KnownMailboxes, LoopbackDns, MailServer, Page, Web
-from services.demo_world.tarpit import TarpitServer
+
+if TYPE_CHECKING:
+    from services.demo_world.tarpit import TarpitServer
 
 __all__ = ["MODES", "Outside", "RealWorld", "outside_world"]
 
@@ -198,6 +201,9 @@ async def _mail_servers(
         mail = await MailServer(behaviour, host=SITE, hostname="mx.lmtest").start()
         if tarpit_banner is None:
             return mail, None
+        # Imported here: the offline and instant modes also run on revisions older than it.
+        from services.demo_world.tarpit import TarpitServer
+
         try:
             tarpit = await TarpitServer(TARPIT_SITE, mail.port, banner_delay=tarpit_banner).start()
         except OSError:
