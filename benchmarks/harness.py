@@ -221,6 +221,8 @@ async def running_mesh(
                 "PYTHONPATH": os.pathsep.join([str(root), str(root / "proto"), *inherited_path]),
                 "LEADMESH_MONGODB_URI": store.uri,
                 "LEADMESH_AMQP_URL": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
+                # Batch refuses to start without one on revisions that require it.
+                "LEADMESH_WEBHOOK_SECRET": f"bench-{uuid.uuid4().hex}{uuid.uuid4().hex}",
                 **outside.env,
                 **stages.env,
                 **(tuned if launcher == "processes" else {"LEADMESH_HOME": str(Path(tmp) / "home")}),
