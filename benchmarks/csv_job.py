@@ -1,15 +1,20 @@
 """CSV jobs end to end: POST /v1/enrich/csv through the gateway, enriched by batch workers.
 
     .venv/bin/python benchmarks/csv_job.py [--rows 10000 100000] [--workers 2] [--people 3000]
+        [--mode instant|real-world|offline] [--launcher processes|up|both]
 
-Starts the whole mesh as separate processes over an embedded store seeded with the demo directory,
-loopback mail, DNS and web servers (benchmarks/harness.py), the batch server and ``--workers``
-batch worker processes. For each size it uploads a CSV of badge-scanner shape (First Name, Last
+Starts the whole mesh over an embedded store seeded with the demo directory and the loopback
+outside world of ``--mode`` (benchmarks/peers.py: mail, DNS, company websites and job boards
+answering at once, as the real Internet does, or not at all), either as separate processes with
+the batch server and ``--workers`` batch worker processes (``--launcher processes``), or as a
+user runs it, ``leadmesh up`` with its one batch worker (``--launcher up``); ``both`` runs one then
+the other. For each size it uploads a CSV of badge-scanner shape (First Name, Last
 Name, Work Email, Company, Notes): 85% known emails, 5% unknown ones, 5% name + company only, 5%
 without any identifier; then polls GET /v1/jobs/{id} until the job ends and streams
 GET /v1/jobs/{id}/result.csv to its last byte. It prints the wall time from the first byte of the
-upload to the last byte of the result, rows/s, the outcome counts, and the peak RSS (VmHWM) of
-every process so far. Goals on 2 cores: 10,000 rows in <= 12 s, 100,000 in <= 2 min, every
+upload to the last byte of the result, rows/s, the outcome counts, how long the job's calls waited
+on each stage (providers, verifier, intent, scoring, billing), and the peak RSS (VmHWM) of every
+process so far. Goals on 2 cores: 10,000 rows in <= 12 s, 100,000 in <= 2 min, every
 process < 300 MB.
 """
 
@@ -30,7 +35,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "proto"))
 
 import httpx  # noqa: E402
-from harness import Mesh, caller_channel, method, peak_rss_mb, running_mesh, say  # noqa: E402
+from harness import (  # noqa: E402
+    MODES,
+    Mesh,
+    caller_channel,
+    method,
+    peak_rss_mb,
+    running_mesh,
+    say,
+    stage_lines,
+)
 
 from leadmesh.billing.v1 import billing_service_pb2 as billing_pb  # noqa: E402
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc  # noqa: E402
@@ -100,7 +114,7 @@ async def run_job(http: httpx.AsyncClient, body: bytes, rows: int) -> None:
 
 
 def report(mesh: Mesh, cpu_before: dict[str, float]) -> None:
-    peaks = {name: peak_rss_mb(p.pid) for name, p in mesh.processes.items() if p.poll() is None}
+    peaks = {name: peak_rss_mb(pid) for name, pid in mesh.pids().items()}
     say("         peak RSS (MB): " + ", ".join(f"{name} {mb:.0f}" for name, mb in peaks.items()))
     used = {name: spent - cpu_before.get(name, 0.0) for name, spent in mesh.cpu().items()}
     ranked = sorted(used.items(), key=lambda item: -item[1])
@@ -117,10 +131,12 @@ def _own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def run(args: argparse.Namespace) -> None:
-    extra = dict(setting.split("=", 1) for setting in args.env)
-    async with running_mesh(args.people, SERVICES, extra) as mesh:
-        for n in range(args.workers):
+async def run(args: argparse.Namespace, launcher: str) -> None:
+    # Every size as a job (202, polled), as 10,000 rows and more always are.
+    extra = {"LEADMESH_CSV_SYNC_MAX_ROWS": "0", **dict(setting.split("=", 1) for setting in args.env)}
+    async with running_mesh(args.people, SERVICES, extra, args.mode, launcher) as mesh:
+        workers = args.workers if launcher == "processes" else 1
+        for n in range(args.workers if launcher == "processes" else 0):
             mesh.start(f"worker-{n + 1}", "-m", "services.batch", "worker")
         async with caller_channel(mesh.addresses["billing"]) as channel:
             created = await billing_grpc.BillingServiceStub(channel).CreateAccount(
@@ -131,12 +147,16 @@ async def run(args: argparse.Namespace) -> None:
             headers={"Authorization": f"Bearer {created.api_key_secret}"},
             timeout=httpx.Timeout(600.0),
         ) as http:
-            say(f"mesh up: {len(SERVICES)} services, gateway, {args.workers} batch workers")
+            how = "leadmesh up" if launcher == "up" else f"{len(SERVICES)} service processes"
+            say(f"mesh up ({launcher}): {how}, gateway, {workers} batch workers")
             for seed, rows in enumerate(args.rows):
                 body = badge_scan(mesh, rows, seed)
+                waited = await mesh.stages.settle()
                 before = {**mesh.cpu(), "benchmark": _own_cpu()}
                 await run_job(http, body, rows)
                 report(mesh, before)
+                for line in stage_lines(mesh.stages.since(waited, await mesh.stages.settle())):
+                    say(line)
 
 
 def main() -> None:
@@ -146,15 +166,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--people", type=int, default=3000)
+    parser.add_argument("--mode", choices=MODES, default="instant", help="the outside world")
+    parser.add_argument("--launcher", choices=["processes", "up", "both"], default="processes")
     parser.add_argument("--env", nargs="*", default=[], metavar="NAME=VALUE", help="extra settings")
     args = parser.parse_args()
     method(
         "csv_job.py",
-        1,
-        "CSV upload to finished job through gateway, batch server and workers on loopback peers that "
-        "answer at once; wall time, rows/s and peak memory per process",
+        2,
+        f"CSV upload to finished job through gateway, batch server and workers, outside world "
+        f"{args.mode}; wall time, rows/s, wait per stage and peak memory per process",
     )
-    asyncio.run(run(args))
+    for launcher in ("processes", "up") if args.launcher == "both" else (args.launcher,):
+        asyncio.run(run(args, launcher))
 
 
 if __name__ == "__main__":

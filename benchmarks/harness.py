@@ -5,8 +5,8 @@ each service started as its own process."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,16 +23,19 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's packages
 
+from peers import MODES, Outside, outside_world  # noqa: E402
+from stage_clock import StageClock, stage_lines  # noqa: E402
+
 from libs.caller_auth import SCOPES  # noqa: E402
 from libs.channels import CallerCredential, Channel, open_channel  # noqa: E402
 from libs.credentials import SigningKey  # noqa: E402
 from libs.embedded_store import EmbeddedStore, die_with_parent, free_port  # noqa: E402
 from libs.mongo import connect  # noqa: E402
-from services.demo_world import KnownMailboxes, LoopbackDns, MailServer, Page, Web  # noqa: E402
 from services.providers.demo import DemoDirectory, demo_directory  # noqa: E402
 from services.providers.repository import DirectoryRepository  # noqa: E402
 
 __all__ = [
+    "MODES",
     "SERVICE_NAMES",
     "caller_channel",
     "Mesh",
@@ -42,6 +45,7 @@ __all__ = [
     "running_mesh",
     "say",
     "seed",
+    "stage_lines",
     "wait_serving",
 ]
 
@@ -58,9 +62,6 @@ def caller_channel(target: str, options: object = ()) -> Channel:
     """A channel to ``target`` whose calls carry the run's credential (no default deadline)."""
     return open_channel(target, CallerCredential(_TOKEN), None, options)
 
-
-# The loopback address of the mail and web servers (the one the services are allowed to reach).
-SITE = "127.0.0.2"
 
 SERVICE_NAMES = {
     "billing": "leadmesh.billing.v1.BillingService",
@@ -151,8 +152,12 @@ class Mesh:
     store_uri: str
     addresses: dict[str, str]
     env: dict[str, str]
+    outside: Outside
+    stages: StageClock
     store_pid: int | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # With the ``up`` launcher: the ``leadmesh up`` process, whose children are the services.
+    stack: subprocess.Popen[bytes] | None = None
 
     def start(self, name: str, *command: str) -> subprocess.Popen[bytes]:
         # die_with_parent: an interrupted benchmark leaves no service running.
@@ -160,94 +165,121 @@ class Mesh:
         self.processes[name] = process
         return process
 
+    def pids(self) -> dict[str, int]:
+        """The running processes of the mesh by name (under ``leadmesh up``: its children)."""
+        found = {name: p.pid for name, p in self.processes.items() if p.poll() is None}
+        if self.stack is not None and self.stack.poll() is None:
+            found["leadmesh up"] = self.stack.pid
+            found.update(_children(self.stack.pid))
+        return found
+
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by each running process of the mesh, the store's included."""
-        found = {name: cpu_seconds(p.pid) for name, p in self.processes.items() if p.poll() is None}
+        found = {name: cpu_seconds(pid) for name, pid in self.pids().items()}
         if self.store_pid:
             found["store"] = cpu_seconds(self.store_pid)
         return found
 
+    def heading(self) -> str:
+        return f"mode: {self.outside.mode} ({self.outside.description})"
+
+
+def _children(pid: int) -> dict[str, int]:
+    """The child processes of ``pid`` by their service name (``-m services.<name> [worker]``)."""
+    found: dict[str, int] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            words = Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace").split("\0")
+            module = next((w for w in words if w.startswith(("services.", "gateway"))), child)
+            name = module.removeprefix("services.") + ("-worker" if "worker" in words else "")
+            found[name] = int(child)
+    return found
+
 
 @asynccontextmanager
 async def running_mesh(
-    people: int, services: tuple[str, ...], extra_env: dict[str, str] | None = None
+    people: int,
+    services: tuple[str, ...],
+    extra_env: dict[str, str] | None = None,
+    mode: str = "instant",
+    launcher: str = "processes",
 ) -> AsyncIterator[Mesh]:
-    """An embedded store seeded with ``people`` demo people, every company's mail on one loopback
-    SMTP server (loopback DNS), their homepages and job boards on a loopback web server, and
-    ``services`` then the gateway started as processes, each SERVING before the next starts."""
-    # The directory's people have mailboxes, other addresses are unknown, except at every fourth
-    # company, whose server accepts any address (catch-all), as many real ones do.
-    mailboxes_known: set[str] = set()
-    catch_all_domains: set[str] = set()
-
-    def exists(address: str) -> bool:
-        address = address.lower()
-        return address in mailboxes_known or address.rpartition("@")[2] in catch_all_domains
-
-    mail = await MailServer(KnownMailboxes(exists=exists), host=SITE, hostname="mx.lmtest").start()
-    web = await Web(SITE).start()
-    web.pages["/site/"] = Page.html(
-        "<html><head><script src='https://js.hs-scripts.com/1.js'></script></head></html>"
-    )
+    """An embedded store seeded with ``people`` demo people, the outside world of ``mode``
+    (benchmarks/peers.py: DNS, mail, company websites and job boards on loopback), and the mesh:
+    ``services`` then the gateway started as processes, each SERVING before the next starts
+    (``launcher="processes"``), or ``leadmesh up`` (``launcher="up"``: every service, the gateway
+    and one batch worker, as a user runs it; its settings are the defaults but for the outside
+    world's addresses)."""
     root = Path(__file__).resolve().parents[1]
     vhost = f"leadmesh-bench-{uuid.uuid4().hex[:8]}"  # no message of an earlier run reaches this one
     _rabbitmqctl("add_vhost", vhost)
     _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    stages = await StageClock().start()
     with tempfile.TemporaryDirectory() as tmp, EmbeddedStore(Path(tmp), free_port()) as store:
         began = time.perf_counter()
         directory = await seed(store.uri, people)
-        domains = sorted({str(c["domain"]) for c in directory.companies})
-        mailboxes_known.update(str(p["email"]).lower() for p in directory.people if p.get("email"))
-        catch_all_domains.update(domains[::4])
-        records: dict[str, dict[str, list[str]]] = {"mx.lmtest": {"A": [SITE]}}
-        records.update({domain: {"MX": ["10 mx.lmtest."]} for domain in domains})
-        dns = await LoopbackDns(records).start()
+        domains = {str(c["domain"]) for c in directory.companies}
+        mailboxes = [str(p["email"]) for p in directory.people if p.get("email")]
         say(
             f"directory: {len(directory.people)} people, {len(domains)} companies "
             f"({time.perf_counter() - began:.1f}s)"
         )
         inherited_path = [part for part in os.environ.get("PYTHONPATH", "").split(os.pathsep) if part]
-        addresses = {name: f"127.0.0.1:{free_port()}" for name in (*services, "gateway")}
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(root), str(root / "proto"), *inherited_path]),
-            "LEADMESH_MONGODB_URI": store.uri,
+        names = (*services, "gateway") if launcher == "processes" else (*SERVICE_NAMES, "gateway")
+        addresses = {name: f"127.0.0.1:{free_port()}" for name in names}
+        tuned = {
             "LEADMESH_LOG_LEVEL": "WARNING",
-            "LEADMESH_AMQP_URL": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
-            "LEADMESH_DNS_NAMESERVERS": dns.nameserver,
-            "LEADMESH_VERIFIER_SMTP_PORT": str(mail.port),
-            "LEADMESH_VERIFIER_ALLOW_PRIVATE_MX": "true",
-            "LEADMESH_VERIFIER_MX_RATE": "100000",
-            "LEADMESH_VERIFIER_HELO_NAME": "bench.lmtest",
-            "LEADMESH_VERIFIER_MAIL_FROM": "probe@bench.lmtest",
-            "LEADMESH_INTENT_HOMEPAGE_OVERRIDES": json.dumps({d: web.url("/site/") for d in domains}),
-            "LEADMESH_INTENT_GREENHOUSE_BASE_URL": web.url("/greenhouse"),
-            "LEADMESH_INTENT_LEVER_BASE_URL": web.url("/lever"),
-            "LEADMESH_INTENT_ALLOWED_NETWORKS": json.dumps([f"{SITE}/32"]),
             "LEADMESH_ENRICH_RATE_PER_SECOND": "1000000",
             "LEADMESH_ENRICH_RATE_BURST": "1000000",
             "LEADMESH_FREE_TIER_MONTHLY_CREDITS": "0",
-            **{f"LEADMESH_{name.upper()}_ADDR": address for name, address in addresses.items()},
-            **(extra_env or {}),
         }
-        process = store._process  # the store's own process, for its CPU time
-        mesh = Mesh(directory, store.uri, addresses, env, process.pid if process else None)
-        try:
-            for name in services:
-                mesh.start(name, "-m", f"services.{name}")
-                await wait_serving(addresses[name], SERVICE_NAMES[name])
-            mesh.start("gateway", "-m", "gateway")
-            await wait_http(f"http://{addresses['gateway']}/healthz")
-            yield mesh
-        finally:
-            for process in reversed(mesh.processes.values()):
-                process.terminate()
-            for process in mesh.processes.values():
-                process.wait(timeout=30)
-            await dns.stop()
-            await web.stop()
-            await mail.stop()
-            _rabbitmqctl("delete_vhost", vhost)
+        async with outside_world(mode, domains, mailboxes) as outside:
+            env = {
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join([str(root), str(root / "proto"), *inherited_path]),
+                "LEADMESH_MONGODB_URI": store.uri,
+                "LEADMESH_AMQP_URL": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
+                # Batch refuses to start without one on revisions that require it.
+                "LEADMESH_WEBHOOK_SECRET": f"bench-{uuid.uuid4().hex}{uuid.uuid4().hex}",
+                **outside.env,
+                **stages.env,
+                **(tuned if launcher == "processes" else {"LEADMESH_HOME": str(Path(tmp) / "home")}),
+                **{f"LEADMESH_{name.upper()}_ADDR": address for name, address in addresses.items()},
+                **(extra_env or {}),
+            }
+            process = store._process  # the store's own process, for its CPU time
+            mesh = Mesh(
+                directory, store.uri, addresses, env, outside, stages, process.pid if process else None
+            )
+            try:
+                if launcher == "up":
+                    mesh.stack = subprocess.Popen(
+                        [sys.executable, "-m", "cli.main", "up"],
+                        env=env,
+                        cwd=tmp,
+                        stdout=subprocess.DEVNULL,
+                        preexec_fn=die_with_parent,
+                    )
+                    await wait_http(f"http://{addresses['gateway']}/healthz", timeout=120)
+                else:
+                    for name in services:
+                        mesh.start(name, "-m", f"services.{name}")
+                        await wait_serving(addresses[name], SERVICE_NAMES[name])
+                    mesh.start("gateway", "-m", "gateway")
+                    await wait_http(f"http://{addresses['gateway']}/healthz")
+                say(mesh.heading())
+                yield mesh
+            finally:
+                # Waited for in threads: the stage clock receives the processes' last metrics.
+                if mesh.stack is not None:
+                    mesh.stack.send_signal(signal.SIGINT)
+                    await asyncio.to_thread(mesh.stack.wait, 60)
+                for process in reversed(mesh.processes.values()):
+                    process.terminate()
+                for process in mesh.processes.values():
+                    await asyncio.to_thread(process.wait, 30)
+                await stages.stop()
+                _rabbitmqctl("delete_vhost", vhost)
 
 
 def _rabbitmqctl(*args: str) -> None:

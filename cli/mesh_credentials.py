@@ -33,7 +33,7 @@ SERVICE_SCOPES: dict[str, tuple[str, ...]] = {
         "jobs",
     ),
     "enrichment": ("providers", "verify", "intent", "score", "billing:read", "billing:charge"),
-    "batch": ("enrich", "billing:read", "billing:charge"),
+    "batch": ("enrich", "billing:read", "billing:charge", "intent", "verify"),
     "intent": ("score",),
     "billing": (),
     "providers": (),

@@ -13,7 +13,7 @@ from libs.telemetry import setup_telemetry
 def main() -> None:
     settings = GatewaySettings()
     setup_logging("gateway", settings.log_level)
-    setup_telemetry("gateway", settings.otel_exporter_otlp_endpoint)
+    setup_telemetry("gateway", settings.otel_exporter_otlp_endpoint, settings.otel_traces_exporter != "none")
     host, _, port = settings.gateway_addr.rpartition(":")
     uvicorn.run(
         create_app(settings),

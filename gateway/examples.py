@@ -52,6 +52,7 @@ def _meta(**values: Any) -> dict[str, Any]:
         "enriched_at": "2026-04-15T09:18:44Z",
         "icp_profile_version": 1,
         "degraded": [],
+        "pending": [],
         "demo": False,
         **values,
     }

@@ -6,7 +6,7 @@ field it lists is in every answer, null when unknown (a ``not_found`` answer has
 fields are all null); ``icp_signals`` and ``intent_signals`` are lists of names. What we add sits
 beside them: ``icp_breakdown`` (the points of each ICP signal), ``intent_signal_details`` (each
 intent signal's category, strength and recency), ``icp_tier``, ``phone``, ``linkedin_url``,
-``meta.icp_profile_version``, ``meta.degraded``, ``meta.demo`` and ``csv_row.row_ref``.
+``meta.icp_profile_version``, ``meta.degraded``, ``meta.pending``, ``meta.demo`` and ``csv_row.row_ref``.
 
 The answers are built as plain dicts (serialized once, by the route); the models are the
 documentation, and the tests hold every answer and example to them.
@@ -105,6 +105,14 @@ LIVEMODE_FIELD = Field(
 )
 
 
+PENDING_FIELD = Field(
+    description="Parts still being fetched when this answer was given: `intent` when the company's "
+    "intent sources (website, job boards) did not answer within the wait budget "
+    "(`LEADMESH_INTENT_FIRST_FETCH_WAIT`); they carry on in the background, and a later enrichment "
+    "of the company carries their signals"
+)
+
+
 class Meta(_Shape):
     credits_used: int = Field(description="1, 11 with phone, 0 for not_found")
     providers_queried: int
@@ -119,6 +127,7 @@ class Meta(_Shape):
         "(on the account's suppression list, or erased from leadmesh at the person's request). "
         "Never charged.",
     )
+    pending: list[str] = PENDING_FIELD
     demo: bool = DEMO_FIELD
 
 
@@ -157,6 +166,7 @@ class CsvRowMeta(_Shape):
     row_number: int = Field(description="As given in the request (1 by default)")
     total_rows: int = Field(description="As given in the request (1 by default)")
     degraded: list[Degradation]
+    pending: list[str] = PENDING_FIELD
     demo: bool = DEMO_FIELD
 
 
@@ -238,6 +248,7 @@ def _meta(record: pb.EnrichmentRecord, demo: bool) -> dict[str, Any]:
         "icp_profile_version": meta.icp_profile_version or None,
         "degraded": [{"component": d.component, "reason": d.reason} for d in meta.degradations],
         "not_found_reason": meta.not_found_reason or None,
+        "pending": list(meta.pending),
         "demo": demo,
     }
 
@@ -290,6 +301,7 @@ def csv_row_json(
             "row_number": row_number,
             "total_rows": total_rows,
             "degraded": meta["degraded"],
+            "pending": meta["pending"],
             "demo": demo,
         },
         "livemode": not record.sandbox,

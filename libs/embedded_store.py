@@ -33,6 +33,9 @@ def die_with_parent() -> None:
 
 
 PR_SET_PDEATHSIG = 1
+# Connections the store's listening socket queues before it accepts them (the kernel caps it at
+# net.core.somaxconn).
+ACCEPT_BACKLOG = 4096
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -128,9 +131,12 @@ def _accepts(host: str, port: int) -> bool:
 def _serve() -> None:
     """The child process: nx-27017's command line (``--threaded`` among its arguments), without its
     INFO lines (one per command in the threaded server)."""
-    from nx_27017 import nx_27017
+    from nx_27017 import nx_27017, server
 
     logging.getLogger("nx_27017").setLevel(logging.WARNING)
+    # nx-27017 listens with a backlog of 128: a burst of new connections past it (several
+    # processes growing their pools at once) waits for SYN retries, seconds, and times out.
+    server.SOCKET_BACKLOG = ACCEPT_BACKLOG
     nx_27017.main()
 
 

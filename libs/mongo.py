@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from libs.telemetry import spans_exported, tracer
 
@@ -25,12 +27,22 @@ __all__ = [
     "ensure_indexes",
     "ping",
     "purge_expired",
+    "retry_idempotent",
     "utc_now",
 ]
 
 log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
+T = TypeVar("T")
+
+# Connections one process opens to the store at most. The embedded store answers one command at a
+# time per database, so more connections add threads to it, not throughput; a burst of commands
+# (hundreds of fetches finishing at once) waits in the client's queue, within each operation's
+# deadline, rather than opening connections the store is slow to accept.
+MAX_POOL_SIZE = 32
+# Seconds between the attempts of retry_idempotent.
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,31 @@ def connect(
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
         timeoutMS=operation_timeout_ms,
+        maxPoolSize=MAX_POOL_SIZE,
     )
+
+
+def _transient(error: PyMongoError) -> bool:
+    """A connection that failed or an operation that ran out of time: the store may not have
+    seen the command, or may have applied it."""
+    return isinstance(error, ConnectionFailure) or error.timeout
+
+
+async def retry_idempotent(
+    write: Callable[[], Awaitable[T]], what: str, delays: Sequence[float] = RETRY_DELAYS
+) -> T:
+    """``write()``, tried again after each delay while it fails for a transient reason (the store
+    busy or restarting). Only for writes that are safe to apply twice (``$set`` upserts, inserts
+    whose duplicate is ignored); the last failure is raised."""
+    for delay in delays:
+        try:
+            return await write()
+        except PyMongoError as error:
+            if not _transient(error):
+                raise
+            log.warning("store write failed; retrying", extra={"write": what, "error": type(error).__name__})
+        await asyncio.sleep(delay)
+    return await write()
 
 
 class CommandTracer(monitoring.CommandListener):

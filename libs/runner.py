@@ -40,7 +40,7 @@ def run(
     serves. Exits with 1 when it cannot start."""
     settings = settings_type()
     setup_logging(name, settings.log_level)
-    setup_telemetry(name, settings.otel_exporter_otlp_endpoint)
+    setup_telemetry(name, settings.otel_exporter_otlp_endpoint, settings.otel_traces_exporter != "none")
     try:
         asyncio.run(_run(name, settings, build, started))
     except Exception:

@@ -70,6 +70,8 @@ class CommonSettings(MeshAddresses):
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
     )
+    # "none": with an OTLP endpoint, metrics only (spans are then not recorded, costing no CPU).
+    otel_traces_exporter: str = Field(default="otlp", validation_alias="OTEL_TRACES_EXPORTER")
 
     # Caller credentials and TLS of the gRPC mesh (README "Calling the gRPC services"): the public
     # key(s) a server verifies credentials with (PEM text or a file), this process's own

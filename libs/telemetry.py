@@ -39,9 +39,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def setup_telemetry(service: str, otlp_endpoint: str | None) -> None:
-    """Tracing and metrics for a process, exported over OTLP when an endpoint is configured."""
-    setup_tracing(service, otlp_endpoint)
+def setup_telemetry(service: str, otlp_endpoint: str | None, traces: bool = True) -> None:
+    """Tracing and metrics for a process, exported over OTLP when an endpoint is configured (spans
+    only when ``traces``)."""
+    setup_tracing(service, otlp_endpoint if traces else None)
     setup_metrics(service, otlp_endpoint)
 
 

@@ -18,6 +18,8 @@ from leadmesh.batch.v1 import batch_service_pb2 as pb
 from leadmesh.batch.v1 import batch_service_pb2_grpc as pb_grpc
 from leadmesh.billing.v1 import billing_service_pb2_grpc as billing_grpc
 from leadmesh.enrichment.v1 import enrichment_service_pb2_grpc as enrichment_grpc
+from leadmesh.intent.v1 import intent_service_pb2_grpc as intent_grpc
+from leadmesh.verifier.v1 import verifier_service_pb2_grpc as verifier_grpc
 from libs import amqp
 from libs.caller_auth import CallerAuth, ServerTls, method_scopes
 from libs.channels import CallerCredential, ChannelPool
@@ -32,7 +34,9 @@ from libs.service import Service
 from services.batch.intake import Intake, queue_job
 from services.batch.jobs import job_message
 from services.batch.lifecycle import JobLifecycle
+from services.batch.prefetch import IntentPrefetch
 from services.batch.privacy import declared
+from services.batch.recheck import GreylistRecheck
 from services.batch.repository import JobRepository
 from services.batch.retention import JobRetention
 from services.batch.servicer import BatchServicer
@@ -158,7 +162,16 @@ async def create_server(
         credential=CallerCredential.of(settings), default_timeout=settings.batch_billing_timeout
     )
     billing = billing_grpc.BillingServiceStub(channels.get(settings.billing_addr))
-    intake = Intake(repository, billing, link.publisher, settings, on_finished=link.job_finished)
+    prefetch = (
+        IntentPrefetch(
+            intent_grpc.IntentServiceStub(channels.get(settings.intent_addr)),
+            settings.batch_intent_prefetch_concurrency,
+            settings.batch_intent_prefetch_timeout,
+        )
+        if settings.batch_intent_prefetch
+        else None
+    )
+    intake = Intake(repository, billing, link.publisher, settings, link.job_finished, prefetch)
     servicer = BatchServicer(intake, JobLifecycle(repository), secrets)
 
     privacy = privacy_service(db, declared())
@@ -181,7 +194,8 @@ async def create_server(
     )
     retention = JobRetention(repository, settings.record_retention_days, settings.batch_spool_dir)
     purge = Every(settings.record_purge_interval, retention.purge)
-    return Service(server, parts=[link, purge], closers=[channels.close])
+    closers = [channels.close] if prefetch is None else [channels.close, prefetch.close]
+    return Service(server, parts=[link, purge], closers=closers)
 
 
 @dataclass
@@ -238,12 +252,23 @@ async def create_worker(
     channels = ChannelPool(
         credential=CallerCredential.of(settings), default_timeout=settings.batch_billing_timeout
     )
+    recheck = (
+        GreylistRecheck(
+            repository,
+            verifier_grpc.VerifierServiceStub(channels.get(settings.verifier_addr)),
+            settings.batch_greylist_recheck_wait,
+            settings.batch_verifier_timeout,
+        )
+        if settings.batch_greylist_recheck_wait
+        else None
+    )
     worker = ChunkWorker(
         repository,
         enrichment_grpc.EnrichmentServiceStub(channels.get(settings.enrichment_addr)),
         billing_grpc.BillingServiceStub(channels.get(settings.billing_addr)),
         settings,
         link.job_finished,
+        recheck,
     )
 
     async def sweep_stalled_jobs() -> None:

@@ -49,6 +49,7 @@ from services.batch.columns import (
 )
 from services.batch.csvfile import CsvRow, CsvTable, RowLimits, Utf8Spool
 from services.batch.jobs import row_issues
+from services.batch.prefetch import IntentPrefetch, lead_company_domain
 from services.batch.repository import JobRepository, row_key
 from services.batch.settings import BatchSettings
 
@@ -60,6 +61,7 @@ CHUNK_ROUTING_KEY = "batch.chunk.ready"
 MAX_ISSUES = 100
 STORE_BATCH = 1_000
 MAX_WEBHOOK_URL = 2_048
+MAX_DOMAINS = 20_000
 
 
 @dataclass
@@ -73,6 +75,8 @@ class Upload:
     width: int = 0
     longest: int = 0  # bytes of the longest row
     issues: list[pb.RowIssue] = field(default_factory=list)
+    # The distinct company domains the usable rows name (for the intent prefetch), at most MAX_DOMAINS.
+    domains: set[str] = field(default_factory=set)
 
 
 def _lead(row: CsvRow, mapping: Mapping[str, int]) -> common.LeadInput | str:
@@ -131,6 +135,9 @@ def survey(path: Path, override: Mapping[str, str | None], max_rows: int, limits
                     )
             else:
                 upload.usable += 1
+                domain = lead_company_domain(lead.email, lead.company_domain)
+                if domain and len(upload.domains) < MAX_DOMAINS:
+                    upload.domains.add(domain)
     return upload
 
 
@@ -197,8 +204,10 @@ class Intake:
         publisher: Publisher,
         settings: BatchSettings,
         on_finished: Callable[[Document], Awaitable[None]],
+        prefetch: IntentPrefetch | None = None,
     ):
         self.on_finished = on_finished
+        self.prefetch = prefetch
         self.repository = repository
         self.billing = billing
         self.publisher = publisher
@@ -268,6 +277,8 @@ class Intake:
             upload = await asyncio.to_thread(survey, path, _override(options), max_rows, self.limits)
             price = 0 if options.sandbox else lead_cost(options.fields)  # a test key's file is free
             reservation = await self._reserve(options.account_id, job_id, upload.usable * price)
+            if self.prefetch is not None:  # while the rows are stored and the first chunks looked up
+                self.prefetch.start(options.account_id, job_id, upload.domains)
             try:
                 stored = await self._store(job_id, options, path, upload, reservation, upload_print)
             except BaseException:

@@ -180,6 +180,19 @@ class JobRepository:
         cursor = self.results.find({"_id": _row_ids(job_id, first, count)})
         return {document["_id"]: document async for document in cursor}
 
+    async def results_to_recheck(self, job_id: str) -> list[Document]:
+        """The job's rows whose greylisted address was not checked again yet."""
+        query = {"_id": _range(job_id), "recheck": {"$exists": True}, "rechecked": {"$exists": False}}
+        return [document async for document in self.results.find(query)]
+
+    async def rechecked(self, settled: dict[str, tuple[Document, str | None]]) -> None:
+        """Marks rows checked again; a row given a status has it as its email status (first cell)."""
+        for key, (row, status) in settled.items():
+            update: Document = {"rechecked": True}
+            if status:
+                update["cells"] = [status, *list(row["cells"])[1:]]
+            await self.results.update_one({"_id": key}, {"$set": update})
+
     async def insert_results(self, documents: list[Document]) -> bool:
         """True when every one was new; False when some row already had a result (which stands)."""
         return await self._insert_once(self.results, documents)

@@ -34,6 +34,16 @@ class BatchSettings(CommonSettings):
     # Seconds one EnrichBatch call of a chunk may take.
     batch_enrich_timeout: float = Field(default=120.0, gt=0)
     batch_billing_timeout: float = Field(default=10.0, gt=0)
+    # At upload, the intent of the job's distinct company domains is asked for in the background
+    # (GetSignalsBatch calls of 500 domains, this many at once, each with this timeout), so that
+    # the fetches of their websites and job boards start before the chunks need them.
+    batch_intent_prefetch: bool = True
+    batch_intent_prefetch_concurrency: int = Field(default=2, ge=1)
+    batch_intent_prefetch_timeout: float = Field(default=5.0, gt=0)
+    # A job's rows whose mail server greylisted the probe are verified once more when its last
+    # chunk is done, if their retry time is at most this many seconds away (0: never).
+    batch_greylist_recheck_wait: float = Field(default=60.0, ge=0)
+    batch_verifier_timeout: float = Field(default=60.0, gt=0)
     # Master secret the per-account webhook signing secrets derive from: no default, the entry
     # point refuses to start without a good one (services/batch/signing.py: master_secret_problem).
     webhook_secret: SecretStr | None = None

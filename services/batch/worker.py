@@ -28,6 +28,7 @@ from libs.amqp import QueueSpec
 from libs.errors import error_from_rpc
 from libs.mongo import Document, utc_now
 from services.batch.jobs import TERMINAL, totals
+from services.batch.recheck import GreylistRecheck, recheck_field
 from services.batch.repository import JobRepository
 from services.batch.results import (
     ENRICHED,
@@ -78,7 +79,9 @@ class ChunkWorker:
         billing: billing_grpc.BillingServiceStub,
         settings: BatchSettings,
         on_finished: JobFinished,
+        recheck: GreylistRecheck | None = None,
     ):
+        self.recheck = recheck
         self.repository = repository
         self.enrichment = enrichment
         self.billing = billing
@@ -150,6 +153,8 @@ class ChunkWorker:
                     cells, status, credits = empty_cells(), NOT_FOUND, 0
                 reason = record.meta.not_found_reason
                 fresh.append(_result(keys[result.index], status, cells, credits, reason))
+                if status == ENRICHED and self.recheck is not None and (again := recheck_field(record)):
+                    fresh[-1]["recheck"] = again
         if await self.repository.insert_results(fresh):
             results = {**existing, **{document["_id"]: document for document in fresh}}
         else:  # another delivery of this chunk wrote some rows first: its results are the ones kept
@@ -238,6 +243,8 @@ class ChunkWorker:
         chunks = await self.repository.chunks_of(job_id, int(job["chunks"]))
         if len(chunks) < job["chunks"]:
             return
+        if self.recheck is not None and job["state"] != "cancelled":
+            await self.recheck.run(job_id)
         found = totals(chunks)
         if job.get("reservation_id"):
             await self.billing.SettleReservation(

@@ -35,6 +35,8 @@ class Subject:
     verdict: common.EmailVerdict | None = None
     signals: Sequence[common.IntentSignal] = ()
     icp: common.IcpScore | None = None
+    # The company's intent sources were still being fetched.
+    intent_pending: bool = False
 
 
 @dataclass
@@ -76,6 +78,7 @@ def build_record(
             confidence=confidence(result.confidence, degradations) if result.found else 0.0,
             icp_profile_version=stages.profile_version,
             degradations=[pb.Degradation(component=d.component, reason=d.reason) for d in degradations],
+            pending=["intent"] if any(s.intent_pending for s in stages.subjects if s.item == item) else [],
         ),
     )
     record.meta.enriched_time.FromNanoseconds(int(now * 1e9) // 1_000_000 * 1_000_000)

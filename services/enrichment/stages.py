@@ -231,12 +231,11 @@ class StageCalls:
         if companies is None:
             return
         by_domain = {c.company_domain: c for c in companies if c is not None}
-        if any(c.pending_sources for c in by_domain.values()):
-            stages.degradations.append(Degradation("intent", "PENDING_SOURCES"))
         for s in stages.subjects:
             found = by_domain.get(s.company.domain)
             if found is not None:
                 s.signals = list(found.signals)
+                s.intent_pending = bool(found.pending_sources)
 
     async def _score(self, account_id: str, stages: Stages, budget: Budget) -> None:
         scores = await _guarded(

@@ -60,6 +60,7 @@ def _policy(settings: IntentSettings) -> IntentPolicy:
         event_retention=timedelta(days=settings.intent_engagement_window_days + EVENT_RETENTION_MARGIN_DAYS),
         competitor_evaluation=timedelta(days=settings.intent_competitor_evaluation_days),
         retry_failed_after=timedelta(seconds=settings.intent_retry_failed_after),
+        retry_failed_max=timedelta(seconds=settings.intent_retry_failed_max),
         min_refresh_interval=timedelta(seconds=settings.intent_min_refresh_interval),
         max_events=settings.intent_max_events,
         max_batch_domains=settings.intent_max_batch_domains,
@@ -101,6 +102,10 @@ async def create_signals(
         catalog,
         settings.intent_fetch_concurrency,
         utc_now,
+        backoff=(
+            timedelta(seconds=settings.intent_retry_failed_after),
+            timedelta(seconds=max(settings.intent_retry_failed_max, settings.intent_retry_failed_after)),
+        ),
     )
     channels = ChannelPool(
         credential=CallerCredential.of(settings), default_timeout=settings.intent_scoring_timeout

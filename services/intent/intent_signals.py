@@ -60,6 +60,8 @@ class IntentPolicy:
     min_refresh_interval: timedelta
     max_events: int
     max_batch_domains: int
+    # A source failing again and again is left alone twice as long each time, at most this long.
+    retry_failed_max: timedelta = timedelta(hours=1)
     # How long a company's stored state and an account's engagement totals are reused in-process.
     # What this replica fetches or records is seen at once; another replica's within this time.
     read_cache: float = 0.0
@@ -182,8 +184,15 @@ class IntentSignals:
                 domain,
                 forced
                 if forced is not None
-                else due_sources(
-                    states.get(domain), wanted, now, retry_failed_after=self.policy.retry_failed_after
+                else self.runner.due(
+                    domain,
+                    due_sources(
+                        states.get(domain),
+                        wanted,
+                        now,
+                        retry_failed_after=self.policy.retry_failed_after,
+                        retry_failed_max=self.policy.retry_failed_max,
+                    ),
                 ),
             ).items()
         }

@@ -18,7 +18,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from libs.mongo import Document, IndexSpec, as_datetime, ensure_indexes
+from libs.mongo import Document, IndexSpec, as_datetime, ensure_indexes, retry_idempotent
 from services.intent.domain import (
     Category,
     CompanyState,
@@ -87,7 +87,7 @@ def _source_state(doc: Any) -> SourceState | None:
     fetched = as_datetime(doc.get("fetch_time"))
     if fetched is None:
         return None
-    return SourceState(FetchStatus(doc["status"]), fetched, doc.get("error", ""))
+    return SourceState(FetchStatus(doc["status"]), fetched, doc.get("error", ""), int(doc.get("failures", 0)))
 
 
 def _company(doc: Document) -> CompanyState:
@@ -185,21 +185,27 @@ class IntentRepository:
         await self._save_failure(domain, "technology", state)
 
     async def _save_failure(self, domain: str, field: str, state: SourceState) -> None:
-        """Records a failed fetch; what an earlier fetch found stays until one works again."""
+        """Records a failed fetch (its ``failures`` in a row among it); what an earlier fetch found
+        stays until one works again. A ``$set`` upsert: retried while the store is unreachable."""
         update = {
             f"{field}.status": state.status.value,
             f"{field}.fetch_time": state.fetch_time,
             f"{field}.error": state.error,
+            f"{field}.failures": state.failures,
         }
-        await self.companies.update_one(
-            {"_id": domain},
-            {
-                "$set": update,
-                "$setOnInsert": self._upsert_defaults(state.fetch_time),
-                "$max": {"refresh_epoch": epoch(state.fetch_time)},
-            },
-            upsert=True,
-        )
+
+        async def write() -> None:
+            await self.companies.update_one(
+                {"_id": domain},
+                {
+                    "$set": update,
+                    "$setOnInsert": self._upsert_defaults(state.fetch_time),
+                    "$max": {"refresh_epoch": epoch(state.fetch_time)},
+                },
+                upsert=True,
+            )
+
+        await retry_idempotent(write, f"intent {field} failure")
 
     async def save_hiring(
         self, domain: str, state: SourceState, signals: Sequence[Signal], boards: Sequence[str]
@@ -234,15 +240,20 @@ class IntentRepository:
         await self._save(domain, "technology", technology, state.fetch_time)
 
     async def _save(self, domain: str, field: str, value: Document, now: datetime) -> None:
-        await self.companies.update_one(
-            {"_id": domain},
-            {
-                "$set": {field: value},
-                "$setOnInsert": self._upsert_defaults(now),
-                "$max": {"refresh_epoch": epoch(now)},
-            },
-            upsert=True,
-        )
+        """Stores what a fetch found (a ``$set`` upsert: retried while the store is unreachable)."""
+
+        async def write() -> None:
+            await self.companies.update_one(
+                {"_id": domain},
+                {
+                    "$set": {field: value},
+                    "$setOnInsert": self._upsert_defaults(now),
+                    "$max": {"refresh_epoch": epoch(now)},
+                },
+                upsert=True,
+            )
+
+        await retry_idempotent(write, f"intent {field}")
 
     async def complete_period(self, domain: str, period: str) -> None:
         await self.companies.update_one({"_id": domain}, {"$max": {"refresh_period": period}})

@@ -24,16 +24,20 @@ class IntentSettings(CommonSettings):
     intent_board_max_bytes: int = Field(default=8_000_000, ge=1_000)
     # Seconds one outbound fetch (a homepage, a job board) may take, redirects included.
     intent_fetch_timeout: float = Field(default=10.0, gt=0)
-    # Outbound fetches at once.
+    # Outbound fetches at once, per source (company websites; job boards).
     intent_fetch_concurrency: int = Field(default=16, ge=1)
-    # Longest a GetSignals call waits for a never-fetched source (less when its deadline is nearer).
-    intent_first_fetch_wait: float = Field(default=5.0, ge=0)
+    # Longest a GetSignals call waits for a source due a fetch (never fetched, or failed and due
+    # again), less when its deadline is nearer: past it the answer lists the source as pending and
+    # the fetch carries on in the background, stored for the next call.
+    intent_first_fetch_wait: float = Field(default=0.4, ge=0)
     # Longest a Refresh call waits for its sources.
     intent_refresh_wait: float = Field(default=30.0, ge=0)
     # A source fetched this recently is not fetched again on demand (seconds).
     intent_min_refresh_interval: float = Field(default=60.0, ge=0)
-    # A failed fetch is retried on the next request after this many seconds.
-    intent_retry_failed_after: float = Field(default=3600.0, ge=0)
+    # A failed (or timed-out) fetch is retried on the next request after this many seconds, twice
+    # as long after each further failure in a row, at most intent_retry_failed_max.
+    intent_retry_failed_after: float = Field(default=60.0, ge=0)
+    intent_retry_failed_max: float = Field(default=3600.0, ge=0)
     # Days after which a signal of each category counts half.
     intent_half_life_hiring_days: float = Field(default=30.0, gt=0)
     intent_half_life_technology_days: float = Field(default=90.0, gt=0)

@@ -59,6 +59,7 @@ async def build_verifier(db: AsyncDatabase[Document], settings: VerifierSettings
             command_timeout=settings.verifier_command_timeout,
         ),
         HostLimiter(settings.verifier_mx_concurrency, settings.verifier_mx_rate),
+        remember_slow=settings.verifier_retry_after,
     )
     policy = VerificationPolicy(
         smtp_enabled=settings.verifier_smtp_enabled,
@@ -70,6 +71,7 @@ async def build_verifier(db: AsyncDatabase[Document], settings: VerifierSettings
             greylisted=settings.verifier_greylist_backoff, temporary=settings.verifier_retry_after
         ),
         verify_timeout=settings.verifier_verify_timeout,
+        domain_budget=settings.verifier_domain_budget,
     )
     lists = address_lists().with_disposable(settings.verifier_disposable_domains)
     return EmailVerifier(policy, resolver, prober, cache, lists)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import aiosmtplib
 
 from libs.telemetry import meter
+from libs.ttlcache import TtlCache
 from services.verifier.domain import (
     EmailAddress,
     MailboxProbe,
@@ -42,6 +43,8 @@ _PROBES = _meter.create_counter(
 
 # Addresses of one host tried (a host name may resolve to many).
 ADDRESSES_PER_HOST = 2
+# Slow hosts remembered at most.
+SLOW_HOSTS = 10_000
 
 # Called once per address, as soon as its outcome and the domain's catch-all state are known.
 OnProbe = Callable[[EmailAddress, MailboxProbe, "bool | None"], None]
@@ -74,9 +77,15 @@ def _reply_failure(stage: str, host: str, reply: SmtpReply) -> _HostFailure:
 
 
 class SmtpProber:
-    def __init__(self, settings: ProbeSettings, limiter: HostLimiter) -> None:
+    def __init__(self, settings: ProbeSettings, limiter: HostLimiter, remember_slow: float = 0.0) -> None:
         self.settings = settings
         self.limiter = limiter
+        # Hosts that ran out of a domain's time budget -> why; not tried again for ``remember_slow``
+        # seconds, so that each batch (each CSV chunk) does not wait for a tarpit again.
+        self.slow_hosts: TtlCache[str, str] = TtlCache(remember_slow, SLOW_HOSTS)
+
+    def remember_slow(self, host: str, detail: str) -> None:
+        self.slow_hosts.put(host, detail)
 
     @property
     def sessions_per_server(self) -> int:
@@ -101,6 +110,9 @@ class SmtpProber:
         for host, address in _targets(hosts):
             if not pending:
                 break
+            if (slow := self.slow_hosts.get(host)) is not None:
+                failure = MailboxProbe(ProbeOutcome.TIMEOUT, host=host, detail=slow)
+                continue
             try:
                 async with self.limiter.session(address, deadline):
                     await session.run(host, address, pending)

@@ -288,11 +288,26 @@ class VerificationRun:
         except the greylisted ones when they may be retried, which are kept in ``work.greylisted``."""
         facts = work.facts
         retry = self._may_retry(work.attempt)
+        # The budget grows with the RCPTs the server's pace allows (plus the catch-all probe): a
+        # domain of many addresses is not cut for being large, only for a server that stalls.
+        pacing = (len(work.addresses) + 1) / self.prober.limiter.rate
+        budget = self.policy.domain_budget + pacing if self.policy.domain_budget else 0.0
+        ends = time.monotonic() + budget if budget else None
+        budgeted = ends is not None and (self.deadline is None or ends < self.deadline)
+        deadline = ends if budgeted else self.deadline
 
         def on_probe(address: EmailAddress, probe: MailboxProbe, catch_all: bool | None) -> None:
             if catch_all is not None and catch_all != facts.catch_all:
                 facts.catch_all = catch_all
                 self.changed_domains[facts.domain] = facts
+            if probe.outcome is ProbeOutcome.TIMEOUT and budgeted and time.monotonic() >= (ends or 0.0):
+                detail = (
+                    f"{probe.host or 'its mail server'} did not finish within the {budget:.1f} s the "
+                    "domain may take (a tarpit or an overloaded server)"
+                )
+                probe = replace(probe, detail=detail)
+                if probe.host:
+                    self.prober.remember_slow(probe.host, f"{detail}; not tried again for a while")
             if probe.outcome is ProbeOutcome.GREYLISTED and retry:
                 work.greylisted.append((address, probe.host))
             else:
@@ -305,7 +320,7 @@ class VerificationRun:
                 work.addresses[start : start + size],
                 catch_all=facts.catch_all,
                 catch_all_address=work.catch_all_address,
-                deadline=self.deadline,
+                deadline=deadline,
                 on_probe=on_probe,
             )
 

@@ -60,8 +60,15 @@ class VerifierSettings(CommonSettings):
     # delay is 300 s), at most this many times, and only when the call's deadline leaves room.
     verifier_greylist_backoff: float = Field(default=300.0, ge=0)
     verifier_greylist_retries: int = Field(default=1, ge=0)
-    # Retry hint of an unknown verdict caused by another temporary condition.
+    # Retry hint of an unknown verdict caused by another temporary condition; a mail server that
+    # ran out of a domain's budget is not tried again for this long either.
     verifier_retry_after: float = Field(default=900.0, ge=0)
+    # Seconds one attempt at a domain's SMTP probes may take besides the time its RCPTs take at
+    # verifier_mx_rate (0: no limit but the call's): a server tarpitting (holding its banner or
+    # replies) leaves its addresses unknown, with the reason and a retry time, instead of holding
+    # the batch (a CSV chunk) until its own timeouts. Below enrichment's verifier cap (3 s), so
+    # that a single lead's probe of a tarpit is cut by it too, and the host remembered.
+    verifier_domain_budget: float = Field(default=2.5, ge=0)
     # Budget of one Verify call when the caller sets no deadline.
     verifier_verify_timeout: float = Field(default=30.0, gt=0)
     # Cache lifetimes (seconds): per address, per domain, and per domain that does not take mail.

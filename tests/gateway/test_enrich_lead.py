@@ -22,7 +22,7 @@ LEAD_KEYS = {
 }  # fmt: skip
 META_KEYS = {
     "credits_used", "providers_queried", "providers_matched", "confidence", "enriched_at",
-    "icp_profile_version", "degraded", "not_found_reason", "demo",
+    "icp_profile_version", "degraded", "not_found_reason", "pending", "demo",
 }  # fmt: skip
 
 

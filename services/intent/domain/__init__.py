@@ -1,6 +1,6 @@
 """Intent's domain: signals and their decay, and how hiring, technology and web activity make them."""
 
-from services.intent.domain.company import CompanyState, FetchStatus, SourceState, due_sources
+from services.intent.domain.company import CompanyState, FetchStatus, SourceState, due_sources, retry_delay
 from services.intent.domain.engagement import (
     EVENT_TYPES,
     AcceptedEvent,
@@ -61,6 +61,7 @@ __all__ = [
     "current_signals",
     "default_catalog",
     "due_sources",
+    "retry_delay",
     "engagement_signals",
     "extract_page",
     "hiring_signals",

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from services.intent.domain.signals import Signal, Source
 from services.intent.domain.technology import Sighting
 
-__all__ = ["CompanyState", "FetchStatus", "SourceState", "due_sources"]
+__all__ = ["CompanyState", "FetchStatus", "SourceState", "due_sources", "retry_delay"]
 
 
 class FetchStatus(enum.StrEnum):
@@ -19,11 +19,13 @@ class FetchStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class SourceState:
-    """The last fetch of one source: when, whether it worked, and why not."""
+    """The last fetch of one source: when, whether it worked, and why not; ``failures`` is how
+    many fetches in a row failed (0 after one that worked)."""
 
     status: FetchStatus
     fetch_time: datetime
     error: str = ""
+    failures: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,22 +54,35 @@ class CompanyState:
         return max(times) if times else None
 
 
+def retry_delay(failures: int, first: timedelta, longest: timedelta) -> timedelta:
+    """How long a source that failed ``failures`` times in a row is left alone: ``first`` after one
+    failure, doubled after each further one, at most ``longest``."""
+    if failures <= 1:
+        return min(first, longest)
+    doubled: timedelta = first * 2 ** min(failures - 1, 30)
+    return min(doubled, longest)
+
+
 def due_sources(
     state: CompanyState | None,
     sources: tuple[Source, ...],
     now: datetime,
     *,
     retry_failed_after: timedelta,
+    retry_failed_max: timedelta | None = None,
 ) -> tuple[Source, ...]:
     """The fetched sources among ``sources`` that a request must fetch: never fetched, or failed
-    long enough ago to try again. Sources that worked wait for the weekly refresh."""
+    long enough ago to try again (:func:`retry_delay`). Sources that worked wait for the weekly
+    refresh."""
+    longest = retry_failed_after if retry_failed_max is None else max(retry_failed_max, retry_failed_after)
     due = []
     for source in sources:
         if not source.fetched:
             continue
         last = state.source(source) if state is not None else None
         if last is None or (
-            last.status is FetchStatus.FAILED and now - last.fetch_time >= retry_failed_after
+            last.status is FetchStatus.FAILED
+            and now - last.fetch_time >= retry_delay(last.failures, retry_failed_after, longest)
         ):
             due.append(source)
     return tuple(due)

@@ -26,3 +26,6 @@ class VerificationPolicy:
     hints: RetryHints
     # Budget of a Verify whose caller set no deadline, in seconds.
     verify_timeout: float
+    # Seconds one attempt at a domain's SMTP probes may take (0: the call's deadline only): a
+    # tarpitting server does not hold a batch; its addresses are unknown, to retry later.
+    domain_budget: float = 0.0

@@ -109,12 +109,15 @@ async def running_mesh(
     batch_worker: bool = True,
     enrichment_settings: dict[str, Any] | None = None,
     providers_config: ProvidersConfig | None = None,
+    intent_settings: dict[str, Any] | None = None,
+    verifier_settings: dict[str, Any] | None = None,
     **gateway: Any,
 ) -> AsyncIterator[Mesh]:
     """With ``batch`` (and ``amqp_url``), also the batch server and, unless ``batch_worker`` is
-    false, one in-process batch worker; ``enrichment_settings`` override the pipeline's,
-    ``providers_config`` gives providers vendors. The loopback mail farm, DNS and web server are
-    ``servers["mail"]``, ``servers["dns"]`` and ``servers["web"]``."""
+    false, one in-process batch worker; ``enrichment_settings``, ``intent_settings`` and
+    ``verifier_settings`` override those services', ``providers_config`` gives providers vendors.
+    The loopback mail farm, DNS and web server are ``servers["mail"]`` (also ``servers["farm"]``),
+    ``servers["dns"]`` and ``servers["web"]``."""
     async with AsyncExitStack() as stack:
         farm, dns = await start_mail()
         stack.push_async_callback(farm.stop)
@@ -152,6 +155,7 @@ async def running_mesh(
                 verifier_command_timeout=1.0,
                 verifier_mx_rate=10_000.0,
                 shutdown_grace=0.5,
+                **(verifier_settings or {}),
             ),
             "127.0.0.1:0",
         )
@@ -166,10 +170,13 @@ async def running_mesh(
                 intent_greenhouse_base_url=web.url("/greenhouse"),
                 intent_lever_base_url=web.url("/lever"),
                 intent_allowed_networks=[f"{SITE}/32"],
-                intent_fetch_timeout=2.0,
-                intent_first_fetch_wait=2.0,
-                intent_scoring_timeout=0.5,
-                shutdown_grace=0.5,
+                **{
+                    "intent_fetch_timeout": 2.0,
+                    "intent_first_fetch_wait": 2.0,
+                    "intent_scoring_timeout": 0.5,
+                    "shutdown_grace": 0.5,
+                    **(intent_settings or {}),
+                },
             ),
             "127.0.0.1:0",
             amqp_url=amqp_url,
@@ -232,6 +239,8 @@ async def running_mesh(
                 "providers": providers,
                 "enrichment": enrichment,
                 "gateway_settings": settings,
+                "web": web,
+                "farm": farm,
                 **servers,
             },
             {name.removesuffix("_addr"): address for name, address in addresses.items()},

@@ -29,6 +29,7 @@ from services.intent.domain import (
     hiring_signals,
     merge_sightings,
     refresh_period,
+    retry_delay,
     technology_signals,
     total_events,
     validate_events,
@@ -330,3 +331,20 @@ def test_a_request_fetches_sources_never_fetched_or_failed_long_ago() -> None:
     assert due_sources(state, every, NOW, retry_failed_after=retry) == ()
     state = CompanyState("acme.com", hiring=failed_before, technology=None)
     assert due_sources(state, every, NOW, retry_failed_after=retry) == (Source.HIRING, Source.TECHNOLOGY)
+
+
+def test_a_source_failing_again_and_again_is_left_alone_longer_each_time() -> None:
+    first, longest = timedelta(minutes=1), timedelta(hours=1)
+    assert [retry_delay(n, first, longest) for n in (1, 2, 3, 4)] == [
+        timedelta(minutes=1),
+        timedelta(minutes=2),
+        timedelta(minutes=4),
+        timedelta(minutes=8),
+    ]
+    assert retry_delay(40, first, longest) == longest
+    every = (Source.HIRING, Source.TECHNOLOGY)
+    three_failures = SourceState(FetchStatus.FAILED, NOW - timedelta(minutes=3), "unreachable", failures=3)
+    state = CompanyState("acme.com", hiring=three_failures, technology=three_failures)
+    due = {"retry_failed_after": first, "retry_failed_max": longest}
+    assert due_sources(state, every, NOW, **due) == ()  # 4 minutes after the third failure
+    assert due_sources(state, every, NOW + timedelta(minutes=1), **due) == every

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from leadmesh.common.v1 import common_pb2 as leadmesh_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/leadmesh/enrichment/v1/enrichment_service.proto\x12\x16leadmesh.enrichment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fleadmesh/common/v1/common.proto\"\x89\x01\n\rEnrichOptions\x12.\n\x06\x66ields\x18\x01 \x03(\x0e\x32\x1e.leadmesh.common.v1.FieldGroup\x12\x10\n\x08skip_icp\x18\x02 \x01(\x08\x12\x0f\n\x07refresh\x18\x03 \x01(\x08\x12\x14\n\x0cmax_contacts\x18\x04 \x01(\x05\x12\x0f\n\x07sandbox\x18\x05 \x01(\x08\"\x86\x02\n\x0c\x45nrichedLead\x12*\n\x06person\x18\x01 \x01(\x0b\x32\x1a.leadmesh.common.v1.Person\x12,\n\x07\x63ompany\x18\x02 \x01(\x0b\x32\x1b.leadmesh.common.v1.Company\x12\x37\n\remail_verdict\x18\x03 \x01(\x0b\x32 .leadmesh.common.v1.EmailVerdict\x12\x38\n\x0eintent_signals\x18\x04 \x03(\x0b\x32 .leadmesh.common.v1.IntentSignal\x12)\n\x03icp\x18\x05 \x01(\x0b\x32\x1c.leadmesh.common.v1.IcpScore\"0\n\x0b\x44\x65gradation\x12\x11\n\tcomponent\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x95\x02\n\x0e\x45nrichmentMeta\x12\x14\n\x0c\x63redits_used\x18\x01 \x01(\x03\x12\x19\n\x11providers_queried\x18\x02 \x01(\x05\x12\x19\n\x11providers_matched\x18\x03 \x01(\x05\x12\x12\n\nconfidence\x18\x04 \x01(\x01\x12\x31\n\renriched_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13icp_profile_version\x18\x06 \x01(\x05\x12\x39\n\x0c\x64\x65gradations\x18\x07 \x03(\x0b\x32#.leadmesh.enrichment.v1.Degradation\x12\x18\n\x10not_found_reason\x18\n \x01(\t\"\xb2\x03\n\x10\x45nrichmentRecord\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12=\n\x05state\x18\x03 \x01(\x0e\x32..leadmesh.enrichment.v1.EnrichmentRecord.State\x12,\n\x05input\x18\x04 \x01(\x0b\x32\x1d.leadmesh.common.v1.LeadInput\x12\x32\n\x04lead\x18\x05 \x01(\x0b\x32$.leadmesh.enrichment.v1.EnrichedLead\x12\x36\n\x08\x63ontacts\x18\x06 \x03(\x0b\x32$.leadmesh.enrichment.v1.EnrichedLead\x12\x34\n\x04meta\x18\x07 \x01(\x0b\x32&.leadmesh.enrichment.v1.EnrichmentMeta\x12\x14\n\x0c\x63ompany_only\x18\x08 \x01(\x08\x12\x0f\n\x07sandbox\x18\t \x01(\x08\"H\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSTATE_COMPLETED\x10\x01\x12\x13\n\x0fSTATE_NOT_FOUND\x10\x02\"\xb8\x01\n\x11\x45nrichLeadRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12+\n\x04lead\x18\x03 \x01(\x0b\x32\x1d.leadmesh.common.v1.LeadInput\x12\x36\n\x07options\x18\x04 \x01(\x0b\x32%.leadmesh.enrichment.v1.EnrichOptions\x12\x16\n\x0enew_request_id\x18\x05 \x01(\x08\"{\n\x12\x45nrichLeadResponse\x12\x38\n\x06record\x18\x01 \x01(\x0b\x32(.leadmesh.enrichment.v1.EnrichmentRecord\x12\x19\n\x11\x63redits_remaining\x18\x02 \x01(\x03\x12\x10\n\x08replayed\x18\x03 \x01(\x08\"a\n\x0f\x45nrichBatchItem\x12\r\n\x05index\x18\x01 \x01(\x05\x12+\n\x04lead\x18\x02 \x01(\x0b\x32\x1d.leadmesh.common.v1.LeadInput\x12\x12\n\ncharge_key\x18\x03 \x01(\t\"\xd9\x01\n\x12\x45nrichBatchRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x36\n\x05items\x18\x02 \x03(\x0b\x32\'.leadmesh.enrichment.v1.EnrichBatchItem\x12\x36\n\x07options\x18\x03 \x01(\x0b\x32%.leadmesh.enrichment.v1.EnrichOptions\x12\x16\n\x0ereservation_id\x18\x04 \x01(\t\x12\x13\n\x0bskip_charge\x18\x05 \x01(\x08\x12\x12\n\nskip_store\x18\x06 \x01(\x08\"\\\n\x11\x45nrichBatchResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x38\n\x06record\x18\x02 \x01(\x0b\x32(.leadmesh.enrichment.v1.EnrichmentRecord\"Q\n\x13\x45nrichBatchResponse\x12:\n\x07results\x18\x01 \x03(\x0b\x32).leadmesh.enrichment.v1.EnrichBatchResult\"G\n\x14GetEnrichmentRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0f\n\x07sandbox\x18\x03 \x01(\x08\"Q\n\x15GetEnrichmentResponse\x12\x38\n\x06record\x18\x01 \x01(\x0b\x32(.leadmesh.enrichment.v1.EnrichmentRecord2\xce\x02\n\x11\x45nrichmentService\x12\x63\n\nEnrichLead\x12).leadmesh.enrichment.v1.EnrichLeadRequest\x1a*.leadmesh.enrichment.v1.EnrichLeadResponse\x12\x66\n\x0b\x45nrichBatch\x12*.leadmesh.enrichment.v1.EnrichBatchRequest\x1a+.leadmesh.enrichment.v1.EnrichBatchResponse\x12l\n\rGetEnrichment\x12,.leadmesh.enrichment.v1.GetEnrichmentRequest\x1a-.leadmesh.enrichment.v1.GetEnrichmentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/leadmesh/enrichment/v1/enrichment_service.proto\x12\x16leadmesh.enrichment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fleadmesh/common/v1/common.proto\"\x89\x01\n\rEnrichOptions\x12.\n\x06\x66ields\x18\x01 \x03(\x0e\x32\x1e.leadmesh.common.v1.FieldGroup\x12\x10\n\x08skip_icp\x18\x02 \x01(\x08\x12\x0f\n\x07refresh\x18\x03 \x01(\x08\x12\x14\n\x0cmax_contacts\x18\x04 \x01(\x05\x12\x0f\n\x07sandbox\x18\x05 \x01(\x08\"\x86\x02\n\x0c\x45nrichedLead\x12*\n\x06person\x18\x01 \x01(\x0b\x32\x1a.leadmesh.common.v1.Person\x12,\n\x07\x63ompany\x18\x02 \x01(\x0b\x32\x1b.leadmesh.common.v1.Company\x12\x37\n\remail_verdict\x18\x03 \x01(\x0b\x32 .leadmesh.common.v1.EmailVerdict\x12\x38\n\x0eintent_signals\x18\x04 \x03(\x0b\x32 .leadmesh.common.v1.IntentSignal\x12)\n\x03icp\x18\x05 \x01(\x0b\x32\x1c.leadmesh.common.v1.IcpScore\"0\n\x0b\x44\x65gradation\x12\x11\n\tcomponent\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa6\x02\n\x0e\x45nrichmentMeta\x12\x14\n\x0c\x63redits_used\x18\x01 \x01(\x03\x12\x19\n\x11providers_queried\x18\x02 \x01(\x05\x12\x19\n\x11providers_matched\x18\x03 \x01(\x05\x12\x12\n\nconfidence\x18\x04 \x01(\x01\x12\x31\n\renriched_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13icp_profile_version\x18\x06 \x01(\x05\x12\x39\n\x0c\x64\x65gradations\x18\x07 \x03(\x0b\x32#.leadmesh.enrichment.v1.Degradation\x12\x0f\n\x07pending\x18\x08 \x03(\t\x12\x18\n\x10not_found_reason\x18\n \x01(\t\"\xb2\x03\n\x10\x45nrichmentRecord\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12=\n\x05state\x18\x03 \x01(\x0e\x32..leadmesh.enrichment.v1.EnrichmentRecord.State\x12,\n\x05input\x18\x04 \x01(\x0b\x32\x1d.leadmesh.common.v1.LeadInput\x12\x32\n\x04lead\x18\x05 \x01(\x0b\x32$.leadmesh.enrichment.v1.EnrichedLead\x12\x36\n\x08\x63ontacts\x18\x06 \x03(\x0b\x32$.leadmesh.enrichment.v1.EnrichedLead\x12\x34\n\x04meta\x18\x07 \x01(\x0b\x32&.leadmesh.enrichment.v1.EnrichmentMeta\x12\x14\n\x0c\x63ompany_only\x18\x08 \x01(\x08\x12\x0f\n\x07sandbox\x18\t \x01(\x08\"H\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSTATE_COMPLETED\x10\x01\x12\x13\n\x0fSTATE_NOT_FOUND\x10\x02\"\xb8\x01\n\x11\x45nrichLeadRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12+\n\x04lead\x18\x03 \x01(\x0b\x32\x1d.leadmesh.common.v1.LeadInput\x12\x36\n\x07options\x18\x04 \x01(\x0b\x32%.leadmesh.enrichment.v1.EnrichOptions\x12\x16\n\x0enew_request_id\x18\x05 \x01(\x08\"{\n\x12\x45nrichLeadResponse\x12\x38\n\x06record\x18\x01 \x01(\x0b\x32(.leadmesh.enrichment.v1.EnrichmentRecord\x12\x19\n\x11\x63redits_remaining\x18\x02 \x01(\x03\x12\x10\n\x08replayed\x18\x03 \x01(\x08\"a\n\x0f\x45nrichBatchItem\x12\r\n\x05index\x18\x01 \x01(\x05\x12+\n\x04lead\x18\x02 \x01(\x0b\x32\x1d.leadmesh.common.v1.LeadInput\x12\x12\n\ncharge_key\x18\x03 \x01(\t\"\xd9\x01\n\x12\x45nrichBatchRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x36\n\x05items\x18\x02 \x03(\x0b\x32\'.leadmesh.enrichment.v1.EnrichBatchItem\x12\x36\n\x07options\x18\x03 \x01(\x0b\x32%.leadmesh.enrichment.v1.EnrichOptions\x12\x16\n\x0ereservation_id\x18\x04 \x01(\t\x12\x13\n\x0bskip_charge\x18\x05 \x01(\x08\x12\x12\n\nskip_store\x18\x06 \x01(\x08\"\\\n\x11\x45nrichBatchResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x38\n\x06record\x18\x02 \x01(\x0b\x32(.leadmesh.enrichment.v1.EnrichmentRecord\"Q\n\x13\x45nrichBatchResponse\x12:\n\x07results\x18\x01 \x03(\x0b\x32).leadmesh.enrichment.v1.EnrichBatchResult\"G\n\x14GetEnrichmentRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0f\n\x07sandbox\x18\x03 \x01(\x08\"Q\n\x15GetEnrichmentResponse\x12\x38\n\x06record\x18\x01 \x01(\x0b\x32(.leadmesh.enrichment.v1.EnrichmentRecord2\xce\x02\n\x11\x45nrichmentService\x12\x63\n\nEnrichLead\x12).leadmesh.enrichment.v1.EnrichLeadRequest\x1a*.leadmesh.enrichment.v1.EnrichLeadResponse\x12\x66\n\x0b\x45nrichBatch\x12*.leadmesh.enrichment.v1.EnrichBatchRequest\x1a+.leadmesh.enrichment.v1.EnrichBatchResponse\x12l\n\rGetEnrichment\x12,.leadmesh.enrichment.v1.GetEnrichmentRequest\x1a-.leadmesh.enrichment.v1.GetEnrichmentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,27 +40,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DEGRADATION']._serialized_start=546
   _globals['_DEGRADATION']._serialized_end=594
   _globals['_ENRICHMENTMETA']._serialized_start=597
-  _globals['_ENRICHMENTMETA']._serialized_end=874
-  _globals['_ENRICHMENTRECORD']._serialized_start=877
-  _globals['_ENRICHMENTRECORD']._serialized_end=1311
-  _globals['_ENRICHMENTRECORD_STATE']._serialized_start=1239
-  _globals['_ENRICHMENTRECORD_STATE']._serialized_end=1311
-  _globals['_ENRICHLEADREQUEST']._serialized_start=1314
-  _globals['_ENRICHLEADREQUEST']._serialized_end=1498
-  _globals['_ENRICHLEADRESPONSE']._serialized_start=1500
-  _globals['_ENRICHLEADRESPONSE']._serialized_end=1623
-  _globals['_ENRICHBATCHITEM']._serialized_start=1625
-  _globals['_ENRICHBATCHITEM']._serialized_end=1722
-  _globals['_ENRICHBATCHREQUEST']._serialized_start=1725
-  _globals['_ENRICHBATCHREQUEST']._serialized_end=1942
-  _globals['_ENRICHBATCHRESULT']._serialized_start=1944
-  _globals['_ENRICHBATCHRESULT']._serialized_end=2036
-  _globals['_ENRICHBATCHRESPONSE']._serialized_start=2038
-  _globals['_ENRICHBATCHRESPONSE']._serialized_end=2119
-  _globals['_GETENRICHMENTREQUEST']._serialized_start=2121
-  _globals['_GETENRICHMENTREQUEST']._serialized_end=2192
-  _globals['_GETENRICHMENTRESPONSE']._serialized_start=2194
-  _globals['_GETENRICHMENTRESPONSE']._serialized_end=2275
-  _globals['_ENRICHMENTSERVICE']._serialized_start=2278
-  _globals['_ENRICHMENTSERVICE']._serialized_end=2612
+  _globals['_ENRICHMENTMETA']._serialized_end=891
+  _globals['_ENRICHMENTRECORD']._serialized_start=894
+  _globals['_ENRICHMENTRECORD']._serialized_end=1328
+  _globals['_ENRICHMENTRECORD_STATE']._serialized_start=1256
+  _globals['_ENRICHMENTRECORD_STATE']._serialized_end=1328
+  _globals['_ENRICHLEADREQUEST']._serialized_start=1331
+  _globals['_ENRICHLEADREQUEST']._serialized_end=1515
+  _globals['_ENRICHLEADRESPONSE']._serialized_start=1517
+  _globals['_ENRICHLEADRESPONSE']._serialized_end=1640
+  _globals['_ENRICHBATCHITEM']._serialized_start=1642
+  _globals['_ENRICHBATCHITEM']._serialized_end=1739
+  _globals['_ENRICHBATCHREQUEST']._serialized_start=1742
+  _globals['_ENRICHBATCHREQUEST']._serialized_end=1959
+  _globals['_ENRICHBATCHRESULT']._serialized_start=1961
+  _globals['_ENRICHBATCHRESULT']._serialized_end=2053
+  _globals['_ENRICHBATCHRESPONSE']._serialized_start=2055
+  _globals['_ENRICHBATCHRESPONSE']._serialized_end=2136
+  _globals['_GETENRICHMENTREQUEST']._serialized_start=2138
+  _globals['_GETENRICHMENTREQUEST']._serialized_end=2209
+  _globals['_GETENRICHMENTRESPONSE']._serialized_start=2211
+  _globals['_GETENRICHMENTRESPONSE']._serialized_end=2292
+  _globals['_ENRICHMENTSERVICE']._serialized_start=2295
+  _globals['_ENRICHMENTSERVICE']._serialized_end=2629
 # @@protoc_insertion_point(module_scope)

@@ -140,6 +140,7 @@ class EnrichmentMeta(_message.Message):
     ENRICHED_TIME_FIELD_NUMBER: _builtins.int
     ICP_PROFILE_VERSION_FIELD_NUMBER: _builtins.int
     DEGRADATIONS_FIELD_NUMBER: _builtins.int
+    PENDING_FIELD_NUMBER: _builtins.int
     NOT_FOUND_REASON_FIELD_NUMBER: _builtins.int
     credits_used: _builtins.int
     providers_queried: _builtins.int
@@ -154,6 +155,12 @@ class EnrichmentMeta(_message.Message):
     def enriched_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def degradations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Degradation]: ...
+    @_builtins.property
+    def pending(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Parts still being fetched when the record was answered ("intent": the company's intent
+        sources did not answer within the wait budget); a later enrichment carries what they found.
+        """
+
     def __init__(
         self,
         *,
@@ -164,11 +171,12 @@ class EnrichmentMeta(_message.Message):
         enriched_time: _timestamp_pb2.Timestamp | None = ...,
         icp_profile_version: _builtins.int = ...,
         degradations: _abc.Iterable[Global___Degradation] | None = ...,
+        pending: _abc.Iterable[_builtins.str] | None = ...,
         not_found_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["enriched_time", b"enriched_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "credits_used", b"credits_used", "degradations", b"degradations", "enriched_time", b"enriched_time", "icp_profile_version", b"icp_profile_version", "not_found_reason", b"not_found_reason", "providers_matched", b"providers_matched", "providers_queried", b"providers_queried"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "credits_used", b"credits_used", "degradations", b"degradations", "enriched_time", b"enriched_time", "icp_profile_version", b"icp_profile_version", "not_found_reason", b"not_found_reason", "pending", b"pending", "providers_matched", b"providers_matched", "providers_queried", b"providers_queried"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
