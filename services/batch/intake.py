@@ -277,7 +277,9 @@ class Intake:
             upload = await asyncio.to_thread(survey, path, _override(options), max_rows, self.limits)
             price = 0 if options.sandbox else lead_cost(options.fields)  # a test key's file is free
             reservation = await self._reserve(options.account_id, job_id, upload.usable * price)
-            if self.prefetch is not None:  # while the rows are stored and the first chunks looked up
+            # While the rows are stored and the first chunks looked up; a test key's job contacts
+            # nothing outside (its rows are answered from the sandbox).
+            if self.prefetch is not None and not options.sandbox:
                 self.prefetch.start(options.account_id, job_id, upload.domains)
             try:
                 stored = await self._store(job_id, options, path, upload, reservation, upload_print)
