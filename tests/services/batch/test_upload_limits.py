@@ -6,7 +6,6 @@ the X-RateLimit-* headers, and creates, reserves and charges nothing."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
@@ -30,21 +29,22 @@ def assert_limited(response: httpx.Response, code: str, limit: int) -> None:
 async def test_an_account_has_at_most_upload_max_concurrent_uploads_under_way(
     db: AsyncDatabase[Document], amqp_url: str
 ) -> None:
-    # A generous upload rate: the second upload is tried until the first is under way.
-    async with running_mesh(
-        db, amqp_url, batch=batch_settings(), upload_max_concurrent=1, upload_rate_burst=10_000
-    ) as mesh:
+    async with running_mesh(db, amqp_url, batch=batch_settings(), upload_max_concurrent=1) as mesh:
         account, key = await mesh.new_account(credits=50)
         _, other_key = await mesh.new_account(credits=50)
-        release = asyncio.Event()
-
-        async def slow_body() -> AsyncIterator[bytes]:
-            yield b"email\n"
-            await release.wait()
-            yield b"ana@techflow.io\n"
-
-        headers = auth(key, **{"Content-Type": "text/csv"})
-        first = asyncio.create_task(mesh.http.post("/v1/enrich/csv", content=slow_body(), headers=headers))
+        # The first upload, by hand on its own connection: its headers and first line are on the
+        # wire at once, the rest waits for the test.
+        host, port = str(mesh.http.base_url.host), int(mesh.http.base_url.port or 80)
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(
+            (
+                "POST /v1/enrich/csv HTTP/1.1\r\n"
+                f"Host: {host}:{port}\r\nAuthorization: Bearer {key}\r\n"
+                "Content-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "6\r\nemail\n\r\n"
+            ).encode()
+        )
+        await writer.drain()
         refused: list[httpx.Response] = []
 
         async def second_is_refused() -> bool:  # once the first is being received
@@ -53,12 +53,16 @@ async def test_an_account_has_at_most_upload_max_concurrent_uploads_under_way(
                 refused.append(answer)
             return bool(refused)
 
-        await eventually(second_is_refused, within=60)
+        await eventually(second_is_refused, within=10)
         assert_limited(refused[0], "TOO_MANY_UPLOADS", 1)
         # Another account is not held up.
         assert (await upload(mesh, other_key, ONE_ROW)).status_code == 200
-        release.set()
-        assert (await first).status_code == 200
+        line = b"ana@techflow.io\n"
+        writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(line), line))
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), 60)
+        writer.close()
+        assert status.startswith(b"HTTP/1.1 200"), status
         assert (await upload(mesh, key, ONE_ROW)).status_code == 200  # the slot is free again
         assert await db["batch_jobs"].count_documents({"account_id": account}) == 2
 
