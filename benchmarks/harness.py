@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's
 from peers import MODES, Outside, outside_world  # noqa: E402
 from stage_clock import StageClock, stage_lines  # noqa: E402
 
+from cli.mesh_credentials import MeshCredentials  # noqa: E402
 from libs.caller_auth import SCOPES  # noqa: E402
 from libs.channels import CallerCredential, Channel, open_channel  # noqa: E402
 from libs.credentials import SigningKey  # noqa: E402
@@ -253,6 +254,11 @@ async def running_mesh(
             )
             try:
                 if launcher == "up":
+                    # `leadmesh up` issues its credentials with this run's signing key, so that the
+                    # benchmark's own calls (caller_channel) are valid in its stack too.
+                    credentials = MeshCredentials.of(Path(env["LEADMESH_HOME"]))
+                    credentials.directory.mkdir(parents=True, exist_ok=True)
+                    credentials.signing_key_path.write_text(_SIGNING_KEY.private_pem().decode())
                     mesh.stack = subprocess.Popen(
                         [sys.executable, "-m", "cli.main", "up"],
                         env=env,
