@@ -34,7 +34,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from libs.telemetry import meter
 
@@ -125,16 +125,24 @@ class Coalescer(Generic[K, I, R]):
         deadline = None if timeout is None else loop.time() + timeout
         waiting = _Waiting(list(items), loop.create_future(), deadline, contextvars.copy_context())
         state.waiting.append(waiting)
+        # Two timers, not asyncio.timeout and asyncio.wait (a waiter future, callbacks and a loop
+        # turn more each): a caller waits on its own future and nothing else.
+        no_slot = loop.call_later(self.max_wait, self._go_now, key, state, waiting)
+        late = None if timeout is None else loop.call_later(timeout, _stop_waiting, waiting.future)
         try:
-            async with asyncio.timeout(timeout):
-                await asyncio.wait([waiting.future], timeout=self.max_wait)
-                # No slot in max_wait: the calls waiting go now, together (this one among them).
-                while not waiting.sent and self._send_waiting(key, state):
-                    pass
-                return await waiting.future
+            return await waiting.future
         except BaseException:  # timed out or cancelled: left out of the batch if not sent yet
             waiting.future.cancel()
             raise
+        finally:
+            no_slot.cancel()
+            if late is not None:
+                late.cancel()
+
+    def _go_now(self, key: K, state: _Key[I, R], waiting: _Waiting[I, R]) -> None:
+        """No slot in max_wait: the calls waiting go now, together (``waiting`` among them)."""
+        while not waiting.sent and not waiting.future.done() and self._send_waiting(key, state):
+            pass
 
     def _slow(self) -> bool:
         return self.alone_after is not None and self.typical > self.alone_after
@@ -260,6 +268,12 @@ class Coalescer(Generic[K, I, R]):
                         f"a batch of {len(items)} items left {len(waiting.items) - len(got[n])} unanswered"
                     )
                 )
+
+
+def _stop_waiting(future: asyncio.Future[Any]) -> None:
+    """A caller's own deadline passed: it stops waiting (its batch, if sent, goes on for others)."""
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _earliest(batch: Sequence[_Waiting[I, R]]) -> float | None:
