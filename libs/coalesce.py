@@ -1,11 +1,13 @@
 """Request coalescing: concurrent calls of one key go out as one batch call.
 
 ``Coalescer("providers.LookupBatch", send, limit=1, max_items=256)`` wraps a batch operation
-``send(key, items, timeout)`` that returns one result per item, in order. A call of a key goes out
-at once, alone, while fewer than ``limit`` calls of that key are in flight; past that it waits, and
-the next call to finish sends everything waiting for the key (up to ``max_items`` items) as one
-batch. At low concurrency nothing waits and nothing changes; under load, N callers cost one batch
-call instead of N, which is where a mesh of small calls spends its CPU (per message, not per item).
+``send(key, items, timeout)`` that returns one result per item, in order. While fewer than
+``limit`` calls of a key are in flight, a call goes out at the end of the turn of the event loop it
+was made in, together with the other calls of the key made in that turn (callers that a merged
+call answered at once and that go on to their next stage together); past that it waits, and the
+next call to finish sends everything waiting for the key (up to ``max_items`` items) as one batch.
+At low concurrency nothing waits and nothing changes; under load, N callers cost one batch call
+instead of N, which is where a mesh of small calls spends its CPU (per message, not per item).
 The histogram ``leadmesh.coalesced.items`` (by ``call``, the name) shows the items of each call.
 
 A caller waits for a slot at most ``max_wait``: callers that get none in that time (the calls in
@@ -119,9 +121,14 @@ class Coalescer(Generic[K, I, R]):
         state = self._keys.get(key)
         if state is None:
             state = self._keys[key] = _Key()
-        if state.in_flight < self.limit and not state.waiting or self._slow():
+        if self._slow():
             return await self._alone(key, state, list(items), timeout)
         loop = asyncio.get_running_loop()
+        if state.in_flight < self.limit and not state.waiting:
+            # A free slot: the call goes at the end of this turn of the loop, with every call of
+            # the key made in the same turn (the callers a merged call answered at once, going on
+            # to their next stage together), instead of alone now and the others after it.
+            loop.call_soon(self._flush, key, state)
         deadline = None if timeout is None else loop.time() + timeout
         waiting = _Waiting(list(items), loop.create_future(), deadline, contextvars.copy_context())
         state.waiting.append(waiting)
@@ -138,6 +145,14 @@ class Coalescer(Generic[K, I, R]):
             no_slot.cancel()
             if late is not None:
                 late.cancel()
+
+    def _flush(self, key: K, state: _Key[I, R]) -> None:
+        """Sends what waits for the key while slots are free."""
+        while state.in_flight < self.limit and state.waiting:
+            if not self._send_waiting(key, state):
+                break
+        if not state.in_flight and not state.waiting and self._keys.get(key) is state:
+            del self._keys[key]
 
     def _go_now(self, key: K, state: _Key[I, R], waiting: _Waiting[I, R]) -> None:
         """No slot in max_wait: the calls waiting go now, together (``waiting`` among them)."""
