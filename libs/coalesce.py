@@ -123,12 +123,9 @@ class Coalescer(Generic[K, I, R]):
             state = self._keys[key] = _Key()
         if self._slow():
             return await self._alone(key, state, list(items), timeout)
-        loop = asyncio.get_running_loop()
         if state.in_flight < self.limit and not state.waiting:
-            # A free slot: the call goes at the end of this turn of the loop, with every call of
-            # the key made in the same turn (the callers a merged call answered at once, going on
-            # to their next stage together), instead of alone now and the others after it.
-            loop.call_soon(self._flush, key, state)
+            return await self._first(key, state, list(items), timeout)
+        loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         waiting = _Waiting(list(items), loop.create_future(), deadline, contextvars.copy_context())
         state.waiting.append(waiting)
@@ -146,13 +143,35 @@ class Coalescer(Generic[K, I, R]):
             if late is not None:
                 late.cancel()
 
-    def _flush(self, key: K, state: _Key[I, R]) -> None:
-        """Sends what waits for the key while slots are free."""
-        while state.in_flight < self.limit and state.waiting:
-            if not self._send_waiting(key, state):
-                break
-        if not state.in_flight and not state.waiting and self._keys.get(key) is state:
-            del self._keys[key]
+    async def _first(self, key: K, state: _Key[I, R], items: list[I], timeout: float | None) -> list[R]:
+        """A call with a free slot goes at the end of this turn of the loop, with the calls of the
+        key made in the same turn (the callers a merged call answered at once, going on to their
+        next stage together), instead of alone now and the others after it. Alone, it goes from
+        this task; with others, as a batch in a task of its own (a caller that stops waiting does
+        not cancel it for the others)."""
+        state.in_flight += 1  # the slot is this call's: the calls made meanwhile queue behind it
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        try:
+            await asyncio.sleep(0)
+        except BaseException:
+            self._done(key, state)
+            raise
+        if not state.waiting:
+            try:
+                return await self._send(key, items, timeout)
+            finally:
+                self._done(key, state)
+        mine = _Waiting(items, loop.create_future(), deadline, contextvars.copy_context(), sent=True)
+        batch = self._take(state, [mine])
+        task = loop.create_task(self._batch(key, state, batch), context=mine.context)
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
+        try:
+            return await mine.future
+        except BaseException:
+            mine.future.cancel()
+            raise
 
     def _go_now(self, key: K, state: _Key[I, R], waiting: _Waiting[I, R]) -> None:
         """No slot in max_wait: the calls waiting go now, together (``waiting`` among them)."""
@@ -226,11 +245,11 @@ class Coalescer(Generic[K, I, R]):
         task.add_done_callback(self._batches.discard)
         return True
 
-    def _take(self, state: _Key[I, R]) -> list[_Waiting[I, R]]:
-        """The next batch: waiting callers in arrival order (those gone skipped), up to max_items
-        items, the first always."""
-        batch: list[_Waiting[I, R]] = []
-        size = 0
+    def _take(self, state: _Key[I, R], batch: list[_Waiting[I, R]] | None = None) -> list[_Waiting[I, R]]:
+        """The next batch (``batch`` and then) waiting callers in arrival order (those gone
+        skipped), up to max_items items, the first always."""
+        batch = batch or []
+        size = sum(len(waiting.items) for waiting in batch)
         while state.waiting:
             waiting = state.waiting[0]
             if waiting.future.done():

@@ -623,3 +623,18 @@ async def test_a_coalescer_takes_either_a_batch_operation_or_a_stream() -> None:
         Coalescer("test.neither", limit=1, max_items=1)
     with pytest.raises(ValueError):
         Coalescer("test.both", send, stream=stream, limit=1, max_items=1)
+
+
+async def test_the_first_caller_of_a_batch_made_in_one_turn_stopping_does_not_stop_the_others() -> None:
+    backend = Backend()
+    coalescer = coalescer_of(backend, limit=1)
+    first = asyncio.create_task(coalescer("k", [1]))
+    others = [asyncio.create_task(coalescer("k", [n])) for n in (2, 3)]
+    batch = await backend.nth(0)
+    first.cancel()
+    await settle()
+    assert first.cancelled()
+    batch.release.set()
+    assert await asyncio.gather(*others) == [[20], [30]]
+    assert backend.batches() == [[1, 2, 3]]
+    await assert_idle(coalescer)
