@@ -91,6 +91,7 @@ class Coalescer(Generic[K, I, R]):
         isolate: Callable[[BaseException], bool] = lambda error: False,
         max_wait: float = MAX_WAIT,
         alone_after: float | None = None,
+        same_turn: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ):
         if limit < 1 or max_items < 1:
@@ -106,6 +107,9 @@ class Coalescer(Generic[K, I, R]):
         # merged, each caller would wait for its slowest batch-mate on someone else's servers.
         self.typical = 0.0
         self.alone_after = alone_after
+        # With a free slot, a call waits for the end of its loop turn and goes with the calls of
+        # its key made in that turn; without, it goes alone at once (the others queue behind it).
+        self.same_turn = same_turn
         self._clock = clock  # what the calls are timed with (tests move their own)
         self.isolate = isolate
         self.name = name
@@ -124,6 +128,8 @@ class Coalescer(Generic[K, I, R]):
         if self._slow():
             return await self._alone(key, state, list(items), timeout)
         if state.in_flight < self.limit and not state.waiting:
+            if not self.same_turn:
+                return await self._alone(key, state, list(items), timeout)
             return await self._first(key, state, list(items), timeout)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout

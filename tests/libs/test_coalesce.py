@@ -93,6 +93,7 @@ def coalescer_of(
     limit: int = 1,
     max_items: int = 100,
     max_wait: float = 30.0,
+    same_turn: bool = True,
     clock: Callable[[], float] = lambda: 0.0,
 ) -> Coalescer[str, int, int]:
     """A coalescer whose callers wait for a slot as long as it takes, unless ``max_wait`` says, and
@@ -103,6 +104,7 @@ def coalescer_of(
         limit=limit,
         max_items=max_items,
         max_wait=max_wait,
+        same_turn=same_turn,
         clock=clock,
     )
 
@@ -306,6 +308,19 @@ async def test_calls_made_in_one_turn_of_the_loop_go_out_as_one_batch_though_a_s
     (await backend.nth(1)).release.set()
     assert await alone == [40]
     assert backend.batches() == [[1, 2, 3], [4]]
+    await assert_idle(coalescer)
+
+
+async def test_without_same_turn_a_call_with_a_free_slot_goes_alone_at_once() -> None:
+    """``same_turn=False`` (billing's charges): the first call goes at once, alone; the calls made
+    in the same turn wait for it and go together after it."""
+    backend = Backend()
+    coalescer = coalescer_of(backend, limit=1, same_turn=False)
+    calls = [asyncio.create_task(coalescer("k", [n], timeout=5.0)) for n in (1, 2, 3)]
+    (await backend.nth(0)).release.set()
+    (await backend.nth(1)).release.set()
+    assert await asyncio.gather(*calls) == [[10], [20], [30]]
+    assert backend.batches() == [[1], [2, 3]]
     await assert_idle(coalescer)
 
 
