@@ -1,11 +1,13 @@
 """Request coalescing: concurrent calls of one key go out as one batch call.
 
 ``Coalescer("providers.LookupBatch", send, limit=1, max_items=256)`` wraps a batch operation
-``send(key, items, timeout)`` that returns one result per item, in order. A call of a key goes out
-at once, alone, while fewer than ``limit`` calls of that key are in flight; past that it waits, and
-the next call to finish sends everything waiting for the key (up to ``max_items`` items) as one
-batch. At low concurrency nothing waits and nothing changes; under load, N callers cost one batch
-call instead of N, which is where a mesh of small calls spends its CPU (per message, not per item).
+``send(key, items, timeout)`` that returns one result per item, in order. While fewer than
+``limit`` calls of a key are in flight, a call goes out at the end of the turn of the event loop it
+was made in, together with the other calls of the key made in that turn (callers that a merged
+call answered at once and that go on to their next stage together); past that it waits, and the
+next call to finish sends everything waiting for the key (up to ``max_items`` items) as one batch.
+At low concurrency nothing waits and nothing changes; under load, N callers cost one batch call
+instead of N, which is where a mesh of small calls spends its CPU (per message, not per item).
 The histogram ``leadmesh.coalesced.items`` (by ``call``, the name) shows the items of each call.
 
 A caller waits for a slot at most ``max_wait``: callers that get none in that time (the calls in
@@ -34,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from libs.telemetry import meter
 
@@ -89,6 +91,7 @@ class Coalescer(Generic[K, I, R]):
         isolate: Callable[[BaseException], bool] = lambda error: False,
         max_wait: float = MAX_WAIT,
         alone_after: float | None = None,
+        same_turn: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ):
         if limit < 1 or max_items < 1:
@@ -104,6 +107,9 @@ class Coalescer(Generic[K, I, R]):
         # merged, each caller would wait for its slowest batch-mate on someone else's servers.
         self.typical = 0.0
         self.alone_after = alone_after
+        # With a free slot, a call waits for the end of its loop turn and goes with the calls of
+        # its key made in that turn; without, it goes alone at once (the others queue behind it).
+        self.same_turn = same_turn
         self._clock = clock  # what the calls are timed with (tests move their own)
         self.isolate = isolate
         self.name = name
@@ -119,22 +125,64 @@ class Coalescer(Generic[K, I, R]):
         state = self._keys.get(key)
         if state is None:
             state = self._keys[key] = _Key()
-        if state.in_flight < self.limit and not state.waiting or self._slow():
+        if self._slow():
             return await self._alone(key, state, list(items), timeout)
+        if state.in_flight < self.limit and not state.waiting:
+            if not self.same_turn:
+                return await self._alone(key, state, list(items), timeout)
+            return await self._first(key, state, list(items), timeout)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         waiting = _Waiting(list(items), loop.create_future(), deadline, contextvars.copy_context())
         state.waiting.append(waiting)
+        # Two timers, not asyncio.timeout and asyncio.wait (a waiter future, callbacks and a loop
+        # turn more each): a caller waits on its own future and nothing else.
+        no_slot = loop.call_later(self.max_wait, self._go_now, key, state, waiting)
+        late = None if timeout is None else loop.call_later(timeout, _stop_waiting, waiting.future)
         try:
-            async with asyncio.timeout(timeout):
-                await asyncio.wait([waiting.future], timeout=self.max_wait)
-                # No slot in max_wait: the calls waiting go now, together (this one among them).
-                while not waiting.sent and self._send_waiting(key, state):
-                    pass
-                return await waiting.future
+            return await waiting.future
         except BaseException:  # timed out or cancelled: left out of the batch if not sent yet
             waiting.future.cancel()
             raise
+        finally:
+            no_slot.cancel()
+            if late is not None:
+                late.cancel()
+
+    async def _first(self, key: K, state: _Key[I, R], items: list[I], timeout: float | None) -> list[R]:
+        """A call with a free slot goes at the end of this turn of the loop, with the calls of the
+        key made in the same turn (the callers a merged call answered at once, going on to their
+        next stage together), instead of alone now and the others after it. Alone, it goes from
+        this task; with others, as a batch in a task of its own (a caller that stops waiting does
+        not cancel it for the others)."""
+        state.in_flight += 1  # the slot is this call's: the calls made meanwhile queue behind it
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        try:
+            await asyncio.sleep(0)
+        except BaseException:
+            self._done(key, state)
+            raise
+        if not state.waiting:
+            try:
+                return await self._send(key, items, timeout)
+            finally:
+                self._done(key, state)
+        mine = _Waiting(items, loop.create_future(), deadline, contextvars.copy_context(), sent=True)
+        batch = self._take(state, [mine])
+        task = loop.create_task(self._batch(key, state, batch), context=mine.context)
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
+        try:
+            return await mine.future
+        except BaseException:
+            mine.future.cancel()
+            raise
+
+    def _go_now(self, key: K, state: _Key[I, R], waiting: _Waiting[I, R]) -> None:
+        """No slot in max_wait: the calls waiting go now, together (``waiting`` among them)."""
+        while not waiting.sent and not waiting.future.done() and self._send_waiting(key, state):
+            pass
 
     def _slow(self) -> bool:
         return self.alone_after is not None and self.typical > self.alone_after
@@ -203,11 +251,11 @@ class Coalescer(Generic[K, I, R]):
         task.add_done_callback(self._batches.discard)
         return True
 
-    def _take(self, state: _Key[I, R]) -> list[_Waiting[I, R]]:
-        """The next batch: waiting callers in arrival order (those gone skipped), up to max_items
-        items, the first always."""
-        batch: list[_Waiting[I, R]] = []
-        size = 0
+    def _take(self, state: _Key[I, R], batch: list[_Waiting[I, R]] | None = None) -> list[_Waiting[I, R]]:
+        """The next batch (``batch`` and then) waiting callers in arrival order (those gone
+        skipped), up to max_items items, the first always."""
+        batch = batch or []
+        size = sum(len(waiting.items) for waiting in batch)
         while state.waiting:
             waiting = state.waiting[0]
             if waiting.future.done():
@@ -260,6 +308,12 @@ class Coalescer(Generic[K, I, R]):
                         f"a batch of {len(items)} items left {len(waiting.items) - len(got[n])} unanswered"
                     )
                 )
+
+
+def _stop_waiting(future: asyncio.Future[Any]) -> None:
+    """A caller's own deadline passed: it stops waiting (its batch, if sent, goes on for others)."""
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _earliest(batch: Sequence[_Waiting[I, R]]) -> float | None:

@@ -54,8 +54,15 @@ class CreditLedger(ReservationLedger):
         self.repository = repository
         self.free_tier_credits = free_tier_credits
         self.clock = clock
+        # Alone at once while a slot is free (same_turn=False): a charge of a retried key may wait
+        # for the poster of its group (entry_postings._finish_marked), and merged with the other
+        # charges of its turn it would hold them, and they it, in one sequential pass.
         self._charges = Coalescer(
-            "ledger.charge", self._charge_together, limit=charge_limit, max_items=MAX_BATCH_ITEMS
+            "ledger.charge",
+            self._charge_together,
+            limit=charge_limit,
+            max_items=MAX_BATCH_ITEMS,
+            same_turn=False,
         )
 
     # accounts and the free tier

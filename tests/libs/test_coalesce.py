@@ -1,6 +1,7 @@
-"""libs.coalesce: a call goes out alone while slots are free; past the limit, waiting calls of a key go
-out as one batch, each caller with its own results, its own deadline and (when isolated) its own
-failure; nothing is left behind for a key once its calls are done."""
+"""libs.coalesce: while slots are free a call goes out without waiting, with the calls made in the
+same turn of the loop; past the limit, waiting calls of a key go out as one batch, each caller with
+its own results, its own deadline and (when isolated) its own failure; nothing is left behind for a
+key once its calls are done."""
 
 from __future__ import annotations
 
@@ -92,6 +93,7 @@ def coalescer_of(
     limit: int = 1,
     max_items: int = 100,
     max_wait: float = 30.0,
+    same_turn: bool = True,
     clock: Callable[[], float] = lambda: 0.0,
 ) -> Coalescer[str, int, int]:
     """A coalescer whose callers wait for a slot as long as it takes, unless ``max_wait`` says, and
@@ -102,6 +104,7 @@ def coalescer_of(
         limit=limit,
         max_items=max_items,
         max_wait=max_wait,
+        same_turn=same_turn,
         clock=clock,
     )
 
@@ -114,7 +117,7 @@ async def test_below_the_limit_a_call_goes_out_at_once_alone_with_its_own_timeou
     second = asyncio.create_task(coalescer("k", [3]))  # one slot of two is still free
     sent = await backend.nth(1)
     assert (sent.key, sent.items, sent.timeout) == ("k", [3], None)
-    assert backend.sent[0].timeout == 2.5
+    assert backend.sent[0].timeout == pytest.approx(2.5, abs=0.05)  # what is left of it
     sent.release.set()
     assert await second == [30]
     assert not first.done(), "the first call's answer came from someone else's batch"
@@ -128,6 +131,7 @@ async def test_past_the_limit_waiting_calls_go_out_as_one_batch_when_a_slot_free
     backend = Backend()
     coalescer = coalescer_of(backend, limit=2)
     first = asyncio.create_task(coalescer("k", [1]))
+    await backend.nth(0)
     second = asyncio.create_task(coalescer("k", [2]))
     await backend.nth(1)
     waiting = [asyncio.create_task(coalescer("k", items)) for items in ([3, 4], [5], [6, 7, 8])]
@@ -280,8 +284,43 @@ async def test_a_batch_of_callers_without_deadlines_has_none() -> None:
     backend = Backend(hold=False)
     coalescer = coalescer_of(backend, limit=1)
     calls = [asyncio.create_task(coalescer("k", [n])) for n in (1, 2, 3)]
-    assert await asyncio.gather(*calls) == [[10], [20], [30]]
+    first = await backend.nth(0)
+    calls += [asyncio.create_task(coalescer("k", [n])) for n in (4, 5)]
+    assert await asyncio.gather(*calls) == [[10], [20], [30], [40], [50]]
+    assert backend.batches() == [[1, 2, 3], [4, 5]]
     assert [call.timeout for call in backend.sent] == [None, None]
+    assert first.timeout is None
+    await assert_idle(coalescer)
+
+
+async def test_calls_made_in_one_turn_of_the_loop_go_out_as_one_batch_though_a_slot_is_free() -> None:
+    """The callers a merged call answers go on to their next stage in the same turn of the loop:
+    they make one call there, not one alone and one of the others behind it."""
+    backend = Backend()
+    coalescer = coalescer_of(backend, limit=1)
+    calls = [asyncio.create_task(coalescer("k", [n], timeout=5.0)) for n in (1, 2, 3)]
+    batch = await backend.nth(0)
+    await settle()
+    assert backend.batches() == [[1, 2, 3]]
+    batch.release.set()
+    assert await asyncio.gather(*calls) == [[10], [20], [30]]
+    alone = asyncio.create_task(coalescer("k", [4]))
+    (await backend.nth(1)).release.set()
+    assert await alone == [40]
+    assert backend.batches() == [[1, 2, 3], [4]]
+    await assert_idle(coalescer)
+
+
+async def test_without_same_turn_a_call_with_a_free_slot_goes_alone_at_once() -> None:
+    """``same_turn=False`` (billing's charges): the first call goes at once, alone; the calls made
+    in the same turn wait for it and go together after it."""
+    backend = Backend()
+    coalescer = coalescer_of(backend, limit=1, same_turn=False)
+    calls = [asyncio.create_task(coalescer("k", [n], timeout=5.0)) for n in (1, 2, 3)]
+    (await backend.nth(0)).release.set()
+    (await backend.nth(1)).release.set()
+    assert await asyncio.gather(*calls) == [[10], [20], [30]]
+    assert backend.batches() == [[1], [2, 3]]
     await assert_idle(coalescer)
 
 
@@ -599,3 +638,18 @@ async def test_a_coalescer_takes_either_a_batch_operation_or_a_stream() -> None:
         Coalescer("test.neither", limit=1, max_items=1)
     with pytest.raises(ValueError):
         Coalescer("test.both", send, stream=stream, limit=1, max_items=1)
+
+
+async def test_the_first_caller_of_a_batch_made_in_one_turn_stopping_does_not_stop_the_others() -> None:
+    backend = Backend()
+    coalescer = coalescer_of(backend, limit=1)
+    first = asyncio.create_task(coalescer("k", [1]))
+    others = [asyncio.create_task(coalescer("k", [n])) for n in (2, 3)]
+    batch = await backend.nth(0)
+    first.cancel()
+    await settle()
+    assert first.cancelled()
+    batch.release.set()
+    assert await asyncio.gather(*others) == [[20], [30]]
+    assert backend.batches() == [[1, 2, 3]]
+    await assert_idle(coalescer)
