@@ -37,6 +37,7 @@ __all__ = [
     "SubjectHasher",
     "blank_mentions",
     "delete_mentioning",
+    "mentioning",
     "mentions",
     "needles",
     "rewrite_mentioning",
@@ -142,8 +143,8 @@ def blank_mentions(value: Any, forms: Sequence[str]) -> Any:
     return value
 
 
-async def _mentioning(
-    collection: AsyncCollection[Document], forms: Sequence[str], query: Document | None
+async def mentioning(
+    collection: AsyncCollection[Document], forms: Sequence[str], query: Document | None = None
 ) -> list[Document]:
     """Every document of ``collection`` (matching ``query``) that mentions one of ``forms``: a
     scan in batches, since the person may be written anywhere in any case."""
@@ -160,7 +161,7 @@ async def delete_mentioning(
     """Deletes the documents that mention the person; how many."""
     if not forms:
         return 0
-    ids = [document["_id"] for document in await _mentioning(collection, forms, query)]
+    ids = [document["_id"] for document in await mentioning(collection, forms, query)]
     if not ids:
         return 0
     deleted = await collection.delete_many({"_id": {"$in": ids}})
@@ -179,7 +180,7 @@ async def rewrite_mentioning(
     if not forms:
         return 0
     changed = 0
-    for document in await _mentioning(collection, forms, query):
+    for document in await mentioning(collection, forms, query):
         fields = {name: value for name, value in rewrite(document).items() if name != "_id"}
         result = await collection.update_one({"_id": document["_id"]}, {"$set": fields})
         changed += result.modified_count

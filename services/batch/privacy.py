@@ -17,7 +17,7 @@ from libs.privacy import (
     Holding,
     PersonalData,
     blank_mentions,
-    mentions,
+    mentioning,
     needles,
     rewrite_mentioning,
 )
@@ -40,18 +40,13 @@ def _blank_fields(document: Document) -> Document:
 
 
 async def _erase_rows(db: AsyncDatabase[Document], people: Sequence[DataSubject]) -> int:
-    forms = needles(people)
-    blanked = 0
-    async for document in db[ROWS].find({}, batch_size=1000):
-        if not mentions(document, forms):
-            continue
-        await db[ROWS].update_one({"_id": document["_id"]}, {"$set": _blank_fields(document)})
-        # The row's result (same id) goes blank with it, whatever it says.
-        result = await db[RESULTS].find_one({"_id": document["_id"]})
-        if result is not None:
-            await db[RESULTS].update_one({"_id": result["_id"]}, {"$set": _blank_fields(result)})
-        blanked += 1
-    return blanked
+    rows = await mentioning(db[ROWS], needles(people))
+    for row in rows:
+        await db[ROWS].update_one({"_id": row["_id"]}, {"$set": _blank_fields(row)})
+    # The rows' results (same ids) go blank with them, whatever they say.
+    async for result in db[RESULTS].find({"_id": {"$in": [row["_id"] for row in rows]}}):
+        await db[RESULTS].update_one({"_id": result["_id"]}, {"$set": _blank_fields(result)})
+    return len(rows)
 
 
 async def _erase_results(db: AsyncDatabase[Document], people: Sequence[DataSubject]) -> int:

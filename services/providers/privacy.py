@@ -22,6 +22,7 @@ from libs.privacy import (
     Holding,
     PersonalData,
     delete_mentioning,
+    mentioning,
     mentions,
     needles,
     rewrite_mentioning,
@@ -38,20 +39,16 @@ ERASURES = "providers_erasures"
 
 def declared(repository: DirectoryRepository) -> PersonalData:
     async def erase_people(db: AsyncDatabase[Document], people: Sequence[DataSubject]) -> int:
-        emails = [p.email for p in people if p.email]
-        profiles = [p.linkedin_url for p in people if p.linkedin_url]
-        query: Document = {"$or": [{"email": {"$in": emails}}, {"linkedin_url": {"$in": profiles}}]}
-        found = [doc async for doc in repository.people.find(query, {"company_domain": 1})]
-        forms = needles(people)
-        deleted = len(found)
-        if found:
-            await repository.people.delete_many({"_id": {"$in": [doc["_id"] for doc in found]}})
-        # Written in another form (an address in a name field, a URL with a query): a scan.
-        deleted += await delete_mentioning(repository.people, forms)
+        # A scan, not the email and linkedin_url indexes alone: a person may be written in
+        # another form too (an address in a name field, a URL with a query).
+        found = await mentioning(repository.people, needles(people))
+        if not found:
+            return 0
+        await repository.people.delete_many({"_id": {"$in": [doc["_id"] for doc in found]}})
         domains = {doc["company_domain"] for doc in found if doc.get("company_domain")}
         if domains:
             await repository.refresh_top_contacts(domains)
-        return deleted
+        return len(found)
 
     async def erase_contacts(db: AsyncDatabase[Document], people: Sequence[DataSubject]) -> int:
         forms = needles(people)
